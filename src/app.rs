@@ -1,0 +1,160 @@
+//! The application: shared state, `App::build` (binds; port 0 works) and `App::run` with a
+//! bounded, tested drain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::auth::ClientKeys;
+use crate::config::{ServerConfig, Settings};
+use crate::metrics::Metrics;
+use crate::simulate::{Simulator, SimulatorConfig};
+use crate::upstream::UpstreamConnector;
+
+/// Extra time, beyond the close timeout, given to sessions to finish once told to close.
+const CLOSE_SLACK: Duration = Duration::from_secs(1);
+
+/// State every handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// `[server]` settings.
+    pub server: ServerConfig,
+    /// Client keys.
+    pub clients: ClientKeys,
+    /// The app's own metrics registry.
+    pub metrics: Metrics,
+    /// Upstream connector (TLS, limits, deadline).
+    pub connector: UpstreamConnector,
+    /// Cancelled when shutdown begins: `/readyz` and new upgrades answer 503.
+    pub draining: CancellationToken,
+    /// Cancelled when the grace period ends: live sessions close with 1001.
+    pub sessions_stop: CancellationToken,
+    /// Tracks every session from handshake to end.
+    pub tracker: TaskTracker,
+}
+
+/// A bound, ready-to-run voxrelay.
+pub struct App {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    router: axum::Router,
+    simulator: Option<Simulator>,
+}
+
+impl App {
+    /// Binds the listener (and the simulator, when enabled) and builds the router.
+    pub async fn build(settings: Settings) -> std::io::Result<App> {
+        let server = settings.server.config.clone();
+        let ws = WebSocketConfig::default()
+            .max_message_size(Some(server.max_message_bytes))
+            .max_frame_size(Some(server.max_message_bytes))
+            .read_buffer_size(server.read_buffer_bytes)
+            .write_buffer_size(server.write_buffer_bytes)
+            .max_write_buffer_size(server.max_write_buffer_bytes);
+        let connector = UpstreamConnector::new(
+            settings.server.tls.clone(),
+            ws,
+            server.upstream_connect_timeout,
+        );
+        let simulator = match &settings.simulator {
+            Some(sim) => {
+                let config = SimulatorConfig {
+                    idle_timeout: sim.idle_timeout,
+                    api_key: None,
+                };
+                Some(Simulator::bind(sim.listen, config).await?)
+            }
+            None => None,
+        };
+        let listener = TcpListener::bind(server.listen).await?;
+        let shared = Arc::new(Shared {
+            server,
+            clients: settings.clients,
+            metrics: Metrics::new(),
+            connector,
+            draining: CancellationToken::new(),
+            sessions_stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        let router = crate::http::router(shared.clone(), &settings.routes);
+        Ok(App {
+            listener,
+            shared,
+            router,
+            simulator,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The simulator's address, when it runs.
+    pub fn simulator_addr(&self) -> Option<SocketAddr> {
+        self.simulator.as_ref().map(Simulator::local_addr)
+    }
+
+    /// Serves until `shutdown` completes, then drains: `/readyz` and new upgrades answer 503,
+    /// live sessions get `shutdown_grace` to finish, then both sides of each get close 1001.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App {
+            listener,
+            shared,
+            router,
+            simulator,
+        } = self;
+        let stop_serving = CancellationToken::new();
+        let stop_simulator = CancellationToken::new();
+        if let Some(sim) = simulator {
+            info!(addr = %sim.local_addr(), "simulator listening");
+            tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()));
+        }
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, service)
+            .with_graceful_shutdown(stop_serving.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+        shutdown.await;
+        drain(&shared).await;
+        stop_serving.cancel();
+        stop_simulator.cancel();
+        match tokio::time::timeout(shared.server.close_timeout + CLOSE_SLACK, server).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+async fn drain(shared: &Shared) {
+    let live = shared.tracker.len();
+    info!(live_sessions = live, grace = ?shared.server.shutdown_grace, "draining");
+    shared.draining.cancel();
+    shared.tracker.close();
+    let grace = shared.server.shutdown_grace;
+    if tokio::time::timeout(grace, shared.tracker.wait())
+        .await
+        .is_err()
+    {
+        info!(
+            live_sessions = shared.tracker.len(),
+            "grace period over; closing sessions"
+        );
+        shared.sessions_stop.cancel();
+        let bound = shared.server.close_timeout + CLOSE_SLACK;
+        let _ = tokio::time::timeout(bound, shared.tracker.wait()).await;
+    }
+    info!("drained");
+}

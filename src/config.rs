@@ -1,0 +1,373 @@
+//! Configuration as data: serde types for the TOML file and `VOXRELAY_` env, layered by figment.
+//!
+//! Loading is two steps: [`load`] reads the layers into [`RawConfig`], section by section so that
+//! every malformed section is reported at once, then [`validate`] turns it into runtime
+//! [`Settings`] with nothing left optional.
+
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use validate::{ServerSettings, Settings};
+
+/// Prefix of environment variables that override the file (`__` separates nesting levels).
+pub const ENV_PREFIX: &str = "VOXRELAY_";
+
+/// Every problem found in a configuration, each with its key path.
+#[derive(Debug, thiserror::Error)]
+#[error("{} configuration error(s):\n  {}", .0.len(), .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// The whole file, as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Listener, timeouts and WebSocket limits.
+    pub server: ServerConfig,
+    /// Log format and level.
+    pub log: LogConfig,
+    /// Client keys browsers and backends present.
+    pub client_keys: Vec<ClientKeyConfig>,
+    /// Upstreams by name.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// Routes, each a Deepgram-shaped path.
+    pub routes: Vec<RouteConfig>,
+    /// The built-in Deepgram simulator (local mode).
+    pub simulator: SimulatorConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// How long live sessions may continue after SIGTERM before both sides get close 1001.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Deadline for the whole upstream connect (DNS, TCP, TLS, WebSocket handshake).
+    #[serde(with = "humantime_serde")]
+    pub upstream_connect_timeout: Duration,
+    /// How long to wait for the peer's close reply after sending a close frame.
+    #[serde(with = "humantime_serde")]
+    pub close_timeout: Duration,
+    /// Largest message accepted from either side; bigger ones end the session with 1009.
+    pub max_message_bytes: usize,
+    /// Socket read chunk per connection side.
+    pub read_buffer_bytes: usize,
+    /// Bytes buffered before a write is pushed to the socket.
+    pub write_buffer_bytes: usize,
+    /// Hard cap on queued outgoing bytes per connection side.
+    pub max_write_buffer_bytes: usize,
+    /// Extra PEM CA bundle trusted for `wss://` upstreams, besides the webpki roots.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            shutdown_grace: Duration::from_secs(10),
+            upstream_connect_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+            max_message_bytes: 1 << 20,
+            read_buffer_bytes: 8 * 1024,
+            write_buffer_bytes: 8 * 1024,
+            max_write_buffer_bytes: 4 << 20,
+            extra_ca_file: None,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` for people, `json` for collectors.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `voxrelay=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, multi-field lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[[client_keys]]`: a key stored as its SHA-256 digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientKeyConfig {
+    /// Client id used in logs and metrics.
+    pub id: String,
+    /// Hex SHA-256 of the key (`voxrelay hash-key` prints it).
+    pub sha256: String,
+    /// Route names this key may use; all routes when absent.
+    #[serde(default)]
+    pub routes: Option<Vec<String>>,
+}
+
+/// Which API an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// Deepgram's own API (hosted or self-hosted): `<base>/v1/listen` etc.
+    Deepgram,
+    /// Cloudflare AI Gateway's Workers AI realtime endpoint.
+    Cloudflare,
+}
+
+/// How the upstream credential is written into its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    /// The bare token (Cloudflare `cf-aig-authorization` default).
+    Raw,
+    /// `Bearer <token>`.
+    Bearer,
+    /// `Token <key>` (Deepgram default).
+    Token,
+}
+
+/// `[upstreams.<name>]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// `deepgram` or `cloudflare`.
+    pub kind: UpstreamKind,
+    /// Override of the base URL (`ws://` or `wss://`); defaults per kind.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Cloudflare account id.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Cloudflare AI Gateway id.
+    #[serde(default)]
+    pub gateway_id: Option<String>,
+    /// Environment variable holding the credential.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// File holding the credential (trailing newline trimmed).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// How the credential is written; `token` for Deepgram, `raw` for Cloudflare by default.
+    #[serde(default)]
+    pub auth_scheme: Option<AuthScheme>,
+    /// Extra headers sent on every upstream handshake (self-hosted Deepgram, gateway metadata).
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, String>,
+    /// Model aliases merged over the kind's built-in table; `*` matches any run of characters.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+}
+
+/// Which Deepgram API a route serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// Live speech-to-text, `/v1/listen` (Nova).
+    Listen,
+    /// Text-to-speech, `/v1/speak` (Aura).
+    Speak,
+    /// Flux conversational speech-to-text, `/v2/listen`.
+    Flux,
+}
+
+/// `[[routes]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Name used in metrics, logs and client key grants.
+    pub name: String,
+    /// Path the browser connects to, e.g. `/v1/listen`.
+    pub path: String,
+    /// API spoken on this route.
+    pub kind: RouteKind,
+    /// Upstream names in order of preference.
+    pub upstreams: Vec<String>,
+    /// Model used when the client sends none (bare name).
+    pub default_model: String,
+    /// Bare model names (or `*` patterns) clients may ask for.
+    pub models: Vec<String>,
+    /// Query parameters refused with 400.
+    #[serde(default)]
+    pub deny_params: Vec<String>,
+    /// Query parameters forced to a value whatever the client sent.
+    #[serde(default)]
+    pub force_params: BTreeMap<String, String>,
+}
+
+/// `[simulator]`: run the built-in Deepgram simulator beside the relay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Start it at all.
+    pub enabled: bool,
+    /// Its listen address.
+    pub listen: SocketAddr,
+    /// Its `/v1/listen` idle timeout (Deepgram's is 10 s).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The figment layers: built-in defaults, then the TOML file, then `VOXRELAY_*` env.
+pub fn figment(path: &Path) -> Figment {
+    Figment::from(Serialized::defaults(RawConfig::default()))
+        .merge(Toml::file_exact(path))
+        .merge(Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+/// Reads and validates the configuration at `path` (plus env).
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    validate::validate(extract(&figment(path))?)
+}
+
+/// Reads and validates configuration from TOML text, without env (tests, embedded configs).
+pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+    let figment =
+        Figment::from(Serialized::defaults(RawConfig::default())).merge(Toml::string(text));
+    validate::validate(extract(&figment)?)
+}
+
+/// Extracts [`RawConfig`] section by section, collecting every error with its key path.
+pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
+    let mut errors = Vec::new();
+    let root = match figment.extract::<BTreeMap<String, Value>>() {
+        Ok(root) => root,
+        Err(e) => return Err(ConfigError(errors_of(e))),
+    };
+    const SECTIONS: [&str; 6] = [
+        "server",
+        "log",
+        "client_keys",
+        "upstreams",
+        "routes",
+        "simulator",
+    ];
+    for key in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+        errors.push(format!("{key}: unknown key"));
+    }
+    let mut raw = RawConfig {
+        server: section(&root, "server", &mut errors),
+        log: section(&root, "log", &mut errors),
+        simulator: section(&root, "simulator", &mut errors),
+        ..RawConfig::default()
+    };
+    raw.client_keys = list(&root, "client_keys", &mut errors);
+    raw.routes = list(&root, "routes", &mut errors);
+    raw.upstreams = map(&root, "upstreams", &mut errors);
+    if errors.is_empty() {
+        Ok(raw)
+    } else {
+        Err(ConfigError(errors))
+    }
+}
+
+fn errors_of(e: figment::Error) -> Vec<String> {
+    located(e, "")
+}
+
+/// Flattens a figment error into `path: problem` lines, paths prefixed by `prefix`.
+fn located(e: figment::Error, prefix: &str) -> Vec<String> {
+    e.into_iter()
+        .map(|e| {
+            let path: Vec<&str> = std::iter::once(prefix)
+                .chain(e.path.iter().map(String::as_str))
+                .filter(|p| !p.is_empty())
+                .collect();
+            match path.is_empty() {
+                true => e.kind.to_string(),
+                false => format!("{}: {}", path.join("."), e.kind),
+            }
+        })
+        .collect()
+}
+
+fn decode<T: DeserializeOwned>(value: &Value, path: &str, errors: &mut Vec<String>) -> Option<T> {
+    value
+        .deserialize::<T>()
+        .map_err(|e| errors.extend(located(e, path)))
+        .ok()
+}
+
+fn section<T: DeserializeOwned + Default>(
+    root: &BTreeMap<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> T {
+    root.get(key)
+        .and_then(|v| decode(v, key, errors))
+        .unwrap_or_default()
+}
+
+fn list<T: DeserializeOwned>(
+    root: &BTreeMap<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Vec<T> {
+    let Some(value) = root.get(key) else {
+        return Vec::new();
+    };
+    let Some(items) = value.as_array() else {
+        errors.push(format!("{key}: expected an array of tables"));
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| decode(v, &format!("{key}[{i}]"), errors))
+        .collect()
+}
+
+fn map<T: DeserializeOwned>(
+    root: &BTreeMap<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, T> {
+    let Some(value) = root.get(key) else {
+        return BTreeMap::new();
+    };
+    let Some(dict) = value.as_dict() else {
+        errors.push(format!("{key}: expected a table"));
+        return BTreeMap::new();
+    };
+    dict.iter()
+        .filter_map(|(name, v)| Some((name.clone(), decode(v, &format!("{key}.{name}"), errors)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

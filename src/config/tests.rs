@@ -1,0 +1,139 @@
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
+
+use std::path::Path;
+
+use figment::Jail;
+
+use super::*;
+
+/// Every file under `config/` loads and validates (with the env its secrets name).
+#[test]
+fn every_shipped_config_file_is_valid() {
+    Jail::expect_with(|jail| {
+        jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
+        jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("config/ exists") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let settings = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                assert_eq!(settings.routes.len(), 3, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "expected the production and local configs");
+        Ok(())
+    });
+}
+
+#[test]
+fn env_overrides_the_file_with_double_underscore_nesting() {
+    Jail::expect_with(|jail| {
+        jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
+        jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        jail.set_env("VOXRELAY_SERVER__LISTEN", "127.0.0.1:9999");
+        jail.set_env("VOXRELAY_LOG__FORMAT", "pretty");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/voxrelay.toml");
+        let s = load(&path).map_err(|e| e.to_string())?;
+        assert_eq!(s.server.config.listen.port(), 9999);
+        assert_eq!(s.log.format, LogFormat::Pretty);
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_secret_env_is_reported_with_its_key_path() {
+    Jail::expect_with(|_| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/voxrelay.toml");
+        let err = load(&path).expect_err("secrets are unset");
+        let text = err.to_string();
+        assert!(text.contains("upstreams.cloudflare.key_env"), "{text}");
+        assert!(text.contains("upstreams.deepgram.key_env"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = r#"
+        bogus = 1
+        [server]
+        listen = "not an address"
+        [log]
+        format = "xml"
+        [[client_keys]]
+        id = "a"
+        sha256 = "abc"
+        routes = ["nope"]
+        [upstreams.u]
+        kind = "deepgram"
+        base_url = "http://x"
+        api_key = "inline secrets are refused"
+        [upstreams.v]
+        kind = "cloudflare"
+        [[routes]]
+        name = "r"
+        path = "/metrics"
+        kind = "listen"
+        upstreams = ["missing"]
+        default_model = "nova-2"
+        models = ["nova-3"]
+    "#;
+    let err = from_toml(text).expect_err("invalid");
+    let all = err.0.join("\n");
+    for needle in [
+        "bogus: unknown key",
+        "server.listen",
+        "log.format",
+        "upstreams.u.api_key",
+    ] {
+        assert!(all.contains(needle), "missing '{needle}' in:\n{all}");
+    }
+    // the structural errors stop validation; fix them and the semantic ones all show
+    let text = text
+        .replace("bogus = 1", "")
+        .replace("listen = \"not an address\"", "")
+        .replace("format = \"xml\"", "")
+        .replace("api_key = \"inline secrets are refused\"", "");
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    for needle in [
+        "client_keys[0].sha256",
+        "client_keys[0].routes: unknown route 'nope'",
+        "upstreams.u.base_url",
+        "upstreams.v.account_id",
+        "upstreams.v.gateway_id",
+        "routes[0].path",
+        "routes[0].upstreams: unknown upstream 'missing'",
+        "routes[0].default_model",
+    ] {
+        assert!(all.contains(needle), "missing '{needle}' in:\n{all}");
+    }
+}
+
+#[test]
+fn secrets_from_files_are_trimmed_and_never_printed() {
+    Jail::expect_with(|jail| {
+        jail.create_file("dg.key", "file-secret\n")?;
+        let s = from_toml(
+            r#"
+            [upstreams.d]
+            kind = "deepgram"
+            key_file = "dg.key"
+            [[routes]]
+            name = "r"
+            path = "/v1/listen"
+            kind = "listen"
+            upstreams = ["d"]
+            default_model = "nova-3"
+            models = ["nova-3"]
+        "#,
+        )
+        .map_err(|e| e.to_string())?;
+        let (name, value) = s.upstreams["d"].credential.clone().expect("credential");
+        assert_eq!(name, "authorization");
+        assert_eq!(value.expose(), "Token file-secret");
+        assert!(!format!("{s:?}").contains("file-secret"));
+        Ok(())
+    });
+}

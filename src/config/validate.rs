@@ -1,0 +1,349 @@
+//! Turns [`RawConfig`] into runtime [`Settings`], collecting every error with its key path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue};
+use rustls::ClientConfig;
+
+use super::{
+    AuthScheme, ClientKeyConfig, ConfigError, LogConfig, RawConfig, RouteConfig, ServerConfig,
+    SimulatorConfig, UpstreamConfig, UpstreamKind,
+};
+use crate::auth::{ClientKey, ClientKeys};
+use crate::rewrite::{AliasTable, Pattern, QueryPolicy};
+use crate::route::Route;
+use crate::secret::{KeyDigest, Secret};
+use crate::upstream::{CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, Upstream, tls_config};
+
+/// Paths voxrelay serves itself; routes may not take them.
+const RESERVED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name.
+const DEEPGRAM_ALIASES: [(&str, &str); 3] = [
+    ("@cf/deepgram/*", "*"),
+    ("@cf/deepgram/flux", "flux-general-en"),
+    ("flux", "flux-general-en"),
+];
+
+/// Built-in aliases for Cloudflare Workers AI; Aura voices become `speaker`.
+const CLOUDFLARE_ALIASES: [(&str, &str); 6] = [
+    ("nova-3", "@cf/deepgram/nova-3"),
+    ("flux", "@cf/deepgram/flux"),
+    ("flux-general-en", "@cf/deepgram/flux"),
+    ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
+    ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
+    ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
+];
+
+/// Everything the app needs, validated.
+#[derive(Debug)]
+pub struct Settings {
+    /// Listener, timeouts, limits.
+    pub server: ServerSettings,
+    /// Logging.
+    pub log: LogConfig,
+    /// Client keys.
+    pub clients: ClientKeys,
+    /// Upstreams by name.
+    pub upstreams: BTreeMap<String, Arc<Upstream>>,
+    /// Routes in config order.
+    pub routes: Vec<Arc<Route>>,
+    /// The built-in simulator, when enabled.
+    pub simulator: Option<SimulatorConfig>,
+}
+
+/// The server section and its TLS client configuration.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// As configured.
+    pub config: ServerConfig,
+    /// Upstream TLS (webpki roots plus the extra CA).
+    pub tls: Arc<ClientConfig>,
+}
+
+/// Validates everything, reporting every problem at once.
+pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
+    let mut errors = Vec::new();
+    let tls = match tls_config(raw.server.extra_ca_file.as_deref()) {
+        Ok(tls) => Some(tls),
+        Err(e) => {
+            errors.push(format!("server.{e}"));
+            None
+        }
+    };
+    check_server(&raw.server, &mut errors);
+    let upstreams: BTreeMap<String, Arc<Upstream>> = raw
+        .upstreams
+        .iter()
+        .filter_map(|(name, u)| Some((name.clone(), Arc::new(upstream(name, u, &mut errors)?))))
+        .collect();
+    let routes = routes(&raw.routes, &upstreams, &mut errors);
+    let route_names: BTreeSet<&str> = raw.routes.iter().map(|r| r.name.as_str()).collect();
+    let clients = client_keys(&raw.client_keys, &route_names, &mut errors);
+    match (errors.is_empty(), tls) {
+        (true, Some(tls)) => Ok(Settings {
+            server: ServerSettings {
+                config: raw.server,
+                tls,
+            },
+            log: raw.log,
+            clients,
+            upstreams,
+            routes,
+            simulator: raw.simulator.enabled.then_some(raw.simulator),
+        }),
+        _ => Err(ConfigError(errors)),
+    }
+}
+
+fn check_server(s: &ServerConfig, errors: &mut Vec<String>) {
+    if s.max_message_bytes < 1024 {
+        errors.push("server.max_message_bytes: must be at least 1024".into());
+    }
+    if s.read_buffer_bytes == 0 {
+        errors.push("server.read_buffer_bytes: must be positive".into());
+    }
+    if s.max_write_buffer_bytes <= s.write_buffer_bytes {
+        errors.push("server.max_write_buffer_bytes: must exceed write_buffer_bytes".into());
+    }
+    if s.upstream_connect_timeout.is_zero() {
+        errors.push("server.upstream_connect_timeout: must be positive".into());
+    }
+}
+
+fn client_keys(
+    keys: &[ClientKeyConfig],
+    routes: &BTreeSet<&str>,
+    errors: &mut Vec<String>,
+) -> ClientKeys {
+    let mut ids = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let at = format!("client_keys[{i}]");
+        if k.id.trim().is_empty() {
+            errors.push(format!("{at}.id: must not be empty"));
+        } else if !ids.insert(k.id.as_str()) {
+            errors.push(format!("{at}.id: duplicate id '{}'", k.id));
+        }
+        for r in k.routes.iter().flatten() {
+            if !routes.contains(r.as_str()) {
+                errors.push(format!("{at}.routes: unknown route '{r}'"));
+            }
+        }
+        match KeyDigest::from_hex(&k.sha256) {
+            Some(digest) => out.push(ClientKey {
+                id: k.id.clone(),
+                digest,
+                routes: k.routes.clone(),
+            }),
+            None => errors.push(format!(
+                "{at}.sha256: must be 64 hex characters (use `voxrelay hash-key`)"
+            )),
+        }
+    }
+    ClientKeys(out)
+}
+
+fn upstream(name: &str, u: &UpstreamConfig, errors: &mut Vec<String>) -> Option<Upstream> {
+    let at = format!("upstreams.{name}");
+    let before = errors.len();
+    let (default_base, default_scheme, header, builtin): (_, _, _, &[(&str, &str)]) = match u.kind {
+        UpstreamKind::Deepgram => (
+            DEEPGRAM_BASE_URL,
+            AuthScheme::Token,
+            "authorization",
+            &DEEPGRAM_ALIASES,
+        ),
+        UpstreamKind::Cloudflare => (
+            CLOUDFLARE_BASE_URL,
+            AuthScheme::Raw,
+            "cf-aig-authorization",
+            &CLOUDFLARE_ALIASES,
+        ),
+    };
+    let base = u
+        .base_url
+        .as_deref()
+        .unwrap_or(default_base)
+        .trim_end_matches('/');
+    if !(base.starts_with("ws://") || base.starts_with("wss://"))
+        || base.parse::<axum::http::Uri>().is_err()
+    {
+        errors.push(format!("{at}.base_url: must be a ws:// or wss:// URL"));
+    }
+    let endpoint = match u.kind {
+        UpstreamKind::Deepgram => base.to_owned(),
+        UpstreamKind::Cloudflare => {
+            let id = |v: &Option<String>, key: &str, errors: &mut Vec<String>| match v {
+                Some(v)
+                    if !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                {
+                    v.clone()
+                }
+                _ => {
+                    errors.push(format!(
+                        "{at}.{key}: required for cloudflare (letters, digits, '-', '_')"
+                    ));
+                    String::new()
+                }
+            };
+            let account = id(&u.account_id, "account_id", errors);
+            let gateway = id(&u.gateway_id, "gateway_id", errors);
+            format!("{base}/v1/{account}/{gateway}/workers-ai")
+        }
+    };
+    let secret = credential(u, &at, errors);
+    let scheme = u.auth_scheme.unwrap_or(default_scheme);
+    let credential = secret.map(|s| {
+        let value = match scheme {
+            AuthScheme::Raw => s.expose().to_owned(),
+            AuthScheme::Bearer => format!("Bearer {}", s.expose()),
+            AuthScheme::Token => format!("Token {}", s.expose()),
+        };
+        if HeaderValue::from_str(&value).is_err() {
+            errors.push(format!(
+                "{at}: credential contains characters not allowed in a header"
+            ));
+        }
+        (HeaderName::from_static(header), Secret::new(value))
+    });
+    let extra_headers = u
+        .extra_headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let parsed = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            );
+            match parsed {
+                (Ok(k), Ok(v)) => Some((k, v)),
+                _ => {
+                    errors.push(format!(
+                        "{at}.extra_headers.{k}: invalid header name or value"
+                    ));
+                    None
+                }
+            }
+        })
+        .collect();
+    let mut aliases: BTreeMap<String, String> = builtin
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    aliases.extend(u.aliases.clone());
+    (errors.len() == before).then(|| Upstream {
+        name: name.to_owned(),
+        kind: u.kind,
+        endpoint,
+        credential,
+        extra_headers,
+        aliases: AliasTable::new(&aliases),
+    })
+}
+
+fn credential(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<Secret> {
+    match (&u.key_env, &u.key_file) {
+        (Some(_), Some(_)) => {
+            errors.push(format!("{at}: set key_env or key_file, not both"));
+            None
+        }
+        (Some(var), None) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            _ => {
+                errors.push(format!(
+                    "{at}.key_env: environment variable {var} is not set"
+                ));
+                None
+            }
+        },
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            Ok(_) => {
+                errors.push(format!("{at}.key_file: {} is empty", path.display()));
+                None
+            }
+            Err(e) => {
+                errors.push(format!("{at}.key_file: {}: {e}", path.display()));
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+fn routes(
+    raw: &[RouteConfig],
+    upstreams: &BTreeMap<String, Arc<Upstream>>,
+    errors: &mut Vec<String>,
+) -> Vec<Arc<Route>> {
+    if raw.is_empty() {
+        errors.push("routes: at least one route is required".into());
+    }
+    let (mut names, mut paths) = (BTreeSet::new(), BTreeSet::new());
+    let mut out = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let at = format!("routes[{i}]");
+        let before = errors.len();
+        if r.name.is_empty()
+            || !r
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            errors.push(format!("{at}.name: letters, digits, '-' and '_' only"));
+        } else if !names.insert(r.name.as_str()) {
+            errors.push(format!("{at}.name: duplicate route name '{}'", r.name));
+        }
+        if !r.path.starts_with('/') || r.path.contains(['?', '#', '{', '}', '*']) {
+            errors.push(format!(
+                "{at}.path: must be an absolute path without wildcards"
+            ));
+        } else if RESERVED_PATHS.contains(&r.path.as_str()) {
+            errors.push(format!(
+                "{at}.path: {} is served by voxrelay itself",
+                r.path
+            ));
+        } else if !paths.insert(r.path.as_str()) {
+            errors.push(format!("{at}.path: duplicate path '{}'", r.path));
+        }
+        if r.upstreams.is_empty() {
+            errors.push(format!("{at}.upstreams: at least one upstream is required"));
+        }
+        let ups: Vec<Arc<Upstream>> = r
+            .upstreams
+            .iter()
+            .filter_map(|name| {
+                let found = upstreams.get(name).cloned();
+                if found.is_none() {
+                    errors.push(format!("{at}.upstreams: unknown upstream '{name}'"));
+                }
+                found
+            })
+            .collect();
+        let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
+        if !models.iter().any(|p| p.matches(&r.default_model)) {
+            errors.push(format!(
+                "{at}.default_model: '{}' is not in models",
+                r.default_model
+            ));
+        }
+        if errors.len() == before {
+            out.push(Arc::new(Route {
+                name: r.name.clone(),
+                path: r.path.clone(),
+                kind: r.kind,
+                upstreams: ups,
+                policy: QueryPolicy {
+                    default_model: r.default_model.clone(),
+                    models,
+                    deny_params: r.deny_params.clone(),
+                    force_params: r.force_params.clone().into_iter().collect(),
+                },
+            }));
+        }
+    }
+    out
+}

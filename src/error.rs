@@ -1,0 +1,117 @@
+//! Handshake refusals: one place maps each to its HTTP status, Deepgram-shaped JSON body and
+//! fixed metrics reason.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::rewrite::RewriteError;
+use crate::upstream::UpstreamError;
+
+/// Why a handshake was refused before the upgrade.
+#[derive(Debug, thiserror::Error)]
+pub enum Reject {
+    /// No route at this path.
+    #[error("no route at this path")]
+    NotFound,
+    /// Not a WebSocket upgrade request.
+    #[error("this endpoint only accepts WebSocket upgrades")]
+    NotWebSocket,
+    /// Upgrade attempted with a method other than GET.
+    #[error("WebSocket upgrades must use GET")]
+    MethodNotAllowed,
+    /// The relay is shutting down.
+    #[error("voxrelay is shutting down; retry on another instance")]
+    Draining,
+    /// Authentication failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The query or model is not acceptable.
+    #[error(transparent)]
+    Rewrite(#[from] RewriteError),
+    /// The upstream could not be opened.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl Reject {
+    /// HTTP status sent to the client.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotWebSocket => StatusCode::UPGRADE_REQUIRED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
+            Self::Auth(_) => StatusCode::UNAUTHORIZED,
+            Self::Rewrite(_) => StatusCode::BAD_REQUEST,
+            Self::Upstream(UpstreamError::Rejected { status, .. }) if status.is_client_error() => {
+                *status
+            }
+            Self::Upstream(UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Fixed label for `voxrelay_handshake_rejections_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::NotWebSocket => "not_websocket",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Draining => "draining",
+            Self::Auth(AuthError::Missing) => "missing_credentials",
+            Self::Auth(AuthError::Invalid) => "invalid_credentials",
+            Self::Auth(AuthError::Forbidden) => "route_not_allowed",
+            Self::Rewrite(RewriteError::ModelNotAllowed(_)) => "model_not_allowed",
+            Self::Rewrite(RewriteError::ParamDenied(_)) => "param_denied",
+            Self::Rewrite(RewriteError::DuplicateModel) => "bad_request",
+            Self::Upstream(UpstreamError::Rejected { .. }) => "upstream_rejected",
+            Self::Upstream(UpstreamError::Unreachable(_)) => "upstream_unreachable",
+            Self::Upstream(UpstreamError::Timeout) => "upstream_timeout",
+        }
+    }
+
+    fn err_code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "NOT_FOUND",
+            Self::NotWebSocket => "UPGRADE_REQUIRED",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Draining => "SERVICE_UNAVAILABLE",
+            Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
+            Self::Auth(_) => "INVALID_AUTH",
+            Self::Rewrite(_) => "BAD_REQUEST",
+            Self::Upstream(UpstreamError::Timeout) => "UPSTREAM_TIMEOUT",
+            Self::Upstream(_) => "UPSTREAM_UNAVAILABLE",
+        }
+    }
+
+    /// The response, with the session id as `request_id`.
+    pub fn into_response_with_id(self, request_id: &str) -> Response {
+        let status = self.status();
+        if let Self::Upstream(UpstreamError::Rejected {
+            content_type, body, ..
+        }) = &self
+            && status.is_client_error()
+        {
+            // the upstream's own 4xx: same status and body, as if the client had called it
+            let mut resp = (status, body.clone()).into_response();
+            if let Some(ct) = content_type {
+                resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+            }
+            return resp;
+        }
+        let msg = match &self {
+            Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
+            other => other.to_string(),
+        };
+        let body = json!({"err_code": self.err_code(), "err_msg": msg, "request_id": request_id});
+        let mut resp = (status, Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&msg) {
+            resp.headers_mut().insert("dg-error", v);
+        }
+        resp
+    }
+}

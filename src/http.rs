@@ -1,0 +1,70 @@
+//! The HTTP surface: health, readiness, metrics, one WebSocket handler per route, JSON 404.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::app::Shared;
+use crate::error::Reject;
+use crate::route::Route;
+use crate::session::{RouteState, handle};
+
+/// Route label for requests that match no route.
+const NO_ROUTE: &str = "none";
+
+/// Builds the router for `routes`.
+pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(shared.clone()))
+        .route("/metrics", get(metrics).with_state(shared.clone()));
+    for route in routes {
+        let state = RouteState {
+            shared: shared.clone(),
+            route: route.clone(),
+        };
+        router = router.route(&route.path, any(handle).with_state(state));
+    }
+    // spans carry method and path only: a query may hold a token
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+    });
+    router.fallback(not_found).with_state(shared).layer(trace)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.draining.is_cancelled() {
+        let body = json!({"status": "draining"});
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    } else {
+        Json(json!({"status": "ready"})).into_response()
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let content_type = [(
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
+    (content_type, shared.metrics.render()).into_response()
+}
+
+async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+    let reject = Reject::NotFound;
+    shared
+        .metrics
+        .rejections_total
+        .with_label_values(&[NO_ROUTE, reject.reason()])
+        .inc();
+    reject.into_response_with_id(&uuid::Uuid::new_v4().to_string())
+}

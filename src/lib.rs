@@ -1,0 +1,34 @@
+//! voxrelay: a self-hosted WebSocket relay that lets browsers stream audio to Deepgram
+//! speech-to-text and receive Deepgram text-to-speech, directly or through Cloudflare AI
+//! Gateway, without the page ever holding an API key.
+//!
+//! # Layout
+//!
+//! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
+//! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
+//! - [`http`]: the router: health, readiness, metrics and one handler per route.
+//! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
+//! - [`auth`]: tokens from subprotocols or headers, client keys, the echoed subprotocol.
+//! - [`rewrite`]: model aliases, allowlists and the forwarded query.
+//! - [`upstream`]: upstream URLs, headers, TLS and the connect deadline.
+//! - [`relay`]: the two-way pump with close propagation and backpressure.
+//! - [`metrics`], [`telemetry`], [`shutdown`], [`secret`], [`error`]: the supporting cast.
+//! - [`simulate`]: a Deepgram-protocol simulator for keyless local runs and tests.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod relay;
+pub mod rewrite;
+pub mod route;
+pub mod secret;
+pub mod session;
+pub mod shutdown;
+pub mod simulate;
+pub mod telemetry;
+pub mod upstream;
+
+pub use app::App;

@@ -1,0 +1,169 @@
+//! The `voxrelay` command: serve, check a config, hash a client key, or run the simulator.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use voxrelay::config::{self, LogConfig};
+use voxrelay::secret::KeyDigest;
+use voxrelay::simulate::{Simulator, SimulatorConfig};
+use voxrelay::{App, shutdown, telemetry};
+
+/// Exit status for a configuration error (sysexits `EX_CONFIG`-style usage error).
+const EX_USAGE: u8 = 64;
+
+/// voxrelay: a WebSocket relay between browsers and Deepgram / Cloudflare AI Gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); `VOXRELAY_*` env variables override it.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "VOXRELAY_CONFIG",
+        default_value = "config/voxrelay.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay (the default).
+    Serve,
+    /// Validate the configuration and exit non-zero on any error.
+    CheckConfig,
+    /// Print the SHA-256 digest of a client key, for `client_keys[].sha256`.
+    HashKey {
+        /// The key; read from standard input when omitted (keeps it out of shell history).
+        key: Option<String>,
+    },
+    /// Run only the Deepgram-protocol simulator (no credentials needed).
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        /// `/v1/listen` idle timeout before close 1011 NET-0001.
+        #[arg(long, default_value = "10s", value_parser = humantime_serde::re::humantime::parse_duration)]
+        idle_timeout: Duration,
+        /// Environment variable holding a key the simulator requires from its clients.
+        #[arg(long)]
+        api_key_env: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config),
+        Command::CheckConfig => check_config(cli.config),
+        Command::HashKey { key } => hash_key(key),
+        Command::Simulate {
+            listen,
+            idle_timeout,
+            api_key_env,
+        } => simulate(listen, idle_timeout, api_key_env),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+fn serve(path: PathBuf) -> ExitCode {
+    let settings = match config::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    telemetry::init(&settings.log);
+    let result = runtime().block_on(async {
+        let app = App::build(settings).await?;
+        tracing::info!(addr = %app.local_addr(), "voxrelay listening");
+        app.run(shutdown::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "voxrelay failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: PathBuf) -> ExitCode {
+    match config::load(&path) {
+        Ok(s) => {
+            println!(
+                "{}: ok ({} routes, {} upstreams, {} client keys)",
+                path.display(),
+                s.routes.len(),
+                s.upstreams.len(),
+                s.clients.0.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+fn hash_key(key: Option<String>) -> ExitCode {
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let mut buf = String::new();
+            if std::io::stdin().read_to_string(&mut buf).is_err() {
+                eprintln!("could not read the key from standard input");
+                return ExitCode::from(EX_USAGE);
+            }
+            buf.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if key.is_empty() {
+        eprintln!("the key is empty");
+        return ExitCode::from(EX_USAGE);
+    }
+    println!("{}", KeyDigest::of(&key).to_hex());
+    ExitCode::SUCCESS
+}
+
+fn simulate(listen: SocketAddr, idle_timeout: Duration, api_key_env: Option<String>) -> ExitCode {
+    telemetry::init(&LogConfig::default());
+    let api_key = match api_key_env.map(std::env::var) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(_)) => {
+            eprintln!("--api-key-env names a variable that is not set");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let config = SimulatorConfig {
+        idle_timeout,
+        api_key,
+    };
+    let result = runtime().block_on(async {
+        let sim = Simulator::bind(listen, config).await?;
+        tracing::info!(addr = %sim.local_addr(), "simulator listening");
+        sim.run(shutdown::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("simulator failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The two-way pump between a client and an upstream WebSocket.
+//!
+//! Generic over `Stream`/`Sink` of tungstenite messages so it knows nothing of axum or TCP.
+//! Each direction awaits its write before reading again, so a side that cannot take more
+//! pauses reads from the other (backpressure with no queue). Pings are answered by each hop's
+//! own WebSocket layer and never crossed; close codes and reasons cross in both directions.
+
+pub mod message;
+
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Flow;
+use message::close;
+
+/// Close code: normal closure.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code: going away (shutdown, peer vanished).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: protocol error.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code: invalid payload (bad UTF-8 in a text frame).
+pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// Close code: message too big.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code: internal error (upstream failed).
+pub const CLOSE_INTERNAL: u16 = 1011;
+
+/// Which peer ended the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The browser or other client.
+    Client,
+    /// Deepgram or the gateway.
+    Upstream,
+    /// voxrelay itself (shutdown).
+    Relay,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Who ended it.
+    pub ended_by: Side,
+    /// Fixed label for `voxrelay_sessions_total{outcome}`.
+    pub label: &'static str,
+    /// Close code the client received or sent (None: no status / connection lost).
+    pub client_code: Option<u16>,
+    /// Close code the upstream received or sent.
+    pub upstream_code: Option<u16>,
+}
+
+/// Which source a direction reads.
+#[derive(Clone, Copy)]
+enum Source {
+    Client,
+    Upstream,
+}
+
+/// Why one direction stopped.
+enum End {
+    /// The source sent a close frame.
+    Closed(Option<CloseFrame>),
+    /// The source failed or ended without a close frame.
+    Failed(WsError),
+    /// Writing to the destination failed.
+    SinkFailed,
+}
+
+/// Per-session relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Counters for client → upstream.
+    pub up: Flow,
+    /// Counters for upstream → client.
+    pub down: Flow,
+    /// How long to wait for close replies once the session is ending.
+    pub close_timeout: Duration,
+    /// Cancelled when the process is shutting down.
+    pub shutdown: CancellationToken,
+}
+
+/// Relays until either side ends or `shutdown` fires, then closes both sides.
+pub async fn relay<CR, CW, UR, UW>(
+    mut client_rx: CR,
+    mut client_tx: CW,
+    mut upstream_rx: UR,
+    mut upstream_tx: UW,
+    opts: RelayOptions,
+) -> Outcome
+where
+    CR: Stream<Item = Result<Message, WsError>> + Unpin,
+    CW: Sink<Message, Error = WsError> + Unpin,
+    UR: Stream<Item = Result<Message, WsError>> + Unpin,
+    UW: Sink<Message, Error = WsError> + Unpin,
+{
+    let first = tokio::select! {
+        end = forward(&mut client_rx, &mut upstream_tx, &opts.up) => Some((Source::Client, end)),
+        end = forward(&mut upstream_rx, &mut client_tx, &opts.down) => Some((Source::Upstream, end)),
+        () = opts.shutdown.cancelled() => None,
+    };
+    let (to_client, to_upstream, outcome) = plan(first);
+    if let Some(frame) = to_client {
+        let _ = client_tx.send(frame).await;
+    }
+    if let Some(frame) = to_upstream {
+        let _ = upstream_tx.send(frame).await;
+    }
+    // read on until each peer's close reply (or its end) so both close handshakes complete
+    let drain = async { tokio::join!(drain(&mut client_rx), drain(&mut upstream_rx)) };
+    let _ = tokio::time::timeout(opts.close_timeout, drain).await;
+    outcome
+}
+
+/// Copies data messages from `src` to `dst` until a close, an error or a failed write.
+async fn forward<S, K>(src: &mut S, dst: &mut K, flow: &Flow) -> End
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+    K: Sink<Message, Error = WsError> + Unpin,
+{
+    loop {
+        let msg = match src.next().await {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => return End::Failed(e),
+            None => return End::Failed(WsError::ConnectionClosed),
+        };
+        match msg {
+            Message::Text(ref t) => flow.record(t.len()),
+            Message::Binary(ref b) => flow.record(b.len()),
+            Message::Close(frame) => return End::Closed(frame),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        }
+        if dst.send(msg).await.is_err() {
+            return End::SinkFailed;
+        }
+    }
+}
+
+async fn drain<S>(src: &mut S)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    while let Some(Ok(_)) = src.next().await {}
+}
+
+fn code_of(frame: &Option<CloseFrame>) -> Option<u16> {
+    frame.as_ref().map(|f| f.code.into())
+}
+
+/// The close frame a client gets for its own bad input.
+fn client_fault(e: &WsError) -> Option<(u16, &'static str)> {
+    match e {
+        WsError::Capacity(_) => Some((CLOSE_TOO_BIG, "message too big")),
+        WsError::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text frame")),
+        WsError::Protocol(_) => Some((CLOSE_PROTOCOL, "protocol error")),
+        _ => None,
+    }
+}
+
+type Plan = (Option<Message>, Option<Message>, Outcome);
+
+/// What each side is sent once the first direction ends, and how to report it.
+fn plan(first: Option<(Source, End)>) -> Plan {
+    let outcome = |ended_by, label, client_code, upstream_code| Outcome {
+        ended_by,
+        label,
+        client_code,
+        upstream_code,
+    };
+    let upstream_lost = "upstream connection lost";
+    match first {
+        None => (
+            Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
+            Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
+            outcome(
+                Side::Relay,
+                "shutdown",
+                Some(CLOSE_GOING_AWAY),
+                Some(CLOSE_GOING_AWAY),
+            ),
+        ),
+        Some((Source::Client, End::Closed(f))) => {
+            let code = code_of(&f);
+            let label = "client_closed";
+            (
+                None,
+                Some(Message::Close(f)),
+                outcome(Side::Client, label, code, code),
+            )
+        }
+        Some((Source::Upstream, End::Closed(f))) => {
+            let code = code_of(&f);
+            let label = "upstream_closed";
+            (
+                Some(Message::Close(f)),
+                None,
+                outcome(Side::Upstream, label, code, code),
+            )
+        }
+        Some((Source::Client, End::Failed(e))) => {
+            let gone = close(CLOSE_GOING_AWAY, "client disconnected");
+            match client_fault(&e) {
+                Some((code, reason)) => (
+                    Some(close(code, reason)),
+                    Some(gone),
+                    outcome(
+                        Side::Client,
+                        "client_error",
+                        Some(code),
+                        Some(CLOSE_GOING_AWAY),
+                    ),
+                ),
+                None => (
+                    None,
+                    Some(gone),
+                    outcome(Side::Client, "client_gone", None, Some(CLOSE_GOING_AWAY)),
+                ),
+            }
+        }
+        Some((Source::Upstream, End::SinkFailed)) => (
+            None,
+            Some(close(CLOSE_GOING_AWAY, "client disconnected")),
+            outcome(Side::Client, "client_gone", None, Some(CLOSE_GOING_AWAY)),
+        ),
+        Some((Source::Upstream, End::Failed(_)) | (Source::Client, End::SinkFailed)) => (
+            Some(close(CLOSE_INTERNAL, upstream_lost)),
+            None,
+            outcome(Side::Upstream, "upstream_gone", Some(CLOSE_INTERNAL), None),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

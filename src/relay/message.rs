@@ -1,0 +1,82 @@
+//! Conversions between axum's and tungstenite's WebSocket message types, and error mapping.
+
+use axum::extract::ws as ax;
+use bytes::Bytes;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+/// axum → tungstenite. Binary and control payloads move without copying; text is re-wrapped.
+pub fn from_axum(msg: ax::Message) -> Message {
+    match msg {
+        ax::Message::Text(t) => Message::Text(Utf8Bytes::from(t.as_str())),
+        ax::Message::Binary(b) => Message::Binary(b),
+        ax::Message::Ping(b) => Message::Ping(b),
+        ax::Message::Pong(b) => Message::Pong(b),
+        ax::Message::Close(f) => Message::Close(f.map(|f| CloseFrame {
+            code: CloseCode::from(f.code),
+            reason: Utf8Bytes::from(f.reason.as_str()),
+        })),
+    }
+}
+
+/// tungstenite → axum. Raw `Frame`s never come out of a read, so they map to an empty pong.
+pub fn to_axum(msg: Message) -> ax::Message {
+    match msg {
+        Message::Text(t) => ax::Message::Text(ax::Utf8Bytes::from(t.as_str())),
+        Message::Binary(b) => ax::Message::Binary(b),
+        Message::Ping(b) => ax::Message::Ping(b),
+        Message::Pong(b) => ax::Message::Pong(b),
+        Message::Close(f) => ax::Message::Close(f.map(|f| ax::CloseFrame {
+            code: f.code.into(),
+            reason: ax::Utf8Bytes::from(f.reason.as_str()),
+        })),
+        Message::Frame(_) => ax::Message::Pong(Bytes::new()),
+    }
+}
+
+/// Recovers the tungstenite error inside an axum error, so both sides classify alike.
+pub fn from_axum_error(e: axum::Error) -> WsError {
+    match e.into_inner().downcast::<WsError>() {
+        Ok(ws) => *ws,
+        Err(other) => WsError::Io(std::io::Error::other(other)),
+    }
+}
+
+/// A close frame with a code and a reason.
+pub fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_preserve_payloads() {
+        let cases = [
+            Message::Text("{\"type\":\"KeepAlive\"}".into()),
+            Message::Binary(Bytes::from_static(&[0, 1, 2])),
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::Pong(Bytes::new()),
+            close(1011, "NET-0001"),
+            Message::Close(None),
+        ];
+        for m in cases {
+            assert_eq!(from_axum(to_axum(m.clone())), m);
+        }
+    }
+
+    #[test]
+    fn binary_is_not_copied() {
+        let b = Bytes::from(vec![7u8; 3200]);
+        let ptr = b.as_ptr();
+        let Message::Binary(out) = from_axum(ax::Message::Binary(b)) else {
+            panic!("binary stays binary");
+        };
+        assert_eq!(out.as_ptr(), ptr);
+    }
+}

@@ -1,0 +1,261 @@
+//! Pure request rewriting: model aliases, allowlists and the upstream query string.
+//!
+//! The query is handled as raw `key=value` pairs so that everything forwarded keeps its order,
+//! repetition (`keyterm=a&keyterm=b`) and percent-encoding byte for byte.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// Query parameters that carry credentials: never forwarded upstream.
+pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
+
+/// Prefix of Cloudflare Workers AI model names for Deepgram models.
+pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
+
+/// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
+/// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'/')
+    .remove(b':');
+
+/// Longest client-supplied value quoted back in an error message.
+const MAX_QUOTED: usize = 64;
+
+/// Why a request cannot be rewritten; each is a 400 before the upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    /// The model is not on the route's allowlist.
+    #[error("model '{0}' is not allowed on this route")]
+    ModelNotAllowed(String),
+    /// The parameter is denied on this route.
+    #[error("query parameter '{0}' is not allowed on this route")]
+    ParamDenied(String),
+    /// `model` appeared more than once.
+    #[error("query parameter 'model' must appear at most once")]
+    DuplicateModel,
+}
+
+/// A glob over model names: `*` matches any run of characters (including none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    parts: Vec<String>,
+}
+
+impl Pattern {
+    /// Compiles a pattern; any text is valid.
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            parts: pattern.split('*').map(str::to_owned).collect(),
+        }
+    }
+
+    /// Number of literal characters: more means more specific.
+    pub fn specificity(&self) -> usize {
+        self.parts.iter().map(String::len).sum()
+    }
+
+    fn is_exact(&self) -> bool {
+        self.parts.len() == 1
+    }
+
+    /// The text matched by each `*`, or `None` when `s` does not match.
+    pub fn captures<'s>(&self, s: &'s str) -> Option<Vec<&'s str>> {
+        let (first, rest) = self.parts.split_first()?;
+        let mut tail = s.strip_prefix(first.as_str())?;
+        let Some((last, middle)) = rest.split_last() else {
+            return tail.is_empty().then(Vec::new);
+        };
+        let mut caps = Vec::with_capacity(rest.len());
+        for part in middle {
+            let at = tail.find(part.as_str())?;
+            caps.push(&tail[..at]);
+            tail = &tail[at + part.len()..];
+        }
+        let end = tail.len().checked_sub(last.len())?;
+        if !tail.ends_with(last.as_str()) {
+            return None;
+        }
+        caps.push(&tail[..end]);
+        Some(caps)
+    }
+
+    /// True when `s` matches.
+    pub fn matches(&self, s: &str) -> bool {
+        self.captures(s).is_some()
+    }
+}
+
+/// A model as the upstream wants it, plus parameters the mapping adds (Cloudflare `speaker`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedModel {
+    /// Upstream model name.
+    pub model: String,
+    /// Extra query parameters, already decoded.
+    pub params: Vec<(String, String)>,
+}
+
+/// One upstream's alias table: exact names first, then the most specific pattern.
+#[derive(Debug, Clone, Default)]
+pub struct AliasTable {
+    entries: Vec<(Pattern, String)>,
+}
+
+impl AliasTable {
+    /// Builds a table from `pattern → template` entries. A template's `*` takes the pattern's
+    /// first capture; `?k=v&…` after the model name adds parameters.
+    pub fn new(entries: &BTreeMap<String, String>) -> Self {
+        let mut entries: Vec<(Pattern, String)> = entries
+            .iter()
+            .map(|(k, v)| (Pattern::new(k), v.clone()))
+            .collect();
+        entries.sort_by_key(|(p, _)| (!p.is_exact(), std::cmp::Reverse(p.specificity())));
+        Self { entries }
+    }
+
+    /// Maps a client model; a model no alias matches passes through unchanged.
+    pub fn map(&self, model: &str) -> MappedModel {
+        for (pattern, template) in &self.entries {
+            if let Some(caps) = pattern.captures(model) {
+                let filled = template.replace('*', caps.first().copied().unwrap_or(""));
+                return split_template(&filled);
+            }
+        }
+        MappedModel {
+            model: model.to_owned(),
+            params: Vec::new(),
+        }
+    }
+}
+
+fn split_template(filled: &str) -> MappedModel {
+    let (model, query) = filled.split_once('?').unwrap_or((filled, ""));
+    MappedModel {
+        model: model.to_owned(),
+        params: form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    }
+}
+
+/// The route-level rules a query is rewritten under.
+#[derive(Debug, Clone, Default)]
+pub struct QueryPolicy {
+    /// Model used when the client sends none.
+    pub default_model: String,
+    /// Allowed bare model names.
+    pub models: Vec<Pattern>,
+    /// Parameters refused with 400.
+    pub deny_params: Vec<String>,
+    /// Parameters forced to a value.
+    pub force_params: Vec<(String, String)>,
+}
+
+/// A client query split into raw pairs, with the model pulled out.
+#[derive(Debug, Clone)]
+pub struct ClientQuery<'q> {
+    /// `(decoded key, raw pair)` in order, credentials and `model` removed.
+    pairs: Vec<(Cow<'q, str>, &'q str)>,
+    /// Index in `pairs` where the model goes.
+    model_at: usize,
+    /// The model the client asked for (decoded) or the route default.
+    pub model: String,
+}
+
+fn decode(raw: &str) -> Cow<'_, str> {
+    if !raw.contains(['+', '%']) {
+        return Cow::Borrowed(raw);
+    }
+    let spaced = raw.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+}
+
+fn quoted(s: &str) -> String {
+    s.chars().take(MAX_QUOTED).collect()
+}
+
+impl<'q> ClientQuery<'q> {
+    /// Parses `raw` (the part after `?`) and checks it against `policy`.
+    pub fn parse(raw: Option<&'q str>, policy: &QueryPolicy) -> Result<Self, RewriteError> {
+        let mut pairs = Vec::new();
+        let mut model: Option<(usize, String)> = None;
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(k);
+            if key == "model" {
+                if model.is_some() {
+                    return Err(RewriteError::DuplicateModel);
+                }
+                model = Some((pairs.len(), decode(v).into_owned()));
+            } else if CREDENTIAL_PARAMS.contains(&key.as_ref()) {
+                continue;
+            } else if policy.deny_params.iter().any(|d| *d == key) {
+                return Err(RewriteError::ParamDenied(quoted(&key)));
+            } else {
+                pairs.push((key, pair));
+            }
+        }
+        let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
+        let bare = model
+            .strip_prefix(CLOUDFLARE_MODEL_PREFIX)
+            .unwrap_or(&model);
+        if !policy.models.iter().any(|p| p.matches(bare)) {
+            return Err(RewriteError::ModelNotAllowed(quoted(&model)));
+        }
+        Ok(Self {
+            pairs,
+            model_at,
+            model,
+        })
+    }
+
+    /// The upstream query: the mapped model in the client's position, the mapping's and the
+    /// route's forced parameters set in place or appended (the route wins), everything else
+    /// exactly as sent.
+    pub fn render(&self, mapped: &MappedModel, policy: &QueryPolicy) -> String {
+        let mut forced: Vec<(&str, &str, bool)> = Vec::new();
+        for (k, v) in mapped.params.iter().chain(policy.force_params.iter()) {
+            match forced.iter_mut().find(|(fk, _, _)| fk == k) {
+                Some(slot) => slot.1 = v,
+                None => forced.push((k, v, false)),
+            }
+        }
+        let model = pair("model", &mapped.model);
+        let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(self.pairs.len() + forced.len() + 1);
+        for (i, (key, raw)) in self.pairs.iter().enumerate() {
+            if i == self.model_at {
+                out.push(Cow::Borrowed(&model));
+            }
+            match forced.iter_mut().find(|(fk, _, _)| *fk == key.as_ref()) {
+                Some((_, _, true)) => {}
+                Some((fk, fv, done)) => {
+                    *done = true;
+                    out.push(Cow::Owned(pair(fk, fv)));
+                }
+                None => out.push(Cow::Borrowed(raw)),
+            }
+        }
+        if self.model_at >= self.pairs.len() {
+            out.push(Cow::Borrowed(&model));
+        }
+        let rest = forced.iter().filter(|(_, _, done)| !done);
+        out.extend(rest.map(|(k, v, _)| Cow::Owned(pair(k, v))));
+        out.join("&")
+    }
+}
+
+fn pair(key: &str, value: &str) -> String {
+    format!(
+        "{}={}",
+        utf8_percent_encode(key, VALUE),
+        utf8_percent_encode(value, VALUE)
+    )
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+use super::*;
+
+fn policy(models: &[&str]) -> QueryPolicy {
+    QueryPolicy {
+        default_model: "nova-3".into(),
+        models: models.iter().map(|m| Pattern::new(m)).collect(),
+        ..QueryPolicy::default()
+    }
+}
+
+fn table(entries: &[(&str, &str)]) -> AliasTable {
+    AliasTable::new(
+        &entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn cloudflare() -> AliasTable {
+    table(&[
+        ("nova-3", "@cf/deepgram/nova-3"),
+        ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
+        ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
+    ])
+}
+
+fn rewrite(raw: &str, p: &QueryPolicy, aliases: &AliasTable) -> Result<String, RewriteError> {
+    let q = ClientQuery::parse(Some(raw), p)?;
+    Ok(q.render(&aliases.map(&q.model), p))
+}
+
+#[test]
+fn pattern_captures_and_rejects() {
+    let p = Pattern::new("aura-2-*-en");
+    assert_eq!(p.captures("aura-2-thalia-en"), Some(vec!["thalia"]));
+    assert_eq!(p.captures("aura-2-thalia-es"), None);
+    assert_eq!(p.captures("aura-2-en"), None);
+    assert!(Pattern::new("*").matches(""));
+    assert!(Pattern::new("nova-3").matches("nova-3"));
+    assert!(!Pattern::new("nova-3").matches("nova-3-medical"));
+    assert_eq!(
+        Pattern::new("a*b*c").captures("axxbyyc"),
+        Some(vec!["xx", "yy"])
+    );
+    assert_eq!(Pattern::new("ab*ba").captures("aba"), None);
+}
+
+#[test]
+fn most_specific_alias_wins() {
+    let t = cloudflare();
+    let m = t.map("aura-2-thalia-en");
+    assert_eq!(m.model, "@cf/deepgram/aura-2-en");
+    assert_eq!(m.params, vec![("speaker".into(), "thalia".into())]);
+    assert_eq!(t.map("aura-asteria-en").model, "@cf/deepgram/aura-1");
+    assert_eq!(t.map("nova-3").model, "@cf/deepgram/nova-3");
+}
+
+#[test]
+fn upstream_form_passes_through() {
+    let t = cloudflare();
+    assert_eq!(t.map("@cf/deepgram/nova-3").model, "@cf/deepgram/nova-3");
+    let dg = table(&[
+        ("@cf/deepgram/*", "*"),
+        ("@cf/deepgram/flux", "flux-general-en"),
+    ]);
+    assert_eq!(dg.map("@cf/deepgram/nova-3").model, "nova-3");
+    assert_eq!(dg.map("@cf/deepgram/flux").model, "flux-general-en");
+    assert_eq!(dg.map("nova-2").model, "nova-2");
+}
+
+#[test]
+fn query_is_forwarded_exactly_with_model_in_place() {
+    let p = policy(&["nova-3"]);
+    let raw = "encoding=linear16&model=nova-3&keyterm=foo%20bar&keyterm=baz+qux&sample_rate=16000";
+    assert_eq!(
+        rewrite(raw, &p, &cloudflare()).unwrap(),
+        "encoding=linear16&model=@cf/deepgram/nova-3&keyterm=foo%20bar&keyterm=baz+qux&sample_rate=16000"
+    );
+}
+
+#[test]
+fn missing_model_uses_default_first() {
+    let p = policy(&["nova-3"]);
+    assert_eq!(
+        rewrite("interim_results=true", &p, &cloudflare()).unwrap(),
+        "model=@cf/deepgram/nova-3&interim_results=true"
+    );
+    assert_eq!(
+        rewrite("", &p, &AliasTable::default()).unwrap(),
+        "model=nova-3"
+    );
+}
+
+#[test]
+fn model_last_stays_last() {
+    let p = policy(&["nova-3"]);
+    assert_eq!(
+        rewrite("a=1&model=nova-3", &p, &AliasTable::default()).unwrap(),
+        "a=1&model=nova-3"
+    );
+}
+
+#[test]
+fn credentials_are_dropped() {
+    let p = policy(&["nova-3"]);
+    assert_eq!(
+        rewrite(
+            "token=abc&model=nova-3&access_token=x&a=1&api_key=k",
+            &p,
+            &AliasTable::default()
+        )
+        .unwrap(),
+        "model=nova-3&a=1"
+    );
+}
+
+#[test]
+fn encoded_model_key_is_recognised() {
+    let p = policy(&["nova-3"]);
+    assert_eq!(
+        rewrite("mod%65l=%40cf%2Fdeepgram%2Fnova-3", &p, &cloudflare()).unwrap(),
+        "model=@cf/deepgram/nova-3"
+    );
+}
+
+#[test]
+fn disallowed_model_is_refused() {
+    let p = policy(&["nova-3"]);
+    assert_eq!(
+        rewrite("model=nova-2", &p, &cloudflare()),
+        Err(RewriteError::ModelNotAllowed("nova-2".into()))
+    );
+    assert_eq!(
+        rewrite("model=a&model=b", &p, &cloudflare()),
+        Err(RewriteError::DuplicateModel)
+    );
+}
+
+#[test]
+fn denied_and_forced_params() {
+    let mut p = policy(&["aura-*"]);
+    p.default_model = "aura-2-thalia-en".into();
+    p.deny_params = vec!["callback".into()];
+    p.force_params = vec![("mip_opt_out".into(), "true".into())];
+    assert_eq!(
+        rewrite("callback=http://x", &p, &cloudflare()),
+        Err(RewriteError::ParamDenied("callback".into()))
+    );
+    assert_eq!(
+        rewrite(
+            "mip_opt_out=false&encoding=linear16&mip_opt_out=false",
+            &p,
+            &cloudflare()
+        )
+        .unwrap(),
+        "model=@cf/deepgram/aura-2-en&mip_opt_out=true&encoding=linear16&speaker=thalia"
+    );
+}
+
+#[test]
+fn alias_params_replace_client_values_in_place() {
+    let p = policy(&["aura-*"]);
+    assert_eq!(
+        rewrite("speaker=zeus&model=aura-2-luna-en", &p, &cloudflare()).unwrap(),
+        "speaker=luna&model=@cf/deepgram/aura-2-en"
+    );
+}
+
+#[test]
+fn values_voxrelay_writes_are_escaped() {
+    let p = policy(&["*"]);
+    assert_eq!(
+        rewrite("model=a%26b%3Dc", &p, &AliasTable::default()).unwrap(),
+        "model=a%26b%3Dc"
+    );
+}

@@ -1,0 +1,210 @@
+//! One client session, in phases: check the handshake, authenticate, rewrite, connect the
+//! upstream, complete the upgrade, relay, record the outcome.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt, TryStreamExt};
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::app::Shared;
+use crate::error::Reject;
+use crate::metrics::{CLIENT_TO_UPSTREAM, UPSTREAM_TO_CLIENT};
+use crate::relay::message::{from_axum, from_axum_error, to_axum};
+use crate::relay::{RelayOptions, relay};
+use crate::rewrite::ClientQuery;
+use crate::route::Route;
+use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
+
+/// State handed to a route's handler.
+#[derive(Clone, Debug)]
+pub struct RouteState {
+    /// App-wide state.
+    pub shared: Arc<Shared>,
+    /// This route.
+    pub route: Arc<Route>,
+}
+
+/// What is known once the handshake is accepted, carried into the upgraded session.
+struct Accepted {
+    client_id: String,
+    upstream: Arc<Upstream>,
+    socket: UpstreamSocket,
+    /// The upstream's `dg-request-id`, forwarded on the 101.
+    request_id: Option<HeaderValue>,
+    _tracked: TaskTrackerToken,
+}
+
+/// Axum handler for every route path.
+pub async fn handle(
+    State(state): State<RouteState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let span = info_span!(
+        "session",
+        session_id = %session_id,
+        route = %state.route.name,
+        %peer,
+        client = tracing::field::Empty,
+        upstream = tracing::field::Empty,
+    );
+    async move {
+        match accept(&state, &uri, &headers, ws).await {
+            Ok((ws, accepted)) => upgrade(state, ws, accepted, &session_id),
+            Err(reject) => {
+                let reason = reject.reason();
+                info!(
+                    reason,
+                    status = reject.status().as_u16(),
+                    "handshake refused"
+                );
+                state
+                    .shared
+                    .metrics
+                    .rejections_total
+                    .with_label_values(&[&state.route.name, reason])
+                    .inc();
+                reject.into_response_with_id(&session_id)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Every check before the upgrade; the upstream is open when this returns `Ok`.
+async fn accept(
+    state: &RouteState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<(WebSocketUpgrade, Accepted), Reject> {
+    let ws = ws.map_err(|e| match e {
+        WebSocketUpgradeRejection::MethodNotGet(_) => Reject::MethodNotAllowed,
+        _ => Reject::NotWebSocket,
+    })?;
+    let shared = &state.shared;
+    if shared.draining.is_cancelled() {
+        return Err(Reject::Draining);
+    }
+    let tracked = shared.tracker.token();
+    let credential = crate::auth::credential(headers)?;
+    let key = shared
+        .clients
+        .authorize(&credential.token, &state.route.name)?;
+    let span = tracing::Span::current();
+    span.record("client", key.id.as_str());
+    let route = &state.route;
+    let query = ClientQuery::parse(uri.query(), &route.policy)?;
+    let upstream = route.primary().clone();
+    span.record("upstream", upstream.name.as_str());
+    let mapped = upstream.aliases.map(&query.model);
+    let url = upstream.url(route.kind, &query.render(&mapped, &route.policy));
+    let request = upstream.request(&url, headers)?;
+    let started = Instant::now();
+    let connected = shared.connector.connect(request).await;
+    shared
+        .metrics
+        .upstream_connect_seconds
+        .with_label_values(&[&upstream.name])
+        .observe(started.elapsed().as_secs_f64());
+    let (socket, response) = connected.map_err(|e| {
+        warn!(error = %e, "upstream connect failed");
+        e
+    })?;
+    debug!(model = %mapped.model, "upstream connected");
+    let config = &shared.server;
+    let mut ws = ws
+        .max_message_size(config.max_message_bytes)
+        .max_frame_size(config.max_message_bytes)
+        .read_buffer_size(config.read_buffer_bytes)
+        .write_buffer_size(config.write_buffer_bytes)
+        .max_write_buffer_size(config.max_write_buffer_bytes);
+    if let Some(echo) = credential.echo {
+        ws = ws.protocols([echo]);
+    }
+    let accepted = Accepted {
+        client_id: key.id.clone(),
+        upstream,
+        socket,
+        request_id: response.headers().get(REQUEST_ID_HEADER).cloned(),
+        _tracked: tracked,
+    };
+    Ok((ws, accepted))
+}
+
+/// Completes the browser's upgrade and spawns the relay.
+fn upgrade(
+    state: RouteState,
+    ws: WebSocketUpgrade,
+    accepted: Accepted,
+    session_id: &str,
+) -> Response {
+    let span = tracing::Span::current();
+    let request_id =
+        (accepted.request_id.clone()).or_else(|| HeaderValue::from_str(session_id).ok());
+    let mut resp = ws
+        .on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
+        .on_upgrade(move |socket| run(state, socket, accepted).instrument(span));
+    if let Some(id) = request_id {
+        resp.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    resp.into_response()
+}
+
+/// Relays one upgraded session and records how it ended.
+async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
+    let shared = &state.shared;
+    let route = &state.route.name;
+    let active = shared.metrics.sessions_active.with_label_values(&[route]);
+    active.inc();
+    let started = Instant::now();
+    info!("session started");
+    let (client_tx, client_rx) = client.split();
+    let client_tx = client_tx
+        .sink_map_err(from_axum_error)
+        .with(|m| std::future::ready(Ok(to_axum(m))));
+    let client_rx = client_rx.map_ok(from_axum).map_err(from_axum_error);
+    let (upstream_tx, upstream_rx) = accepted.socket.split();
+    let opts = RelayOptions {
+        up: shared.metrics.flow(route, CLIENT_TO_UPSTREAM),
+        down: shared.metrics.flow(route, UPSTREAM_TO_CLIENT),
+        close_timeout: shared.server.close_timeout,
+        shutdown: shared.sessions_stop.clone(),
+    };
+    let outcome = relay(
+        client_rx,
+        Box::pin(client_tx),
+        upstream_rx,
+        upstream_tx,
+        opts,
+    )
+    .await;
+    active.dec();
+    let seconds = started.elapsed().as_secs_f64();
+    let m = &shared.metrics;
+    m.session_seconds
+        .with_label_values(&[route])
+        .observe(seconds);
+    m.sessions_total
+        .with_label_values(&[route, &accepted.upstream.name, outcome.label])
+        .inc();
+    info!(
+        outcome = outcome.label,
+        client = %accepted.client_id,
+        client_close_code = outcome.client_code,
+        upstream_close_code = outcome.upstream_code,
+        duration_seconds = seconds,
+        "session ended"
+    );
+}

@@ -1,0 +1,232 @@
+//! A fake Deepgram upstream (`/v1/listen`, `/v1/speak`, `/v2/listen`, Cloudflare `/workers-ai`) for keyless runs and tests.
+//!
+//! The simulator speaks the wire protocols described in `shared/protocol.md` closely enough for the
+//! official SDKs: same handshake headers, message shapes, close codes and idle behaviour. Transcripts
+//! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
+//! credentials and header values are never logged.
+
+mod flux;
+mod handshake;
+mod listen;
+mod session;
+mod speak;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, info_span, warn};
+use uuid::Uuid;
+
+use self::handshake::{Kind, Rejection};
+use self::session::Protocol;
+
+/// Deepgram's idle limit on `/v1/listen`.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `run` waits for live sessions to close after shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Behaviour knobs of the simulator.
+#[derive(Clone)]
+pub struct SimulatorConfig {
+    /// Close a `/v1/listen` session with 1011 NET-0001 after this long without any client frame (Deepgram: 10 s).
+    pub idle_timeout: Duration,
+    /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`); otherwise 401.
+    pub api_key: Option<String>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            api_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimulatorConfig {
+    // Hand-written so the key never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("idle_timeout", &self.idle_timeout)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A bound, not yet serving, fake Deepgram server.
+#[derive(Debug)]
+pub struct Simulator {
+    /// The bound listener.
+    listener: TcpListener,
+    /// The address actually bound (port 0 resolved).
+    local_addr: SocketAddr,
+    /// Behaviour knobs.
+    config: SimulatorConfig,
+}
+
+/// What every request handler needs.
+struct Shared {
+    /// Behaviour knobs.
+    config: SimulatorConfig,
+    /// Fires when the simulator shuts down; every session watches it.
+    cancel: CancellationToken,
+    /// Tracks live sessions so shutdown can wait for them.
+    sessions: TaskTracker,
+}
+
+impl Simulator {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr, config: SimulatorConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Simulator {
+            listener,
+            local_addr,
+            config,
+        })
+    }
+
+    /// The address the simulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then closes live sessions with 1001 and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let cancel = CancellationToken::new();
+        let sessions = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            config: self.config,
+            cancel: cancel.clone(),
+            sessions: sessions.clone(),
+        });
+        let app = Router::new().fallback(handle).with_state(shared);
+        info!(addr = %self.local_addr, "simulator listening");
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(cancel.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(server);
+        let early = tokio::select! {
+            () = shutdown => None,
+            result = &mut server => Some(result),
+        };
+        cancel.cancel();
+        sessions.close();
+        if let Some(result) = early {
+            return result;
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            let result = server.await;
+            sessions.wait().await;
+            result
+        })
+        .await;
+        drained.unwrap_or_else(|_| {
+            warn!(
+                open = sessions.len(),
+                "sessions still open after shutdown grace period"
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Every request: decide, authenticate, upgrade; always answer with `dg-request-id`.
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let request_id = Uuid::new_v4();
+    let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {
+        Ok(response) => response,
+        Err(rejection) => {
+            info!(status = rejection.status.as_u16(), %request_id, "handshake refused");
+            rejection.into_response(request_id)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(handshake::REQUEST_ID_HEADER), value);
+    }
+    response
+}
+
+/// Checks the handshake and, if it is acceptable, upgrades into the matching protocol.
+fn accept(
+    shared: &Shared,
+    uri: &Uri,
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    request_id: Uuid,
+) -> Result<Response, Rejection> {
+    let (kind, params) = handshake::resolve(uri)?;
+    if !handshake::authorized(headers, shared.config.api_key.as_deref()) {
+        return Err(Rejection::UNAUTHORIZED);
+    }
+    let mut upgrade = upgrade.map_err(|_| Rejection::NOT_UPGRADE)?;
+    if let Some(protocol) = handshake::chosen_protocol(headers) {
+        upgrade.set_selected_protocol(protocol);
+    }
+    let response = match kind {
+        Kind::Listen => {
+            let listen = listen::Listen::new(&params, request_id, shared.config.idle_timeout);
+            start(shared, upgrade, kind, request_id, listen)
+        }
+        Kind::Speak => start(
+            shared,
+            upgrade,
+            kind,
+            request_id,
+            speak::Speak::new(&params, request_id),
+        ),
+        Kind::Flux => start(
+            shared,
+            upgrade,
+            kind,
+            request_id,
+            flux::Flux::new(&params, request_id),
+        ),
+    };
+    Ok(response)
+}
+
+/// Completes the upgrade and runs `protocol` as a tracked, cancellable session.
+fn start(
+    shared: &Shared,
+    upgrade: WebSocketUpgrade,
+    kind: Kind,
+    request_id: Uuid,
+    protocol: impl Protocol + Send + 'static,
+) -> Response {
+    let cancel = shared.cancel.child_token();
+    let sessions = shared.sessions.clone();
+    let span = info_span!("simulated_session", kind = kind.name(), %request_id);
+    upgrade.on_upgrade(move |socket| {
+        let session = async move {
+            info!("session opened");
+            session::drive(socket, protocol, cancel).await;
+            info!("session ended");
+        };
+        sessions.track_future(session.instrument(span))
+    })
+}

@@ -1,0 +1,209 @@
+//! Upstreams: where a session goes (Deepgram or Cloudflare AI Gateway), how its URL and
+//! headers are built, and the connect with TLS and a deadline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use bytes::Bytes;
+use rustls::ClientConfig;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::config::{RouteKind, UpstreamKind};
+use crate::rewrite::AliasTable;
+use crate::secret::Secret;
+
+/// Deepgram's hosted API.
+pub const DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
+/// Cloudflare AI Gateway.
+pub const CLOUDFLARE_BASE_URL: &str = "wss://gateway.ai.cloudflare.com";
+/// Client headers passed upstream; everything else (credentials, cookies) stays here.
+pub const FORWARDED_HEADERS: [&str; 2] = ["user-agent", "x-deepgram-session-id"];
+/// Upstream response header forwarded on the browser's 101.
+pub const REQUEST_ID_HEADER: &str = "dg-request-id";
+/// Largest upstream error body passed back to the browser.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// An open upstream WebSocket.
+pub type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why the upstream connect failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream answered the handshake with an HTTP error.
+    #[error("upstream answered {status}")]
+    Rejected {
+        /// Its status.
+        status: StatusCode,
+        /// Its `content-type`, if any.
+        content_type: Option<HeaderValue>,
+        /// Its body, truncated.
+        body: Bytes,
+    },
+    /// Network, TLS or protocol failure before a response.
+    #[error("upstream unreachable: {0}")]
+    Unreachable(String),
+    /// The whole connect did not finish in time.
+    #[error("upstream connect timed out")]
+    Timeout,
+}
+
+/// A configured upstream, ready to build requests.
+#[derive(Debug)]
+pub struct Upstream {
+    /// Name from config (metrics label).
+    pub name: String,
+    /// API family.
+    pub kind: UpstreamKind,
+    /// Base URL without trailing `/`; for Cloudflare it ends in `/workers-ai`.
+    pub endpoint: String,
+    /// Header carrying the credential and its full value.
+    pub credential: Option<(HeaderName, Secret)>,
+    /// Extra headers for every handshake.
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Model aliases.
+    pub aliases: AliasTable,
+}
+
+impl Upstream {
+    /// The upstream URL for a route kind and an already-rewritten query.
+    pub fn url(&self, kind: RouteKind, query: &str) -> String {
+        let path = match (self.kind, kind) {
+            (UpstreamKind::Cloudflare, _) => "",
+            (UpstreamKind::Deepgram, RouteKind::Listen) => "/v1/listen",
+            (UpstreamKind::Deepgram, RouteKind::Speak) => "/v1/speak",
+            (UpstreamKind::Deepgram, RouteKind::Flux) => "/v2/listen",
+        };
+        format!("{}{path}?{query}", self.endpoint)
+    }
+
+    /// The handshake request: URL, forwarded client headers, extra headers, credential.
+    pub fn request(&self, url: &str, client_headers: &HeaderMap) -> Result<Request, UpstreamError> {
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
+        let headers = req.headers_mut();
+        for name in FORWARDED_HEADERS {
+            if let Some(v) = client_headers.get(name) {
+                headers.insert(name, v.clone());
+            }
+        }
+        for (name, value) in &self.extra_headers {
+            headers.insert(name, value.clone());
+        }
+        if let Some((name, secret)) = &self.credential {
+            let mut value = HeaderValue::from_str(secret.expose()).map_err(|_| {
+                UpstreamError::Unreachable("credential is not a valid header".into())
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Ok(req)
+    }
+}
+
+/// Connects to upstreams with one TLS setup, WebSocket limits and deadline.
+#[derive(Clone)]
+pub struct UpstreamConnector {
+    tls: Arc<ClientConfig>,
+    ws: WebSocketConfig,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for UpstreamConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConnector")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamConnector {
+    /// A connector trusting `tls`'s roots, applying `ws` limits, giving up after `timeout`.
+    pub fn new(tls: Arc<ClientConfig>, ws: WebSocketConfig, timeout: Duration) -> Self {
+        Self { tls, ws, timeout }
+    }
+
+    /// Opens the upstream WebSocket: DNS, TCP, TLS and handshake within the deadline.
+    pub async fn connect(&self, req: Request) -> Result<(UpstreamSocket, Response), UpstreamError> {
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            req,
+            Some(self.ws),
+            true,
+            Some(Connector::Rustls(self.tls.clone())),
+        );
+        match tokio::time::timeout(self.timeout, connect).await {
+            Err(_) => Err(UpstreamError::Timeout),
+            Ok(Ok(pair)) => Ok(pair),
+            Ok(Err(e)) => Err(classify(e)),
+        }
+    }
+}
+
+fn classify(e: tokio_tungstenite::tungstenite::Error) -> UpstreamError {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(resp) => {
+            let (parts, body) = resp.into_parts();
+            let mut body = body.unwrap_or_default();
+            body.truncate(MAX_ERROR_BODY);
+            UpstreamError::Rejected {
+                status: parts.status,
+                content_type: parts.headers.get("content-type").cloned(),
+                body: Bytes::from(body),
+            }
+        }
+        other => UpstreamError::Unreachable(other.to_string()),
+    }
+}
+
+/// Why the TLS setup could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The extra CA file could not be read or parsed.
+    #[error("extra_ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// rustls refused the protocol setup.
+    #[error("tls setup: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Client TLS trusting the webpki roots plus every certificate in `extra_ca` (PEM).
+pub fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let ca_err = |reason: String| TlsError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ca_err(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ca_err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_err("no certificates found".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
