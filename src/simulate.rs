@@ -28,7 +28,7 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
 use self::handshake::{Kind, Rejection};
@@ -118,7 +118,7 @@ impl Simulator {
             sessions: sessions.clone(),
         });
         let app = Router::new().fallback(handle).with_state(shared);
-        info!(addr = %self.local_addr, "simulator listening");
+        debug!(addr = %self.local_addr, "simulator serving");
         let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(cancel.clone().cancelled_owned())
             .into_future();

@@ -1,0 +1,70 @@
+//! Official Deepgram clients through the relay, with the simulator as upstream.
+
+use std::path::Path;
+use std::process::Command;
+
+use voxrelay::simulate::{Simulator, SimulatorConfig};
+
+use crate::helpers::*;
+
+/// The virtualenv `scripts/setup-test-deps.sh` makes.
+const PYTHON: &str = ".venv-clients/bin/python";
+
+/// The interpreter, or `None` (test skipped) outside CI when the virtualenv is missing.
+fn python() -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PYTHON);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{PYTHON} is missing: CI must run scripts/setup-test-deps.sh"
+    );
+    eprintln!("skipping: run scripts/setup-test-deps.sh to test the official Python SDK");
+    None
+}
+
+#[tokio::test]
+async fn python_deepgram_sdk_streams_stt_tts_and_flux_through_the_relay() {
+    let Some(python) = python() else { return };
+    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
+        .await
+        .unwrap();
+    let base = format!("ws://{}", sim.local_addr());
+    tokio::spawn(sim.run(std::future::pending()));
+    let app = TestApp::start(&config(&base)).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/deepgram_python.py");
+    let addr = app.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args(["--relay", &addr, "--key", CLIENT_KEY])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        report["stt_final_transcripts"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert!(!report["stt_text"].as_str().unwrap().is_empty(), "{report}");
+    assert!(report["stt_metadata"].as_bool().unwrap(), "{report}");
+    assert!(report["tts_audio_bytes"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["tts_flushed"].as_bool().unwrap(), "{report}");
+    assert!(report["flux_turn_infos"].as_u64().unwrap() >= 1, "{report}");
+    let metrics = app.metrics().await;
+    for route in ["listen", "speak", "flux"] {
+        let needle = format!(
+            "voxrelay_messages_total{{direction=\"upstream_to_client\",route=\"{route}\"}}"
+        );
+        assert!(
+            metrics.contains(&needle),
+            "no traffic on {route}:\n{metrics}"
+        );
+    }
+}

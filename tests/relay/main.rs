@@ -1,0 +1,14 @@
+//! voxrelay integration tests: the real app on real sockets (127.0.0.1, port 0).
+
+#![allow(unreachable_pub)] // a test binary has no public API
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback returns its ErrorResponse
+
+mod auth;
+mod clients;
+mod helpers;
+mod process;
+mod rejections;
+mod relaying;
+mod rewriting;
+mod shutdown;
+mod telemetry;
