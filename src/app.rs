@@ -69,7 +69,12 @@ impl App {
                     idle_timeout: sim.idle_timeout,
                     api_key: None,
                 };
-                Some(Simulator::bind(sim.listen, config).await?)
+                let sim = Simulator::bind(sim.listen, config).await?;
+                let base = format!("ws://{}", sim.local_addr());
+                for upstream in settings.upstreams.values() {
+                    let _ = upstream.simulator.set(base.clone());
+                }
+                Some(sim)
             }
             None => None,
         };
@@ -118,10 +123,10 @@ impl App {
         } = self;
         let stop_serving = CancellationToken::new();
         let stop_simulator = CancellationToken::new();
-        if let Some(sim) = simulator {
+        let simulator = simulator.map(|sim| {
             info!(addr = %sim.local_addr(), "simulator listening");
-            tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()));
-        }
+            tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()))
+        });
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, service)
             .with_graceful_shutdown(stop_serving.clone().cancelled_owned());
@@ -130,7 +135,12 @@ impl App {
         drain(&shared).await;
         stop_serving.cancel();
         stop_simulator.cancel();
-        match tokio::time::timeout(shared.server.close_timeout + CLOSE_SLACK, server).await {
+        let bound = shared.server.close_timeout + CLOSE_SLACK;
+        if let Some(sim) = simulator {
+            // the simulator closes its own sessions with 1001; let it finish
+            let _ = tokio::time::timeout(bound, sim).await;
+        }
+        match tokio::time::timeout(bound, server).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(std::io::Error::other(join)),
             Err(_) => Ok(()),

@@ -24,6 +24,8 @@ use crate::secret::Secret;
 pub const DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
 /// Cloudflare AI Gateway.
 pub const CLOUDFLARE_BASE_URL: &str = "wss://gateway.ai.cloudflare.com";
+/// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
+pub const SIMULATOR_BASE: &str = "simulator";
 /// Client headers passed upstream; everything else (credentials, cookies) stays here.
 pub const FORWARDED_HEADERS: [&str; 2] = ["user-agent", "x-deepgram-session-id"];
 /// Upstream response header forwarded on the browser's 101.
@@ -62,8 +64,11 @@ pub struct Upstream {
     pub name: String,
     /// API family.
     pub kind: UpstreamKind,
-    /// Base URL without trailing `/`; for Cloudflare it ends in `/workers-ai`.
+    /// Base URL without trailing `/`; for Cloudflare it ends in `/workers-ai`. For an upstream
+    /// on the built-in simulator it starts with [`SIMULATOR_BASE`], replaced once it is bound.
     pub endpoint: String,
+    /// The built-in simulator's `ws://addr`, once bound (only for `base_url = "simulator"`).
+    pub simulator: std::sync::OnceLock<String>,
     /// Header carrying the credential and its full value.
     pub credential: Option<(HeaderName, Secret)>,
     /// Extra headers for every handshake.
@@ -81,7 +86,13 @@ impl Upstream {
             (UpstreamKind::Deepgram, RouteKind::Speak) => "/v1/speak",
             (UpstreamKind::Deepgram, RouteKind::Flux) => "/v2/listen",
         };
-        format!("{}{path}?{query}", self.endpoint)
+        match (
+            self.endpoint.strip_prefix(SIMULATOR_BASE),
+            self.simulator.get(),
+        ) {
+            (Some(rest), Some(base)) => format!("{base}{rest}{path}?{query}"),
+            _ => format!("{}{path}?{query}", self.endpoint),
+        }
     }
 
     /// The handshake request: URL, forwarded client headers, extra headers, credential.

@@ -14,7 +14,9 @@ use crate::auth::{ClientKey, ClientKeys};
 use crate::rewrite::{AliasTable, Pattern, QueryPolicy};
 use crate::route::Route;
 use crate::secret::{KeyDigest, Secret};
-use crate::upstream::{CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, Upstream, tls_config};
+use crate::upstream::{
+    CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, SIMULATOR_BASE, Upstream, tls_config,
+};
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
@@ -76,7 +78,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let upstreams: BTreeMap<String, Arc<Upstream>> = raw
         .upstreams
         .iter()
-        .filter_map(|(name, u)| Some((name.clone(), Arc::new(upstream(name, u, &mut errors)?))))
+        .filter_map(|(name, u)| {
+            let built = upstream(name, u, raw.simulator.enabled, &mut errors)?;
+            Some((name.clone(), Arc::new(built)))
+        })
         .collect();
     let routes = routes(&raw.routes, &upstreams, &mut errors);
     let route_names: BTreeSet<&str> = raw.routes.iter().map(|r| r.name.as_str()).collect();
@@ -145,7 +150,12 @@ fn client_keys(
     ClientKeys(out)
 }
 
-fn upstream(name: &str, u: &UpstreamConfig, errors: &mut Vec<String>) -> Option<Upstream> {
+fn upstream(
+    name: &str,
+    u: &UpstreamConfig,
+    simulator_enabled: bool,
+    errors: &mut Vec<String>,
+) -> Option<Upstream> {
     let at = format!("upstreams.{name}");
     let before = errors.len();
     let (default_base, default_scheme, header, builtin): (_, _, _, &[(&str, &str)]) = match u.kind {
@@ -167,10 +177,17 @@ fn upstream(name: &str, u: &UpstreamConfig, errors: &mut Vec<String>) -> Option<
         .as_deref()
         .unwrap_or(default_base)
         .trim_end_matches('/');
-    if !(base.starts_with("ws://") || base.starts_with("wss://"))
-        || base.parse::<axum::http::Uri>().is_err()
-    {
-        errors.push(format!("{at}.base_url: must be a ws:// or wss:// URL"));
+    let url_ok = (base.starts_with("ws://") || base.starts_with("wss://"))
+        && base.parse::<axum::http::Uri>().is_ok();
+    if !url_ok && base != SIMULATOR_BASE {
+        errors.push(format!(
+            "{at}.base_url: must be a ws:// or wss:// URL, or \"{SIMULATOR_BASE}\""
+        ));
+    }
+    if base == SIMULATOR_BASE && !simulator_enabled {
+        errors.push(format!(
+            "{at}.base_url: \"{SIMULATOR_BASE}\" needs [simulator] enabled = true"
+        ));
     }
     let endpoint = match u.kind {
         UpstreamKind::Deepgram => base.to_owned(),
@@ -238,6 +255,7 @@ fn upstream(name: &str, u: &UpstreamConfig, errors: &mut Vec<String>) -> Option<
         name: name.to_owned(),
         kind: u.kind,
         endpoint,
+        simulator: std::sync::OnceLock::new(),
         credential,
         extra_headers,
         aliases: AliasTable::new(&aliases),

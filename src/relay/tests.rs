@@ -181,3 +181,48 @@ async fn empty_close_crosses_as_no_status() {
     drop((client.send, upstream.send));
     assert_eq!(task.await.unwrap().client_code, None);
 }
+
+#[tokio::test]
+async fn a_full_destination_pauses_reading_from_the_source() {
+    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+    let (c_tx, _client_out) = mpsc::unbounded::<Message>();
+    let (_upstream_in, u_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+    // an upstream that takes one message and then nothing more
+    let (u_tx, mut upstream_out) = mpsc::channel::<Message>(0);
+    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = counted.clone();
+    let c_rx = c_rx.inspect(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    let task = tokio::spawn(relay(
+        c_rx,
+        c_tx.sink_map_err(to_ws),
+        u_rx,
+        u_tx.sink_map_err(to_ws),
+        options(CancellationToken::new()),
+    ));
+    for i in 0..100u8 {
+        client_in
+            .unbounded_send(Ok(Message::Binary(Bytes::from(vec![i]))))
+            .unwrap();
+    }
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    let read = counted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        read <= 3,
+        "relay read {read} messages ahead of a stalled upstream"
+    );
+    // once the upstream drains, everything arrives in order
+    for i in 0..100u8 {
+        assert_eq!(
+            upstream_out.next().await,
+            Some(Message::Binary(Bytes::from(vec![i])))
+        );
+    }
+    drop(client_in);
+    drop(upstream_out);
+    task.await.unwrap();
+}

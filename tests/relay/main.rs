@@ -12,3 +12,4 @@ mod relaying;
 mod rewriting;
 mod shutdown;
 mod telemetry;
+mod tls;

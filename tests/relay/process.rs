@@ -57,15 +57,21 @@ fn hash_key_prints_the_sha256_digest_from_stdin() {
     );
 }
 
-#[tokio::test]
-async fn sigterm_drains_live_sessions_and_exits_zero() {
-    let mut up = FakeUpstream::start(Behaviour::Echo).await;
-    let text = config(&up.base()).replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"")
-        + "\n[log]\nformat = \"json\"\nlevel = \"info\"\n";
-    let path = temp_config("sigterm", &text);
+/// A running `voxrelay serve` and the address it logged.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+/// Starts `voxrelay serve --config PATH` with JSON logs and waits for its "listening" line.
+fn serve(config: &std::path::Path, env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
-        .arg(&path)
+        .arg(config)
+        .envs(env.iter().copied())
+        .env("VOXRELAY_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -78,19 +84,76 @@ async fn sigterm_drains_live_sessions_and_exits_zero() {
             break json["addr"].as_str().unwrap().to_owned();
         }
     };
-    let (mut ws, _) = connect_ok(&format!("ws://{addr}/v1/listen")).await;
+    // keep draining stdout so the child never blocks on a full pipe
+    std::thread::spawn(move || lines.for_each(drop));
+    Served { child, addr }
+}
+
+impl Served {
+    /// Sends SIGTERM and returns the exit code.
+    async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .unwrap();
+        status.unwrap().code()
+    }
+}
+
+#[tokio::test]
+async fn sigterm_drains_live_sessions_and_exits_zero() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let text = config(&up.base()).replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"");
+    let served = serve(&temp_config("sigterm", &text), &[]);
+    let (mut ws, _) = connect_ok(&format!("ws://{}/v1/listen", served.addr)).await;
     ws.send(Message::Text("hi".into())).await.unwrap();
     assert_eq!(recv_data(&mut ws).await, Some(Message::Text("hi".into())));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1001));
     up.handshake().await;
-    let status = tokio::task::spawn_blocking(move || child.wait())
+    let exit = tokio::spawn(served.terminate());
+    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1001));
+    assert_eq!(exit.await.unwrap(), Some(0));
+}
+
+/// The README's run command: local mode with the built-in simulator and the demo key.
+#[tokio::test]
+async fn local_mode_shows_transcripts_without_any_credentials() {
+    let env = [
+        ("VOXRELAY_SERVER__LISTEN", "127.0.0.1:0"),
+        ("VOXRELAY_SIMULATOR__LISTEN", "127.0.0.1:0"),
+    ];
+    let served = serve(std::path::Path::new("config/local.toml"), &env);
+    let url = format!(
+        "ws://{}/v1/listen?encoding=linear16&sample_rate=16000",
+        served.addr
+    );
+    let (mut ws, _) = connect(&url, Some("token, voxrelay-demo-key"), &[])
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(status.code(), Some(0));
+    ws.send(Message::Binary(vec![0u8; 32000].into()))
+        .await
+        .unwrap();
+    ws.send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let mut transcript = String::new();
+    while let Some(Message::Text(t)) = recv_data(&mut ws).await {
+        let json: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+        if json["type"] == "Results" {
+            transcript += json["channel"]["alternatives"][0]["transcript"]
+                .as_str()
+                .unwrap();
+        }
+    }
+    assert!(
+        !transcript.is_empty(),
+        "the simulator's transcript came through"
+    );
+    assert_eq!(served.terminate().await, Some(0));
 }

@@ -179,3 +179,23 @@ async fn no_empty_binary_frame_is_invented() {
     );
     assert_eq!(up.next().await, Message::Close(None));
 }
+
+#[tokio::test]
+async fn each_hop_answers_its_own_pings() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
+    ws.send(Message::Ping(Bytes::from_static(b"are you there")))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv(&mut ws).await,
+        Some(Message::Pong(Bytes::from_static(b"are you there")))
+    );
+    ws.send(Message::Text("after ping".into())).await.unwrap();
+    assert_eq!(
+        up.next().await,
+        Message::Text("after ping".into()),
+        "the ping was not forwarded"
+    );
+}
