@@ -33,7 +33,6 @@ pub struct RouteState {
 
 /// What is known once the handshake is accepted, carried into the upgraded session.
 struct Accepted {
-    client_id: String,
     upstream: Arc<Upstream>,
     socket: UpstreamSocket,
     /// The upstream's `dg-request-id`, forwarded on the 101.
@@ -134,7 +133,6 @@ async fn accept(
         ws = ws.protocols([echo]);
     }
     let accepted = Accepted {
-        client_id: key.id.clone(),
         upstream,
         socket,
         request_id: response.headers().get(REQUEST_ID_HEADER).cloned(),
@@ -201,7 +199,6 @@ async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
         .inc();
     info!(
         outcome = outcome.label,
-        client = %accepted.client_id,
         client_close_code = outcome.client_code,
         upstream_close_code = outcome.upstream_code,
         duration_seconds = seconds,

@@ -124,3 +124,19 @@ async fn upstream_that_never_answers_is_504_json() {
     );
     assert!(app.metrics().await.contains(r#"reason="upstream_timeout""#));
 }
+
+#[tokio::test]
+async fn upgrade_with_another_method_is_405_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = "POST /v1/listen HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+               Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+               Content-Length: 0\r\nConnection: close\r\n\r\n";
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 405"), "{out}");
+    assert!(out.contains("METHOD_NOT_ALLOWED"), "{out}");
+}

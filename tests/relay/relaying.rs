@@ -199,3 +199,23 @@ async fn each_hop_answers_its_own_pings() {
         "the ping was not forwarded"
     );
 }
+
+#[tokio::test]
+async fn invalid_utf8_text_gets_1007_and_upstream_is_closed() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
+    let bad = Frame::message(
+        Bytes::from_static(&[0xff, 0xfe, 0x41]),
+        OpCode::Data(Data::Text),
+        true,
+    );
+    ws.send(Message::Frame(bad)).await.unwrap();
+    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1007));
+    match up.next().await {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+}

@@ -66,7 +66,18 @@ async fn secrets_never_reach_logs_or_metrics() {
         .unwrap();
     refused(&url, Some("token, not-a-valid-key-3141"), &[]).await;
     let logs = logs();
-    assert!(logs.contains("session ended"), "logs were captured");
+    let ended = logs
+        .lines()
+        .find(|l| l.contains("session ended") && l.contains("route=listen"))
+        .expect("a session-end line was logged");
+    for field in [
+        "session_id=",
+        "client=\"tester\"",
+        "upstream=\"dg\"",
+        "outcome=",
+    ] {
+        assert!(ended.contains(field), "session span lacks {field}: {ended}");
+    }
     for secret in [CLIENT_KEY, UPSTREAM_SECRET, "not-a-valid-key-3141"] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
