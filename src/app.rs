@@ -12,11 +12,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use crate::auth::ClientKeys;
+use crate::auth::Authenticator;
 use crate::config::{ServerConfig, Settings};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::simulate::{Simulator, SimulatorConfig};
 use crate::upstream::UpstreamConnector;
+
+/// How often idle per-IP rate-limit buckets are forgotten.
+const RATE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Extra time, beyond the close timeout, given to sessions to finish once told to close.
 const CLOSE_SLACK: Duration = Duration::from_secs(1);
@@ -26,8 +30,10 @@ const CLOSE_SLACK: Duration = Duration::from_secs(1);
 pub struct Shared {
     /// `[server]` settings.
     pub server: ServerConfig,
-    /// Client keys.
-    pub clients: ClientKeys,
+    /// Client keys and tokens.
+    pub auth: Authenticator,
+    /// Rate limits and session caps.
+    pub limits: Arc<Limits>,
     /// The app's own metrics registry.
     pub metrics: Metrics,
     /// Upstream connector (TLS, limits, deadline).
@@ -81,7 +87,8 @@ impl App {
         let listener = TcpListener::bind(server.listen).await?;
         let shared = Arc::new(Shared {
             server,
-            clients: settings.clients,
+            auth: settings.auth,
+            limits: Arc::new(settings.limits),
             metrics: Metrics::new(),
             connector,
             draining: CancellationToken::new(),
@@ -127,6 +134,7 @@ impl App {
             info!(addr = %sim.local_addr(), "simulator listening");
             tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()))
         });
+        tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, service)
             .with_graceful_shutdown(stop_serving.clone().cancelled_owned());
@@ -167,4 +175,14 @@ async fn drain(shared: &Shared) {
         let _ = tokio::time::timeout(bound, shared.tracker.wait()).await;
     }
     info!("drained");
+}
+
+async fn prune_rate_limits(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(RATE_PRUNE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => shared.limits.prune(),
+            () = stop.cancelled() => return,
+        }
+    }
 }

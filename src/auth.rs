@@ -8,7 +8,11 @@
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
 
+use std::time::Duration;
+
+use crate::rewrite::Pattern;
 use crate::secret::{KeyDigest, Secret};
+use crate::token::{TokenError, Tokens, looks_like_jwt};
 
 /// Prefix of Cloudflare's browser subprotocol form.
 const CF_SUBPROTOCOL_PREFIX: &str = "cf-aig-authorization.";
@@ -23,9 +27,15 @@ pub enum AuthError {
         "no credentials: send the token as subprotocols ['token', <key>] or an Authorization header"
     )]
     Missing,
-    /// A credential was found but matches no client key.
+    /// A credential was found but matches no client key and no valid token.
     #[error("invalid credentials")]
     Invalid,
+    /// A correctly signed token past its expiry.
+    #[error("token expired")]
+    Expired,
+    /// A correctly signed token not valid yet.
+    #[error("token not valid yet")]
+    NotYetValid,
     /// The key is valid but not granted this route.
     #[error("this key is not allowed on this route")]
     Forbidden,
@@ -111,6 +121,8 @@ pub struct ClientKey {
     pub digest: KeyDigest,
     /// Route names allowed; `None` means every route.
     pub routes: Option<Vec<String>>,
+    /// Concurrent-session cap for this client.
+    pub max_concurrent_sessions: Option<u32>,
 }
 
 /// All configured client keys.
@@ -130,13 +142,82 @@ impl ClientKeys {
         found
     }
 
-    /// Authenticates a handshake for `route`.
-    pub fn authorize(&self, token: &Secret, route: &str) -> Result<&ClientKey, AuthError> {
-        let key = self.verify(token).ok_or(AuthError::Invalid)?;
-        match &key.routes {
-            Some(routes) if !routes.iter().any(|r| r == route) => Err(AuthError::Forbidden),
-            _ => Ok(key),
+    /// The key with this id.
+    pub fn by_id(&self, id: &str) -> Option<&ClientKey> {
+        self.0.iter().find(|k| k.id == id)
+    }
+}
+
+/// What an authenticated client may do on this handshake.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Client id (a configured key's id).
+    pub client_id: String,
+    /// Models the token narrows to, if any.
+    pub models: Option<Vec<Pattern>>,
+    /// Session length limit from the token.
+    pub max_session: Option<Duration>,
+    /// Concurrent-session cap: the tighter of the key's and the token's.
+    pub max_concurrent: Option<u32>,
+}
+
+/// Client keys and tokens: everything that authenticates a client.
+#[derive(Debug)]
+pub struct Authenticator {
+    /// Static client keys.
+    pub clients: ClientKeys,
+    /// JWT verification and minting.
+    pub tokens: Tokens,
+}
+
+fn tighter(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn route_allowed(grant: &Option<Vec<String>>, route: &str) -> bool {
+    grant
+        .as_ref()
+        .is_none_or(|routes| routes.iter().any(|r| r == route))
+}
+
+impl Authenticator {
+    /// Authenticates `token` (a client key or a JWT) for `route`.
+    pub fn authorize(&self, token: &Secret, route: &str) -> Result<Access, AuthError> {
+        if let Some(key) = self.clients.verify(token) {
+            if !route_allowed(&key.routes, route) {
+                return Err(AuthError::Forbidden);
+            }
+            return Ok(Access {
+                client_id: key.id.clone(),
+                models: None,
+                max_session: None,
+                max_concurrent: key.max_concurrent_sessions,
+            });
         }
+        if !looks_like_jwt(token.expose()) {
+            return Err(AuthError::Invalid);
+        }
+        let claims = self.tokens.verify(token.expose()).map_err(|e| match e {
+            TokenError::Expired => AuthError::Expired,
+            TokenError::NotYetValid => AuthError::NotYetValid,
+            TokenError::Invalid => AuthError::Invalid,
+        })?;
+        // a token only narrows what its client key allows
+        let key = self.clients.by_id(&claims.sub).ok_or(AuthError::Invalid)?;
+        if !route_allowed(&key.routes, route) || !route_allowed(&claims.routes, route) {
+            return Err(AuthError::Forbidden);
+        }
+        Ok(Access {
+            client_id: key.id.clone(),
+            models: claims
+                .models
+                .map(|m| m.iter().map(|p| Pattern::new(p)).collect()),
+            max_session: claims.max_session_seconds.map(Duration::from_secs),
+            max_concurrent: tighter(key.max_concurrent_sessions, claims.max_concurrent_sessions),
+        })
     }
 }
 

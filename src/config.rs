@@ -4,6 +4,7 @@
 //! every malformed section is reported at once, then [`validate`] turns it into runtime
 //! [`Settings`] with nothing left optional.
 
+mod tokens;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,10 @@ pub struct RawConfig {
     pub routes: Vec<RouteConfig>,
     /// The built-in Deepgram simulator (local mode).
     pub simulator: SimulatorConfig,
+    /// Short-lived signed tokens (JWT) and the grant endpoint.
+    pub tokens: TokensConfig,
+    /// Caps and rate limits applied before the upgrade.
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`.
@@ -128,6 +133,9 @@ pub struct ClientKeyConfig {
     /// Route names this key may use; all routes when absent.
     #[serde(default)]
     pub routes: Option<Vec<String>>,
+    /// Most concurrent sessions for this client (its tokens included); unlimited when absent.
+    #[serde(default)]
+    pub max_concurrent_sessions: Option<u32>,
 }
 
 /// Which API an upstream speaks.
@@ -218,6 +226,123 @@ pub struct RouteConfig {
     /// Query parameters forced to a value whatever the client sent.
     #[serde(default)]
     pub force_params: BTreeMap<String, String>,
+    /// Browser origins allowed (`https://app.example.com`, `https://*.example.com`, `*`); a
+    /// handshake with any other `Origin` gets 403. Empty: no browser origin is allowed.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Whether handshakes without `Origin` (server-side clients) are accepted.
+    #[serde(default = "yes")]
+    pub allow_missing_origin: bool,
+    /// Longest a session may last; both sides then get close 1008.
+    #[serde(default, with = "humantime_serde")]
+    pub max_session: Option<Duration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[tokens]`: JWTs voxrelay accepts and mints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    /// Required `iss` of every token; also what minted tokens carry.
+    pub issuer: String,
+    /// Required `aud` of every token; also what minted tokens carry.
+    pub audience: String,
+    /// Allowed clock skew for `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// TTL of a grant when the request names none.
+    #[serde(with = "humantime_serde")]
+    pub grant_ttl: Duration,
+    /// Longest TTL a grant may ask for (longer → 400).
+    #[serde(with = "humantime_serde")]
+    pub grant_max_ttl: Duration,
+    /// Environment variable holding the HS256 secret that signs grants (≥ 32 bytes). Unset:
+    /// a random per-process secret (grants then work only on the replica that minted them).
+    pub signing_secret_env: Option<String>,
+    /// File holding that secret instead.
+    pub signing_secret_file: Option<PathBuf>,
+    /// Keys that verify tokens minted by your own backend.
+    pub keys: Vec<TokenKeyConfig>,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "voxrelay".into(),
+            audience: "voxrelay".into(),
+            leeway: Duration::from_secs(30),
+            grant_ttl: Duration::from_secs(30),
+            grant_max_ttl: Duration::from_secs(3600),
+            signing_secret_env: None,
+            signing_secret_file: None,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Signature algorithms accepted for tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenAlgorithm {
+    /// HMAC-SHA256 with a shared secret.
+    HS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+/// `[[tokens.keys]]`: one verification key (or JWKS) bound to one algorithm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeyConfig {
+    /// The only algorithm this key verifies.
+    pub algorithm: TokenAlgorithm,
+    /// Key id a token's `kid` must match, when set.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// HS256: environment variable holding the secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// HS256: file holding the secret.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// ES256/EdDSA: PEM public key file.
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// ES256/EdDSA: JWKS file; each key's `kid` is matched against the token's.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Client ids (`sub`) this key may vouch for; any configured client when absent.
+    #[serde(default)]
+    pub clients: Option<Vec<String>>,
+}
+
+/// `[limits]`: checked before the upgrade.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Most sessions this replica relays at once (→ 503).
+    pub max_sessions: usize,
+    /// Sustained WebSocket handshakes (and grant calls) per client IP per second (→ 429).
+    pub handshakes_per_second_per_ip: u32,
+    /// Burst of handshakes a client IP may make at once.
+    pub handshake_burst_per_ip: u32,
+    /// Peers (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers name the client IP.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 10_000,
+            handshakes_per_second_per_ip: 20,
+            handshake_burst_per_ip: 40,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// `[simulator]`: run the built-in Deepgram simulator beside the relay.
@@ -247,7 +372,15 @@ impl Default for SimulatorConfig {
 pub fn figment(path: &Path) -> Figment {
     Figment::from(Serialized::defaults(RawConfig::default()))
         .merge(Toml::file_exact(path))
-        .merge(Env::prefixed(ENV_PREFIX).split("__"))
+        .merge(env())
+}
+
+/// `VOXRELAY_<SECTION>__<KEY>` variables. Every setting lives in a section, so variables
+/// without `__` (`VOXRELAY_CONFIG`, secrets such as `VOXRELAY_SIGNING_SECRET`) are not settings.
+fn env() -> Env {
+    Env::prefixed(ENV_PREFIX)
+        .filter(|key| key.as_str().contains("__"))
+        .split("__")
 }
 
 /// Reads and validates the configuration at `path` (plus env).
@@ -269,13 +402,15 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 6] = [
+    const SECTIONS: [&str; 8] = [
         "server",
         "log",
         "client_keys",
         "upstreams",
         "routes",
         "simulator",
+        "tokens",
+        "limits",
     ];
     for key in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
         errors.push(format!("{key}: unknown key"));
@@ -284,6 +419,8 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         server: section(&root, "server", &mut errors),
         log: section(&root, "log", &mut errors),
         simulator: section(&root, "simulator", &mut errors),
+        tokens: section(&root, "tokens", &mut errors),
+        limits: section(&root, "limits", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

@@ -25,6 +25,24 @@ pub enum Reject {
     /// The relay is shutting down.
     #[error("voxrelay is shutting down; retry on another instance")]
     Draining,
+    /// Too many handshakes from this IP; retry after the duration.
+    #[error("too many requests; retry later")]
+    RateLimited(std::time::Duration),
+    /// The browser's `Origin` is not allowed on this route.
+    #[error("origin not allowed on this route")]
+    OriginNotAllowed,
+    /// The replica relays its maximum number of sessions.
+    #[error("voxrelay is at its session limit; retry on another instance")]
+    GlobalSessionLimit,
+    /// The client already has as many sessions as it may.
+    #[error("client session limit of {0} concurrent sessions reached")]
+    ClientSessionLimit(u32),
+    /// The token does not grant this model.
+    #[error("model '{0}' is not granted to this token")]
+    ModelNotGranted(String),
+    /// A grant request with a bad body.
+    #[error("{0}")]
+    BadGrant(String),
     /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -43,7 +61,10 @@ impl Reject {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::NotWebSocket => StatusCode::UPGRADE_REQUIRED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
+            Self::BadGrant(_) => StatusCode::BAD_REQUEST,
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -62,8 +83,16 @@ impl Reject {
             Self::NotWebSocket => "not_websocket",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Draining => "draining",
+            Self::RateLimited(_) => "rate_limited",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::GlobalSessionLimit => "session_limit",
+            Self::ClientSessionLimit(_) => "client_session_limit",
+            Self::ModelNotGranted(_) => "model_not_granted",
+            Self::BadGrant(_) => "bad_grant_request",
             Self::Auth(AuthError::Missing) => "missing_credentials",
             Self::Auth(AuthError::Invalid) => "invalid_credentials",
+            Self::Auth(AuthError::Expired) => "token_expired",
+            Self::Auth(AuthError::NotYetValid) => "token_not_yet_valid",
             Self::Auth(AuthError::Forbidden) => "route_not_allowed",
             Self::Rewrite(RewriteError::ModelNotAllowed(_)) => "model_not_allowed",
             Self::Rewrite(RewriteError::ParamDenied(_)) => "param_denied",
@@ -79,7 +108,11 @@ impl Reject {
             Self::NotFound => "NOT_FOUND",
             Self::NotWebSocket => "UPGRADE_REQUIRED",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::Draining => "SERVICE_UNAVAILABLE",
+            Self::Draining | Self::GlobalSessionLimit => "SERVICE_UNAVAILABLE",
+            Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
+            Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
+            Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
+            Self::BadGrant(_) => "BAD_REQUEST",
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",
             Self::Rewrite(_) => "BAD_REQUEST",
@@ -111,6 +144,11 @@ impl Reject {
         let mut resp = (status, Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&msg) {
             resp.headers_mut().insert("dg-error", v);
+        }
+        if let Self::RateLimited(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
     }

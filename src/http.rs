@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::app::Shared;
 use crate::error::Reject;
+use crate::grant::{MAX_GRANT_BODY, grant};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
 
@@ -23,7 +25,13 @@ pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(shared.clone()))
-        .route("/metrics", get(metrics).with_state(shared.clone()));
+        .route("/metrics", get(metrics).with_state(shared.clone()))
+        .route(
+            "/v1/auth/grant",
+            post(grant)
+                .layer(DefaultBodyLimit::max(MAX_GRANT_BODY))
+                .with_state(shared.clone()),
+        );
     for route in routes {
         let state = RouteState {
             shared: shared.clone(),

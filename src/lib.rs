@@ -19,7 +19,9 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod grant;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod relay;
 pub mod rewrite;
@@ -29,6 +31,7 @@ pub mod session;
 pub mod shutdown;
 pub mod simulate;
 pub mod telemetry;
+pub mod token;
 pub mod upstream;
 
 pub use app::App;

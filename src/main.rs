@@ -109,7 +109,7 @@ fn check_config(path: PathBuf) -> ExitCode {
                 path.display(),
                 s.routes.len(),
                 s.upstreams.len(),
-                s.clients.0.len()
+                s.auth.clients.0.len()
             );
             ExitCode::SUCCESS
         }

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub messages_total: IntCounterVec,
     /// Relayed payload bytes by route and direction.
     pub bytes_total: IntCounterVec,
+    /// Tokens issued by the grant endpoint.
+    pub grants_total: IntCounter,
 }
 
 impl Default for Metrics {
@@ -99,8 +101,14 @@ impl Metrics {
             &["route", "direction"],
         )
         .expect("valid metric");
+        let grants_total = IntCounter::new(
+            "voxrelay_grants_total",
+            "Short-lived tokens issued by /v1/auth/grant.",
+        )
+        .expect("valid metric");
         for c in [
-            Box::new(sessions_active.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(grants_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sessions_active.clone()),
             Box::new(sessions_total.clone()),
             Box::new(rejections_total.clone()),
             Box::new(upstream_connect_seconds.clone()),
@@ -119,6 +127,7 @@ impl Metrics {
             session_seconds,
             messages_total,
             bytes_total,
+            grants_total,
         }
     }
 

@@ -25,6 +25,8 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code: invalid payload (bad UTF-8 in a text frame).
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// Close code: policy violation (session time limit).
+pub const CLOSE_POLICY: u16 = 1008;
 /// Close code: message too big.
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: internal error (upstream failed).
@@ -61,6 +63,16 @@ enum Source {
     Upstream,
 }
 
+/// What ended the relaying phase.
+enum First {
+    /// One direction stopped.
+    Ended(Source, End),
+    /// The process is shutting down.
+    Shutdown,
+    /// The session reached its time limit.
+    TimeLimit(Duration),
+}
+
 /// Why one direction stopped.
 enum End {
     /// The source sent a close frame.
@@ -82,6 +94,8 @@ pub struct RelayOptions {
     pub close_timeout: Duration,
     /// Cancelled when the process is shutting down.
     pub shutdown: CancellationToken,
+    /// Longest the session may last.
+    pub max_session: Option<Duration>,
 }
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
@@ -98,10 +112,17 @@ where
     UR: Stream<Item = Result<Message, WsError>> + Unpin,
     UW: Sink<Message, Error = WsError> + Unpin,
 {
+    let time_limit = async {
+        match opts.max_session {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
     let first = tokio::select! {
-        end = forward(&mut client_rx, &mut upstream_tx, &opts.up) => Some((Source::Client, end)),
-        end = forward(&mut upstream_rx, &mut client_tx, &opts.down) => Some((Source::Upstream, end)),
-        () = opts.shutdown.cancelled() => None,
+        end = forward(&mut client_rx, &mut upstream_tx, &opts.up) => First::Ended(Source::Client, end),
+        end = forward(&mut upstream_rx, &mut client_tx, &opts.down) => First::Ended(Source::Upstream, end),
+        () = opts.shutdown.cancelled() => First::Shutdown,
+        () = time_limit => First::TimeLimit(opts.max_session.unwrap_or_default()),
     };
     let (to_client, to_upstream, outcome) = plan(first);
     if let Some(frame) = to_client {
@@ -164,7 +185,7 @@ fn client_fault(e: &WsError) -> Option<(u16, &'static str)> {
 type Plan = (Option<Message>, Option<Message>, Outcome);
 
 /// What each side is sent once the first direction ends, and how to report it.
-fn plan(first: Option<(Source, End)>) -> Plan {
+fn plan(first: First) -> Plan {
     let outcome = |ended_by, label, client_code, upstream_code| Outcome {
         ended_by,
         label,
@@ -173,7 +194,20 @@ fn plan(first: Option<(Source, End)>) -> Plan {
     };
     let upstream_lost = "upstream connection lost";
     match first {
-        None => (
+        First::TimeLimit(limit) => {
+            let reason = format!("session time limit of {}s reached", limit.as_secs());
+            (
+                Some(close(CLOSE_POLICY, &reason)),
+                Some(close(CLOSE_POLICY, &reason)),
+                outcome(
+                    Side::Relay,
+                    "time_limit",
+                    Some(CLOSE_POLICY),
+                    Some(CLOSE_POLICY),
+                ),
+            )
+        }
+        First::Shutdown => (
             Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
             Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
             outcome(
@@ -183,7 +217,7 @@ fn plan(first: Option<(Source, End)>) -> Plan {
                 Some(CLOSE_GOING_AWAY),
             ),
         ),
-        Some((Source::Client, End::Closed(f))) => {
+        First::Ended(Source::Client, End::Closed(f)) => {
             let code = code_of(&f);
             let label = "client_closed";
             (
@@ -192,7 +226,7 @@ fn plan(first: Option<(Source, End)>) -> Plan {
                 outcome(Side::Client, label, code, code),
             )
         }
-        Some((Source::Upstream, End::Closed(f))) => {
+        First::Ended(Source::Upstream, End::Closed(f)) => {
             let code = code_of(&f);
             let label = "upstream_closed";
             (
@@ -201,7 +235,7 @@ fn plan(first: Option<(Source, End)>) -> Plan {
                 outcome(Side::Upstream, label, code, code),
             )
         }
-        Some((Source::Client, End::Failed(e))) => {
+        First::Ended(Source::Client, End::Failed(e)) => {
             let gone = close(CLOSE_GOING_AWAY, "client disconnected");
             match client_fault(&e) {
                 Some((code, reason)) => (
@@ -221,12 +255,13 @@ fn plan(first: Option<(Source, End)>) -> Plan {
                 ),
             }
         }
-        Some((Source::Upstream, End::SinkFailed)) => (
+        First::Ended(Source::Upstream, End::SinkFailed) => (
             None,
             Some(close(CLOSE_GOING_AWAY, "client disconnected")),
             outcome(Side::Client, "client_gone", None, Some(CLOSE_GOING_AWAY)),
         ),
-        Some((Source::Upstream, End::Failed(_)) | (Source::Client, End::SinkFailed)) => (
+        First::Ended(Source::Upstream, End::Failed(_))
+        | First::Ended(Source::Client, End::SinkFailed) => (
             Some(close(CLOSE_INTERNAL, upstream_lost)),
             None,
             outcome(Side::Upstream, "upstream_gone", Some(CLOSE_INTERNAL), None),

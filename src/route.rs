@@ -1,9 +1,10 @@
 //! A route at runtime: the path a browser connects to, its API kind, upstreams and query rules.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::RouteKind;
-use crate::rewrite::QueryPolicy;
+use crate::rewrite::{Pattern, QueryPolicy};
 use crate::upstream::Upstream;
 
 /// A validated route.
@@ -17,6 +18,12 @@ pub struct Route {
     pub kind: RouteKind,
     /// Upstreams in order of preference (never empty).
     pub upstreams: Vec<Arc<Upstream>>,
+    /// Browser origins allowed (lowercase patterns).
+    pub origins: Vec<Pattern>,
+    /// Whether handshakes without `Origin` are accepted.
+    pub allow_missing_origin: bool,
+    /// Longest session on this route.
+    pub max_session: Option<Duration>,
     /// Model and query rules.
     pub policy: QueryPolicy,
 }
@@ -25,5 +32,18 @@ impl Route {
     /// The upstream sessions use now: the first in the list.
     pub fn primary(&self) -> &Arc<Upstream> {
         &self.upstreams[0]
+    }
+
+    /// Whether a handshake with this `Origin` header (or none) may proceed. A pattern's `*`
+    /// never spans `/` or `@`, so `https://*.example.com` cannot match another site.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return self.allow_missing_origin;
+        };
+        let origin = origin.trim().to_ascii_lowercase();
+        self.origins.iter().any(|p| {
+            p.captures(&origin)
+                .is_some_and(|caps| caps.iter().all(|c| !c.contains(['/', '@'])))
+        })
     }
 }

@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
+use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
@@ -14,10 +15,14 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::app::Shared;
+use crate::auth::Access;
+use crate::config::ServerConfig;
 use crate::error::Reject;
+use crate::limits::{LimitError, Permit};
 use crate::metrics::{CLIENT_TO_UPSTREAM, UPSTREAM_TO_CLIENT};
 use crate::relay::message::{from_axum, from_axum_error, to_axum};
 use crate::relay::{RelayOptions, relay};
+use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
@@ -37,6 +42,9 @@ struct Accepted {
     socket: UpstreamSocket,
     /// The upstream's `dg-request-id`, forwarded on the 101.
     request_id: Option<HeaderValue>,
+    /// Session length limit (route and token, the tighter).
+    max_session: Option<Duration>,
+    _permit: Permit,
     _tracked: TaskTrackerToken,
 }
 
@@ -58,7 +66,7 @@ pub async fn handle(
         upstream = tracing::field::Empty,
     );
     async move {
-        match accept(&state, &uri, &headers, ws).await {
+        match accept(&state, peer, &uri, &headers, ws).await {
             Ok((ws, accepted)) => upgrade(state, ws, accepted, &session_id),
             Err(reject) => {
                 let reason = reject.reason();
@@ -84,6 +92,7 @@ pub async fn handle(
 /// Every check before the upgrade; the upstream is open when this returns `Ok`.
 async fn accept(
     state: &RouteState,
+    peer: SocketAddr,
     uri: &Uri,
     headers: &HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -93,20 +102,71 @@ async fn accept(
         _ => Reject::NotWebSocket,
     })?;
     let shared = &state.shared;
+    let route = &state.route;
     if shared.draining.is_cancelled() {
         return Err(Reject::Draining);
     }
     let tracked = shared.tracker.token();
+    let ip = shared.limits.client_ip(peer, headers);
+    shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
+    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    if !route.origin_allowed(origin) {
+        return Err(Reject::OriginNotAllowed);
+    }
     let credential = crate::auth::credential(headers)?;
-    let key = shared
-        .clients
-        .authorize(&credential.token, &state.route.name)?;
+    let access = shared.auth.authorize(&credential.token, &route.name)?;
     let span = tracing::Span::current();
-    span.record("client", key.id.as_str());
-    let route = &state.route;
+    span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
+    check_model_granted(&access, &query.model)?;
+    let permit = shared
+        .limits
+        .acquire(&access.client_id, access.max_concurrent)
+        .map_err(|e| match e {
+            LimitError::Global => Reject::GlobalSessionLimit,
+            LimitError::Client(n) => Reject::ClientSessionLimit(n),
+        })?;
     let upstream = route.primary().clone();
     span.record("upstream", upstream.name.as_str());
+    let (socket, request_id) = connect_upstream(shared, route, &upstream, &query, headers).await?;
+    let mut ws = limit(ws, &shared.server);
+    if let Some(echo) = credential.echo {
+        ws = ws.protocols([echo]);
+    }
+    let max_session = match (route.max_session, access.max_session) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let accepted = Accepted {
+        upstream,
+        socket,
+        request_id,
+        max_session,
+        _permit: permit,
+        _tracked: tracked,
+    };
+    Ok((ws, accepted))
+}
+
+/// A token that lists models allows only those (the route's allowlist still applies).
+fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
+    let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
+    match &access.models {
+        Some(granted) if !granted.iter().any(|p| p.matches(bare)) => {
+            Err(Reject::ModelNotGranted(model.chars().take(64).collect()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens the upstream WebSocket, recording how long it took.
+async fn connect_upstream(
+    shared: &Shared,
+    route: &Route,
+    upstream: &Upstream,
+    query: &ClientQuery<'_>,
+    headers: &HeaderMap,
+) -> Result<(UpstreamSocket, Option<HeaderValue>), Reject> {
     let mapped = upstream.aliases.map(&query.model);
     let url = upstream.url(route.kind, &query.render(&mapped, &route.policy));
     let request = upstream.request(&url, headers)?;
@@ -122,23 +182,16 @@ async fn accept(
         e
     })?;
     debug!(model = %mapped.model, "upstream connected");
-    let config = &shared.server;
-    let mut ws = ws
-        .max_message_size(config.max_message_bytes)
+    Ok((socket, response.headers().get(REQUEST_ID_HEADER).cloned()))
+}
+
+/// Applies the configured message and buffer limits to the client side.
+fn limit(ws: WebSocketUpgrade, config: &ServerConfig) -> WebSocketUpgrade {
+    ws.max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
         .read_buffer_size(config.read_buffer_bytes)
         .write_buffer_size(config.write_buffer_bytes)
-        .max_write_buffer_size(config.max_write_buffer_bytes);
-    if let Some(echo) = credential.echo {
-        ws = ws.protocols([echo]);
-    }
-    let accepted = Accepted {
-        upstream,
-        socket,
-        request_id: response.headers().get(REQUEST_ID_HEADER).cloned(),
-        _tracked: tracked,
-    };
-    Ok((ws, accepted))
+        .max_write_buffer_size(config.max_write_buffer_bytes)
 }
 
 /// Completes the browser's upgrade and spawns the relay.
@@ -178,6 +231,7 @@ async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
         up: shared.metrics.flow(route, CLIENT_TO_UPSTREAM),
         down: shared.metrics.flow(route, UPSTREAM_TO_CLIENT),
         close_timeout: shared.server.close_timeout,
+        max_session: accepted.max_session,
         shutdown: shared.sessions_stop.clone(),
     };
     let outcome = relay(

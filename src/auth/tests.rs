@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use axum::http::HeaderValue;
 
 use super::*;
@@ -104,31 +106,71 @@ fn missing_credentials() {
     );
 }
 
+fn authenticator() -> Authenticator {
+    let key = |id: &str, secret: &str, routes: Option<Vec<&str>>, cap| ClientKey {
+        id: id.into(),
+        digest: KeyDigest::of(secret),
+        routes: routes.map(|r| r.into_iter().map(String::from).collect()),
+        max_concurrent_sessions: cap,
+    };
+    let day = Duration::from_secs(86_400);
+    Authenticator {
+        clients: ClientKeys(vec![
+            key("a", "ka", None, Some(5)),
+            key("b", "kb", Some(vec!["speak"]), None),
+        ]),
+        tokens: Tokens::new(
+            b"0123456789abcdef0123456789abcdef",
+            vec![],
+            "voxrelay".into(),
+            "voxrelay".into(),
+            Duration::ZERO,
+            day,
+            day,
+        ),
+    }
+}
+
 #[test]
 fn keys_verify_and_route_grants() {
-    let keys = ClientKeys(vec![
-        ClientKey {
-            id: "a".into(),
-            digest: KeyDigest::of("ka"),
-            routes: None,
-        },
-        ClientKey {
-            id: "b".into(),
-            digest: KeyDigest::of("kb"),
-            routes: Some(vec!["speak".into()]),
-        },
-    ]);
+    let auth = authenticator();
+    let ok = |t: &str, r: &str| auth.authorize(&Secret::new(t), r).map(|a| a.client_id);
+    assert_eq!(ok("ka", "listen"), Ok("a".into()));
+    assert_eq!(ok("kb", "speak"), Ok("b".into()));
+    assert_eq!(ok("kb", "listen"), Err(AuthError::Forbidden));
+    assert_eq!(ok("nope", "listen"), Err(AuthError::Invalid));
+}
+
+#[test]
+fn tokens_narrow_but_never_widen_the_key() {
+    let auth = authenticator();
+    let jwt = auth.tokens.mint("b", None, Duration::from_secs(60));
+    // the key allows only `speak`; a token without routes inherits that
+    assert!(auth.authorize(&Secret::new(&jwt), "speak").is_ok());
     assert_eq!(
-        keys.authorize(&Secret::new("ka"), "listen").unwrap().id,
-        "a"
-    );
-    assert_eq!(keys.authorize(&Secret::new("kb"), "speak").unwrap().id, "b");
-    assert_eq!(
-        keys.authorize(&Secret::new("kb"), "listen").unwrap_err(),
+        auth.authorize(&Secret::new(&jwt), "listen").unwrap_err(),
         AuthError::Forbidden
     );
+    let jwt = auth
+        .tokens
+        .mint("a", Some(vec!["listen".into()]), Duration::from_secs(60));
+    let access = auth.authorize(&Secret::new(&jwt), "listen").unwrap();
     assert_eq!(
-        keys.authorize(&Secret::new("nope"), "listen").unwrap_err(),
+        (access.client_id.as_str(), access.max_concurrent),
+        ("a", Some(5))
+    );
+    assert_eq!(
+        auth.authorize(&Secret::new(&jwt), "speak").unwrap_err(),
+        AuthError::Forbidden
+    );
+}
+
+#[test]
+fn tokens_for_unknown_clients_are_refused() {
+    let auth = authenticator();
+    let jwt = auth.tokens.mint("ghost", None, Duration::from_secs(60));
+    assert_eq!(
+        auth.authorize(&Secret::new(&jwt), "listen").unwrap_err(),
         AuthError::Invalid
     );
 }

@@ -12,6 +12,10 @@ fn every_shipped_config_file_is_valid() {
     Jail::expect_with(|jail| {
         jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
         jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        jail.set_env(
+            "VOXRELAY_SIGNING_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        );
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).expect("config/ exists") {
@@ -32,8 +36,13 @@ fn env_overrides_the_file_with_double_underscore_nesting() {
     Jail::expect_with(|jail| {
         jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
         jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        jail.set_env(
+            "VOXRELAY_SIGNING_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        );
         jail.set_env("VOXRELAY_SERVER__LISTEN", "127.0.0.1:9999");
         jail.set_env("VOXRELAY_LOG__FORMAT", "pretty");
+        jail.set_env("VOXRELAY_CONFIG", "config/voxrelay.toml");
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/voxrelay.toml");
         let s = load(&path).map_err(|e| e.to_string())?;
         assert_eq!(s.server.config.listen.port(), 9999);

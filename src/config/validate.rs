@@ -7,10 +7,11 @@ use axum::http::{HeaderName, HeaderValue};
 use rustls::ClientConfig;
 
 use super::{
-    AuthScheme, ClientKeyConfig, ConfigError, LogConfig, RawConfig, RouteConfig, ServerConfig,
-    SimulatorConfig, UpstreamConfig, UpstreamKind,
+    AuthScheme, ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, RawConfig, RouteConfig,
+    ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
 };
-use crate::auth::{ClientKey, ClientKeys};
+use crate::auth::{Authenticator, ClientKey, ClientKeys};
+use crate::limits::Limits;
 use crate::rewrite::{AliasTable, Pattern, QueryPolicy};
 use crate::route::Route;
 use crate::secret::{KeyDigest, Secret};
@@ -19,7 +20,7 @@ use crate::upstream::{
 };
 
 /// Paths voxrelay serves itself; routes may not take them.
-const RESERVED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
 
 /// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name.
 const DEEPGRAM_ALIASES: [(&str, &str); 3] = [
@@ -45,8 +46,10 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Logging.
     pub log: LogConfig,
-    /// Client keys.
-    pub clients: ClientKeys,
+    /// Client keys and tokens.
+    pub auth: Authenticator,
+    /// Rate limits and caps.
+    pub limits: Limits,
     /// Upstreams by name.
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Routes in config order.
@@ -86,14 +89,18 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let routes = routes(&raw.routes, &upstreams, &mut errors);
     let route_names: BTreeSet<&str> = raw.routes.iter().map(|r| r.name.as_str()).collect();
     let clients = client_keys(&raw.client_keys, &route_names, &mut errors);
-    match (errors.is_empty(), tls) {
-        (true, Some(tls)) => Ok(Settings {
+    let client_ids: BTreeSet<&str> = raw.client_keys.iter().map(|k| k.id.as_str()).collect();
+    let tokens = super::tokens::tokens(&raw.tokens, &client_ids, &mut errors);
+    let limits = limits(&raw.limits, &mut errors);
+    match (errors.is_empty(), tls, tokens, limits) {
+        (true, Some(tls), Some(tokens), Some(limits)) => Ok(Settings {
             server: ServerSettings {
                 config: raw.server,
                 tls,
             },
             log: raw.log,
-            clients,
+            auth: Authenticator { clients, tokens },
+            limits,
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
@@ -141,6 +148,7 @@ fn client_keys(
                 id: k.id.clone(),
                 digest,
                 routes: k.routes.clone(),
+                max_concurrent_sessions: k.max_concurrent_sessions,
             }),
             None => errors.push(format!(
                 "{at}.sha256: must be 64 hex characters (use `voxrelay hash-key`)"
@@ -327,6 +335,17 @@ fn routes(
         } else if !paths.insert(r.path.as_str()) {
             errors.push(format!("{at}.path: duplicate path '{}'", r.path));
         }
+        for (j, o) in r.allowed_origins.iter().enumerate() {
+            let shape_ok = o == "*" || o.starts_with("http://") || o.starts_with("https://");
+            if !shape_ok || o.ends_with('/') {
+                errors.push(format!(
+                    "{at}.allowed_origins[{j}]: an origin is scheme://host[:port], e.g. https://app.example.com"
+                ));
+            }
+        }
+        if r.max_session.is_some_and(|d| d.is_zero()) {
+            errors.push(format!("{at}.max_session: must be positive"));
+        }
         if r.upstreams.is_empty() {
             errors.push(format!("{at}.upstreams: at least one upstream is required"));
         }
@@ -354,6 +373,13 @@ fn routes(
                 path: r.path.clone(),
                 kind: r.kind,
                 upstreams: ups,
+                origins: r
+                    .allowed_origins
+                    .iter()
+                    .map(|o| Pattern::new(&o.to_ascii_lowercase()))
+                    .collect(),
+                allow_missing_origin: r.allow_missing_origin,
+                max_session: r.max_session,
                 policy: QueryPolicy {
                     default_model: r.default_model.clone(),
                     models,
@@ -364,4 +390,47 @@ fn routes(
         }
     }
     out
+}
+
+fn limits(l: &LimitsConfig, errors: &mut Vec<String>) -> Option<Limits> {
+    let before = errors.len();
+    let nz = |v: u32, key: &str, errors: &mut Vec<String>| {
+        let n = std::num::NonZeroU32::new(v);
+        if n.is_none() {
+            errors.push(format!("limits.{key}: must be positive"));
+        }
+        n
+    };
+    let rate = nz(
+        l.handshakes_per_second_per_ip,
+        "handshakes_per_second_per_ip",
+        errors,
+    );
+    let burst = nz(l.handshake_burst_per_ip, "handshake_burst_per_ip", errors);
+    if l.max_sessions == 0 {
+        errors.push("limits.max_sessions: must be positive".into());
+    }
+    let trusted = l
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| p.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
+            if net.is_none() {
+                errors.push(format!(
+                    "limits.trusted_proxies[{i}]: not an IP address or CIDR"
+                ));
+            }
+            net
+        })
+        .collect();
+    match (rate, burst) {
+        (Some(rate), Some(burst)) if errors.len() == before => {
+            Some(Limits::new(rate, burst, l.max_sessions, trusted))
+        }
+        _ => None,
+    }
 }

@@ -43,6 +43,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         down: m.flow("test", "down"),
         close_timeout: Duration::from_millis(200),
         shutdown,
+        max_session: None,
     }
 }
 
