@@ -83,8 +83,9 @@ fn requested_ttl(body: &[u8], default: Duration, max: Duration) -> Result<Durati
     };
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| Reject::BadGrant("the body must be JSON like {\"ttl_seconds\": 30}".into()))?;
-    let Some(ttl) = value.get("ttl_seconds") else {
-        return Ok(default);
+    let ttl = match value.get("ttl_seconds") {
+        None | Some(Value::Null) => return Ok(default),
+        Some(ttl) => ttl,
     };
     let secs = ttl
         .as_u64()
@@ -111,6 +112,10 @@ mod tests {
     fn ttl_defaults_and_bounds() {
         assert_eq!(requested_ttl(b"", D, MAX).unwrap(), D);
         assert_eq!(requested_ttl(b"{}", D, MAX).unwrap(), D);
+        assert_eq!(
+            requested_ttl(br#"{"ttl_seconds": null}"#, D, MAX).unwrap(),
+            D
+        );
         assert_eq!(
             requested_ttl(br#"{"ttl_seconds": 120}"#, D, MAX)
                 .unwrap()

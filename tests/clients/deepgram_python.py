@@ -1,6 +1,7 @@
 """Deepgram's official Python SDK (deepgram-sdk 7.x) against voxrelay, changing only the base URL.
 
-Streams live STT (/v1/listen), TTS (/v1/speak) and Flux (/v2/listen) through the relay and prints
+Streams live STT (/v1/listen), TTS (/v1/speak) and Flux (/v2/listen) through the relay, then
+trades the key for a grant (/v1/auth/grant) and streams with that token; prints
 one JSON line summarising what arrived. Exits non-zero when anything expected is missing.
 """
 
@@ -73,6 +74,17 @@ def flux(client, report):
             report["flux_end"] = type(exc).__name__
 
 
+def grant_then_stt(client, env, report):
+    """The browser flow's backend half: trade the client key for a short-lived token, then
+    stream with the token (the SDK sends `Authorization: bearer <token>`)."""
+    grant = client.auth.v1.tokens.grant(ttl_seconds=60)
+    report["grant_expires_in"] = grant.expires_in
+    with_token = DeepgramClient(access_token=grant.access_token, environment=env)
+    inner = {"stt_final_transcripts": 0, "stt_text": "", "stt_metadata": False}
+    stt(with_token, inner)
+    report["grant_stt_final_transcripts"] = inner["stt_final_transcripts"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--relay", required=True, help="host:port of voxrelay")
@@ -96,6 +108,7 @@ def main():
     stt(client, report)
     tts(client, report)
     flux(client, report)
+    grant_then_stt(client, env, report)
     print(json.dumps(report))
     ok = (
         report["stt_final_transcripts"] >= 1
@@ -103,6 +116,8 @@ def main():
         and report["tts_audio_bytes"] > 0
         and report["tts_flushed"]
         and report["flux_turn_infos"] >= 1
+        and report.get("grant_expires_in") == 60
+        and report.get("grant_stt_final_transcripts", 0) >= 1
     )
     return 0 if ok else 1
 

@@ -25,7 +25,7 @@ fn python() -> Option<std::path::PathBuf> {
 }
 
 #[tokio::test]
-async fn python_deepgram_sdk_streams_stt_tts_and_flux_through_the_relay() {
+async fn python_deepgram_sdk_streams_stt_tts_flux_and_uses_a_grant_through_the_relay() {
     let Some(python) = python() else { return };
     let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
         .await
@@ -57,6 +57,11 @@ async fn python_deepgram_sdk_streams_stt_tts_and_flux_through_the_relay() {
     assert!(report["tts_audio_bytes"].as_u64().unwrap() > 0, "{report}");
     assert!(report["tts_flushed"].as_bool().unwrap(), "{report}");
     assert!(report["flux_turn_infos"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["grant_expires_in"], 60, "{report}");
+    assert!(
+        report["grant_stt_final_transcripts"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
     let metrics = app.metrics().await;
     for route in ["listen", "speak", "flux"] {
         let needle = format!(

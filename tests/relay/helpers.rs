@@ -223,23 +223,38 @@ impl Drop for TestApp {
 
 /// A minimal HTTP/1.1 GET with extra headers.
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let (status, _, body) = http(addr, "GET", path, headers, "").await;
+    (status, body)
+}
+
+/// A minimal HTTP/1.1 exchange: status, response head, body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("connection"))
+    {
+        req.push_str("Connection: close\r\n");
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str("\r\n");
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// A client socket.
@@ -279,15 +294,18 @@ pub async fn refused(
     protocols: Option<&str>,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    let resp = refusal(url, protocols, headers).await;
+    let body = resp
+        .body()
+        .clone()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    (resp.status().as_u16(), body.unwrap_or_default())
+}
+
+/// The whole HTTP response of a refused handshake.
+pub async fn refusal(url: &str, protocols: Option<&str>, headers: &[(&str, &str)]) -> Response {
     match connect(url, protocols, headers).await {
-        Err(WsError::Http(resp)) => {
-            let status = resp.status().as_u16();
-            let body = resp
-                .body()
-                .clone()
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
-            (status, body.unwrap_or_default())
-        }
+        Err(WsError::Http(resp)) => *resp,
         Err(e) => panic!("expected an HTTP refusal, got {e}"),
         Ok(_) => panic!("expected a refusal, the upgrade succeeded"),
     }

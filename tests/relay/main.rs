@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)] // a test binary has no public API
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback returns its ErrorResponse
 
+mod access;
 mod auth;
 mod clients;
 mod helpers;
