@@ -439,3 +439,61 @@ async fn the_session_time_limit_closes_both_sides_with_1008() {
         other => panic!("expected close 1008 upstream, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn jwks_keys_verify_tokens_by_kid() {
+    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "k-2026",
+        "x": base64url(ed.public_key_raw()),
+    }]});
+    let file = std::env::temp_dir().join(format!("voxrelay-test-jwks-{}.json", std::process::id()));
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let extra = format!(
+        "[[tokens.keys]]\nalgorithm = \"EdDSA\"\njwks_file = \"{}\"\n",
+        file.display()
+    );
+    let app = TestApp::start(&access_config(&up, &extra)).await;
+    let key = EncodingKey::from_ed_pem(ed.serialize_pem().as_bytes()).unwrap();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("k-2026".into());
+    let jwt = jsonwebtoken::encode(&header, &claims("tester"), &key).unwrap();
+    bearer(&app, "/v1/listen", &jwt)
+        .await
+        .expect("JWKS key verifies");
+    header.kid = Some("k-unknown".into());
+    let jwt = jsonwebtoken::encode(&header, &claims("tester"), &key).unwrap();
+    assert_eq!(
+        bearer(&app, "/v1/listen", &jwt)
+            .await
+            .expect_err("unknown kid")
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_token_session_limit_closes_both_sides_with_1008() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::start(&access_config(&up, "")).await;
+    let mut short = claims("tester");
+    short.max_session_seconds = Some(1);
+    let mut ws = bearer(&app, "/v1/listen", &sign(&short)).await.unwrap();
+    let (code, reason) = recv_close(&mut ws).await.expect("a status");
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "session time limit of 1s reached")
+    );
+    match up.next().await {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1008),
+        other => panic!("expected close 1008 upstream, got {other:?}"),
+    }
+    let metrics = metric_eventually(&app, r#"outcome="time_limit""#).await;
+    assert!(!metrics.contains(&sign(&short)), "no token in metrics");
+}
+
+fn base64url(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
