@@ -135,10 +135,9 @@ impl App {
             tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()))
         });
         tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, service)
-            .with_graceful_shutdown(stop_serving.clone().cancelled_owned());
-        let server = tokio::spawn(async move { server.await });
+        let head_timeout = shared.server.handshake_timeout;
+        let server = crate::serve::serve(listener, router, head_timeout, stop_serving.clone());
+        let server = tokio::spawn(server);
         shutdown.await;
         drain(&shared).await;
         stop_serving.cancel();

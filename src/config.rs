@@ -59,9 +59,18 @@ pub struct ServerConfig {
     /// How long live sessions may continue after SIGTERM before both sides get close 1001.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
-    /// Deadline for the whole upstream connect (DNS, TCP, TLS, WebSocket handshake).
+    /// Deadline for connecting upstream, fallbacks included (→ 504 when it passes).
     #[serde(with = "humantime_serde")]
     pub upstream_connect_timeout: Duration,
+    /// Deadline for one upstream attempt (DNS, TCP, TLS, WebSocket handshake).
+    #[serde(with = "humantime_serde")]
+    pub upstream_attempt_timeout: Duration,
+    /// Time a client has to send its whole HTTP request head (slowloris defence).
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// A session with no data in either direction for this long is closed (1001).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// How long to wait for the peer's close reply after sending a close frame.
     #[serde(with = "humantime_serde")]
     pub close_timeout: Duration,
@@ -83,6 +92,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             shutdown_grace: Duration::from_secs(10),
             upstream_connect_timeout: Duration::from_secs(10),
+            upstream_attempt_timeout: Duration::from_secs(4),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
             close_timeout: Duration::from_secs(2),
             max_message_bytes: 1 << 20,
             read_buffer_bytes: 8 * 1024,
@@ -190,6 +202,20 @@ pub struct UpstreamConfig {
     /// Model aliases merged over the kind's built-in table; `*` matches any run of characters.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// Consecutive connect failures (network, timeout, 5xx) that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker skips this upstream before one trial connect.
+    #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+}
+
+fn default_breaker_failures() -> u32 {
+    3
+}
+
+fn default_breaker_cooldown() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// Which Deepgram API a route serves.
@@ -236,6 +262,21 @@ pub struct RouteConfig {
     /// Longest a session may last; both sides then get close 1008.
     #[serde(default, with = "humantime_serde")]
     pub max_session: Option<Duration>,
+    /// Send `{"type":"KeepAlive"}` upstream when the client is silent (default: on for
+    /// `listen`, off otherwise; never allowed on `flux`, which has no KeepAlive).
+    #[serde(default)]
+    pub keepalive: Option<bool>,
+    /// Silence after which a KeepAlive is injected.
+    #[serde(default = "default_keepalive_interval", with = "humantime_serde")]
+    pub keepalive_interval: Duration,
+    /// Whether clients must present a key or token. `false` admits anyone (as client
+    /// `anonymous`): only for routes reachable from trusted networks, e.g. conformance runs.
+    #[serde(default = "yes")]
+    pub require_auth: bool,
+}
+
+fn default_keepalive_interval() -> Duration {
+    Duration::from_secs(5)
 }
 
 fn yes() -> bool {

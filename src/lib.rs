@@ -6,6 +6,7 @@
 //!
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
 //! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
+//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline).
 //! - [`http`]: the router: health, readiness, metrics and one handler per route.
 //! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
 //! - [`auth`]: tokens from subprotocols or headers, client keys, the echoed subprotocol.
@@ -27,6 +28,7 @@ pub mod relay;
 pub mod rewrite;
 pub mod route;
 pub mod secret;
+pub mod serve;
 pub mod session;
 pub mod shutdown;
 pub mod simulate;

@@ -40,6 +40,14 @@ pub struct Metrics {
     pub bytes_total: IntCounterVec,
     /// Tokens issued by the grant endpoint.
     pub grants_total: IntCounter,
+    /// Upstream connect attempts by upstream and outcome.
+    pub upstream_attempts_total: IntCounterVec,
+    /// Sessions that connected to a later upstream than the route's first.
+    pub fallbacks_total: IntCounterVec,
+    /// 1 while an upstream's circuit breaker is open.
+    pub circuit_open: IntGaugeVec,
+    /// KeepAlive messages injected upstream by route.
+    pub keepalives_total: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -106,8 +114,44 @@ impl Metrics {
             "Short-lived tokens issued by /v1/auth/grant.",
         )
         .expect("valid metric");
+        let upstream_attempts_total = IntCounterVec::new(
+            Opts::new(
+                "voxrelay_upstream_attempts_total",
+                "Upstream connect attempts by outcome (ok, rejected, server_error, unreachable, timeout, skipped).",
+            ),
+            &["upstream", "outcome"],
+        )
+        .expect("valid metric");
+        let fallbacks_total = IntCounterVec::new(
+            Opts::new(
+                "voxrelay_upstream_fallbacks_total",
+                "Sessions served by a later upstream because earlier ones failed or were skipped.",
+            ),
+            &["route", "upstream"],
+        )
+        .expect("valid metric");
+        let circuit_open = IntGaugeVec::new(
+            Opts::new(
+                "voxrelay_upstream_circuit_open",
+                "1 while the upstream's circuit breaker skips it.",
+            ),
+            &["upstream"],
+        )
+        .expect("valid metric");
+        let keepalives_total = IntCounterVec::new(
+            Opts::new(
+                "voxrelay_keepalives_injected_total",
+                "KeepAlive messages sent upstream during client silence.",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(grants_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(upstream_attempts_total.clone()),
+            Box::new(fallbacks_total.clone()),
+            Box::new(circuit_open.clone()),
+            Box::new(keepalives_total.clone()),
             Box::new(sessions_active.clone()),
             Box::new(sessions_total.clone()),
             Box::new(rejections_total.clone()),
@@ -128,6 +172,10 @@ impl Metrics {
             messages_total,
             bytes_total,
             grants_total,
+            upstream_attempts_total,
+            fallbacks_total,
+            circuit_open,
+            keepalives_total,
         }
     }
 

@@ -7,12 +7,15 @@
 
 pub mod message;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
+
+use prometheus::IntCounter;
 
 use crate::metrics::Flow;
 use message::close;
@@ -71,6 +74,8 @@ enum First {
     Shutdown,
     /// The session reached its time limit.
     TimeLimit(Duration),
+    /// No data crossed for the idle timeout.
+    Idle(Duration),
 }
 
 /// Why one direction stopped.
@@ -96,6 +101,40 @@ pub struct RelayOptions {
     pub shutdown: CancellationToken,
     /// Longest the session may last.
     pub max_session: Option<Duration>,
+    /// A session with no data either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Client silence after which a KeepAlive goes upstream, and its counter.
+    pub keepalive: Option<(Duration, IntCounter)>,
+    /// The message size limit, named in the 1009 reason.
+    pub max_message_bytes: usize,
+}
+
+/// The JSON Deepgram's `/v1/listen` accepts as a keep-alive.
+pub const KEEPALIVE: &str = r#"{"type":"KeepAlive"}"#;
+
+/// When data last crossed in either direction.
+struct Activity {
+    started: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Completes once `idle` passes with no data.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = self.last_ms.load(Ordering::Relaxed);
+            let due = self.started + Duration::from_millis(last) + idle;
+            tokio::time::sleep_until(due.into()).await;
+            if self.last_ms.load(Ordering::Relaxed) == last {
+                return;
+            }
+        }
+    }
 }
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
@@ -118,13 +157,28 @@ where
             None => std::future::pending().await,
         }
     };
+    let activity = Activity {
+        started: Instant::now(),
+        last_ms: AtomicU64::new(0),
+    };
+    let up = Direction {
+        flow: &opts.up,
+        activity: &activity,
+        keepalive: opts.keepalive.as_ref(),
+    };
+    let down = Direction {
+        flow: &opts.down,
+        activity: &activity,
+        keepalive: None,
+    };
     let first = tokio::select! {
-        end = forward(&mut client_rx, &mut upstream_tx, &opts.up) => First::Ended(Source::Client, end),
-        end = forward(&mut upstream_rx, &mut client_tx, &opts.down) => First::Ended(Source::Upstream, end),
+        end = forward(&mut client_rx, &mut upstream_tx, up) => First::Ended(Source::Client, end),
+        end = forward(&mut upstream_rx, &mut client_tx, down) => First::Ended(Source::Upstream, end),
         () = opts.shutdown.cancelled() => First::Shutdown,
         () = time_limit => First::TimeLimit(opts.max_session.unwrap_or_default()),
+        () = activity.idle_for(opts.idle_timeout) => First::Idle(opts.idle_timeout),
     };
-    let (to_client, to_upstream, outcome) = plan(first);
+    let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
     if let Some(frame) = to_client {
         let _ = client_tx.send(frame).await;
     }
@@ -137,18 +191,42 @@ where
     outcome
 }
 
-/// Copies data messages from `src` to `dst` until a close, an error or a failed write.
-async fn forward<S, K>(src: &mut S, dst: &mut K, flow: &Flow) -> End
+/// What one direction counts and does besides copying.
+#[derive(Clone, Copy)]
+struct Direction<'a> {
+    flow: &'a Flow,
+    activity: &'a Activity,
+    keepalive: Option<&'a (Duration, IntCounter)>,
+}
+
+/// Copies data messages from `src` to `dst` until a close, an error or a failed write,
+/// injecting a KeepAlive into `dst` whenever `src` is silent for the keep-alive interval.
+async fn forward<S, K>(src: &mut S, dst: &mut K, dir: Direction<'_>) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
     K: Sink<Message, Error = WsError> + Unpin,
 {
     loop {
-        let msg = match src.next().await {
+        let next = match dir.keepalive {
+            Some((interval, injected)) => match tokio::time::timeout(*interval, src.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if dst.send(Message::Text(KEEPALIVE.into())).await.is_err() {
+                        return End::SinkFailed;
+                    }
+                    injected.inc();
+                    continue;
+                }
+            },
+            None => src.next().await,
+        };
+        let msg = match next {
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return End::Failed(e),
             None => return End::Failed(WsError::ConnectionClosed),
         };
+        let flow = dir.flow;
+        dir.activity.touch();
         match msg {
             Message::Text(ref t) => flow.record(t.len()),
             Message::Binary(ref b) => flow.record(b.len()),
@@ -173,11 +251,14 @@ fn code_of(frame: &Option<CloseFrame>) -> Option<u16> {
 }
 
 /// The close frame a client gets for its own bad input.
-fn client_fault(e: &WsError) -> Option<(u16, &'static str)> {
+fn client_fault(e: &WsError, max_message_bytes: usize) -> Option<(u16, String)> {
     match e {
-        WsError::Capacity(_) => Some((CLOSE_TOO_BIG, "message too big")),
-        WsError::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text frame")),
-        WsError::Protocol(_) => Some((CLOSE_PROTOCOL, "protocol error")),
+        WsError::Capacity(_) => Some((
+            CLOSE_TOO_BIG,
+            format!("message exceeds the {max_message_bytes}-byte limit"),
+        )),
+        WsError::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text frame".into())),
+        WsError::Protocol(_) => Some((CLOSE_PROTOCOL, "protocol error".into())),
         _ => None,
     }
 }
@@ -185,7 +266,7 @@ fn client_fault(e: &WsError) -> Option<(u16, &'static str)> {
 type Plan = (Option<Message>, Option<Message>, Outcome);
 
 /// What each side is sent once the first direction ends, and how to report it.
-fn plan(first: First) -> Plan {
+fn plan(first: First, max_message_bytes: usize) -> Plan {
     let outcome = |ended_by, label, client_code, upstream_code| Outcome {
         ended_by,
         label,
@@ -204,6 +285,19 @@ fn plan(first: First) -> Plan {
                     "time_limit",
                     Some(CLOSE_POLICY),
                     Some(CLOSE_POLICY),
+                ),
+            )
+        }
+        First::Idle(idle) => {
+            let reason = format!("idle timeout: no data for {}s", idle.as_secs());
+            (
+                Some(close(CLOSE_GOING_AWAY, &reason)),
+                Some(close(CLOSE_GOING_AWAY, &reason)),
+                outcome(
+                    Side::Relay,
+                    "idle_timeout",
+                    Some(CLOSE_GOING_AWAY),
+                    Some(CLOSE_GOING_AWAY),
                 ),
             )
         }
@@ -237,9 +331,9 @@ fn plan(first: First) -> Plan {
         }
         First::Ended(Source::Client, End::Failed(e)) => {
             let gone = close(CLOSE_GOING_AWAY, "client disconnected");
-            match client_fault(&e) {
+            match client_fault(&e, max_message_bytes) {
                 Some((code, reason)) => (
-                    Some(close(code, reason)),
+                    Some(close(code, &reason)),
                     Some(gone),
                     outcome(
                         Side::Client,

@@ -22,6 +22,10 @@ pub struct Route {
     pub origins: Vec<Pattern>,
     /// Whether handshakes without `Origin` are accepted.
     pub allow_missing_origin: bool,
+    /// Client silence after which a KeepAlive is sent upstream (`None`: never).
+    pub keepalive: Option<Duration>,
+    /// Whether clients must authenticate (only `false` on trusted networks).
+    pub require_auth: bool,
     /// Longest session on this route.
     pub max_session: Option<Duration>,
     /// Model and query rules.

@@ -25,7 +25,10 @@ use crate::relay::{RelayOptions, relay};
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
-use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
+use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
+
+/// Client id of sessions on routes without authentication.
+pub const ANONYMOUS: &str = "anonymous";
 
 /// State handed to a route's handler.
 #[derive(Clone, Debug)]
@@ -113,8 +116,7 @@ async fn accept(
     if !route.origin_allowed(origin) {
         return Err(Reject::OriginNotAllowed);
     }
-    let credential = crate::auth::credential(headers)?;
-    let access = shared.auth.authorize(&credential.token, &route.name)?;
+    let (echo, access) = authenticate(shared, route, headers)?;
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
@@ -126,11 +128,10 @@ async fn accept(
             LimitError::Global => Reject::GlobalSessionLimit,
             LimitError::Client(n) => Reject::ClientSessionLimit(n),
         })?;
-    let upstream = route.primary().clone();
+    let (upstream, socket, request_id) = connect_upstream(shared, route, &query, headers).await?;
     span.record("upstream", upstream.name.as_str());
-    let (socket, request_id) = connect_upstream(shared, route, &upstream, &query, headers).await?;
     let mut ws = limit(ws, &shared.server);
-    if let Some(echo) = credential.echo {
+    if let Some(echo) = echo {
         ws = ws.protocols([echo]);
     }
     let max_session = match (route.max_session, access.max_session) {
@@ -148,6 +149,30 @@ async fn accept(
     Ok((ws, accepted))
 }
 
+/// The subprotocol to echo and what the client may do; routes with `require_auth = false`
+/// admit everyone as [`ANONYMOUS`].
+fn authenticate(
+    shared: &Shared,
+    route: &Route,
+    headers: &HeaderMap,
+) -> Result<(Option<String>, Access), Reject> {
+    if !route.require_auth {
+        let echo = crate::auth::offered_protocols(headers)
+            .first()
+            .map(|p| (*p).to_owned());
+        let access = Access {
+            client_id: ANONYMOUS.to_owned(),
+            models: None,
+            max_session: None,
+            max_concurrent: None,
+        };
+        return Ok((echo, access));
+    }
+    let credential = crate::auth::credential(headers)?;
+    let access = shared.auth.authorize(&credential.token, &route.name)?;
+    Ok((credential.echo, access))
+}
+
 /// A token that lists models allows only those (the route's allowlist still applies).
 fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
     let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
@@ -159,30 +184,110 @@ fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
     }
 }
 
-/// Opens the upstream WebSocket, recording how long it took.
+/// Connects to the route's upstreams in order within one overall deadline: a network error,
+/// timeout or 5xx moves on to the next; a 4xx is final; an open breaker skips an upstream
+/// (unless every breaker is open).
 async fn connect_upstream(
+    shared: &Shared,
+    route: &Route,
+    query: &ClientQuery<'_>,
+    headers: &HeaderMap,
+) -> Result<(Arc<Upstream>, UpstreamSocket, Option<HeaderValue>), Reject> {
+    let deadline = Instant::now() + shared.connector.timeout();
+    let metrics = &shared.metrics;
+    let now = Instant::now();
+    let mut candidates: Vec<&Arc<Upstream>> = route
+        .upstreams
+        .iter()
+        .filter(|u| u.breaker.allows(now))
+        .collect();
+    if candidates.is_empty() {
+        candidates = route.upstreams.iter().collect();
+    }
+    for skipped in route
+        .upstreams
+        .iter()
+        .filter(|u| !candidates.iter().any(|c| Arc::ptr_eq(c, u)))
+    {
+        debug!(upstream = %skipped.name, "circuit open; skipped");
+        metrics
+            .upstream_attempts_total
+            .with_label_values(&[&skipped.name, "skipped"])
+            .inc();
+    }
+    let mut last = UpstreamError::Timeout;
+    for upstream in candidates {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let attempt = remaining.min(shared.server.upstream_attempt_timeout);
+        match attempt_upstream(shared, route, upstream, query, headers, attempt).await {
+            Ok((socket, request_id)) => {
+                if !Arc::ptr_eq(upstream, route.primary()) {
+                    metrics
+                        .fallbacks_total
+                        .with_label_values(&[&route.name, &upstream.name])
+                        .inc();
+                }
+                return Ok((upstream.clone(), socket, request_id));
+            }
+            Err(e) if e.is_retryable() => last = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.into())
+}
+
+/// One connect attempt, with its metrics and breaker bookkeeping.
+async fn attempt_upstream(
     shared: &Shared,
     route: &Route,
     upstream: &Upstream,
     query: &ClientQuery<'_>,
     headers: &HeaderMap,
-) -> Result<(UpstreamSocket, Option<HeaderValue>), Reject> {
+    timeout: Duration,
+) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
     let mapped = upstream.aliases.map(&query.model);
     let url = upstream.url(route.kind, &query.render(&mapped, &route.policy));
     let request = upstream.request(&url, headers)?;
     let started = Instant::now();
-    let connected = shared.connector.connect(request).await;
-    shared
-        .metrics
+    let connected = shared.connector.connect(request, timeout).await;
+    let metrics = &shared.metrics;
+    let seconds = started.elapsed().as_secs_f64();
+    metrics
         .upstream_connect_seconds
         .with_label_values(&[&upstream.name])
-        .observe(started.elapsed().as_secs_f64());
-    let (socket, response) = connected.map_err(|e| {
-        warn!(error = %e, "upstream connect failed");
-        e
-    })?;
-    debug!(model = %mapped.model, "upstream connected");
-    Ok((socket, response.headers().get(REQUEST_ID_HEADER).cloned()))
+        .observe(seconds);
+    let outcome = connected
+        .as_ref()
+        .err()
+        .map_or("ok", UpstreamError::outcome);
+    metrics
+        .upstream_attempts_total
+        .with_label_values(&[&upstream.name, outcome])
+        .inc();
+    let circuit = metrics.circuit_open.with_label_values(&[&upstream.name]);
+    match connected {
+        Ok((socket, response)) => {
+            upstream.breaker.record_success();
+            circuit.set(0);
+            debug!(upstream = %upstream.name, model = %mapped.model, "upstream connected");
+            Ok((socket, response.headers().get(REQUEST_ID_HEADER).cloned()))
+        }
+        Err(e) => {
+            warn!(upstream = %upstream.name, error = %e, "upstream connect failed");
+            if e.is_retryable() {
+                if upstream.breaker.record_failure(Instant::now()) {
+                    circuit.set(1);
+                }
+            } else {
+                upstream.breaker.record_success();
+                circuit.set(0);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Applies the configured message and buffer limits to the client side.
@@ -232,6 +337,12 @@ async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
         down: shared.metrics.flow(route, UPSTREAM_TO_CLIENT),
         close_timeout: shared.server.close_timeout,
         max_session: accepted.max_session,
+        idle_timeout: shared.server.idle_timeout,
+        keepalive: state.route.keepalive.map(|interval| {
+            let counter = shared.metrics.keepalives_total.with_label_values(&[route]);
+            (interval, counter)
+        }),
+        max_message_bytes: shared.server.max_message_bytes,
         shutdown: shared.sessions_stop.clone(),
     };
     let outcome = relay(

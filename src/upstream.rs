@@ -1,6 +1,8 @@
 //! Upstreams: where a session goes (Deepgram or Cloudflare AI Gateway), how its URL and
 //! headers are built, and the connect with TLS and a deadline.
 
+pub mod breaker;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,28 @@ pub struct Upstream {
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     /// Model aliases.
     pub aliases: AliasTable,
+    /// Skips this upstream after repeated connect failures.
+    pub breaker: breaker::Breaker,
+}
+
+impl UpstreamError {
+    /// Whether the next upstream should be tried: network errors, timeouts and 5xx, never a 4xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Rejected { status, .. } => status.is_server_error(),
+            _ => true,
+        }
+    }
+
+    /// Fixed label for `voxrelay_upstream_attempts_total{outcome}`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Rejected { status, .. } if status.is_server_error() => "server_error",
+            Self::Rejected { .. } => "rejected",
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout => "timeout",
+        }
+    }
 }
 
 impl Upstream {
@@ -142,15 +166,24 @@ impl UpstreamConnector {
         Self { tls, ws, timeout }
     }
 
-    /// Opens the upstream WebSocket: DNS, TCP, TLS and handshake within the deadline.
-    pub async fn connect(&self, req: Request) -> Result<(UpstreamSocket, Response), UpstreamError> {
+    /// The configured deadline for one whole connect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Opens the upstream WebSocket: DNS, TCP, TLS and handshake within `timeout`.
+    pub async fn connect(
+        &self,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<(UpstreamSocket, Response), UpstreamError> {
         let connect = tokio_tungstenite::connect_async_tls_with_config(
             req,
             Some(self.ws),
             true,
             Some(Connector::Rustls(self.tls.clone())),
         );
-        match tokio::time::timeout(self.timeout, connect).await {
+        match tokio::time::timeout(timeout, connect).await {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Ok(pair)) => Ok(pair),
             Ok(Err(e)) => Err(classify(e)),

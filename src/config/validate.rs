@@ -8,13 +8,14 @@ use rustls::ClientConfig;
 
 use super::{
     AuthScheme, ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, RawConfig, RouteConfig,
-    ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
+    RouteKind, ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
 use crate::rewrite::{AliasTable, Pattern, QueryPolicy};
 use crate::route::Route;
 use crate::secret::{KeyDigest, Secret};
+use crate::upstream::breaker::Breaker;
 use crate::upstream::{
     CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, SIMULATOR_BASE, Upstream, tls_config,
 };
@@ -119,8 +120,16 @@ fn check_server(s: &ServerConfig, errors: &mut Vec<String>) {
     if s.max_write_buffer_bytes <= s.write_buffer_bytes {
         errors.push("server.max_write_buffer_bytes: must exceed write_buffer_bytes".into());
     }
-    if s.upstream_connect_timeout.is_zero() {
-        errors.push("server.upstream_connect_timeout: must be positive".into());
+    let timeouts = [
+        ("upstream_connect_timeout", s.upstream_connect_timeout),
+        ("upstream_attempt_timeout", s.upstream_attempt_timeout),
+        ("handshake_timeout", s.handshake_timeout),
+        ("idle_timeout", s.idle_timeout),
+    ];
+    for (key, value) in timeouts {
+        if value.is_zero() {
+            errors.push(format!("server.{key}: must be positive"));
+        }
     }
 }
 
@@ -267,6 +276,7 @@ fn upstream(
         credential,
         extra_headers,
         aliases: AliasTable::new(&aliases),
+        breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
     })
 }
 
@@ -343,6 +353,14 @@ fn routes(
                 ));
             }
         }
+        if r.kind == RouteKind::Flux && r.keepalive == Some(true) {
+            errors.push(format!(
+                "{at}.keepalive: Flux (/v2/listen) has no KeepAlive message"
+            ));
+        }
+        if r.keepalive_interval.is_zero() {
+            errors.push(format!("{at}.keepalive_interval: must be positive"));
+        }
         if r.max_session.is_some_and(|d| d.is_zero()) {
             errors.push(format!("{at}.max_session: must be positive"));
         }
@@ -379,6 +397,11 @@ fn routes(
                     .map(|o| Pattern::new(&o.to_ascii_lowercase()))
                     .collect(),
                 allow_missing_origin: r.allow_missing_origin,
+                require_auth: r.require_auth,
+                keepalive: r
+                    .keepalive
+                    .unwrap_or(r.kind == RouteKind::Listen)
+                    .then_some(r.keepalive_interval),
                 max_session: r.max_session,
                 policy: QueryPolicy {
                     default_model: r.default_model.clone(),

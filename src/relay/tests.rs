@@ -44,13 +44,20 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         close_timeout: Duration::from_millis(200),
         shutdown,
         max_session: None,
+        idle_timeout: Duration::from_secs(3600),
+        keepalive: None,
+        max_message_bytes: 5,
     }
 }
 
 fn start(shutdown: CancellationToken) -> (Peer, Peer, tokio::task::JoinHandle<Outcome>) {
+    start_with(options(shutdown))
+}
+
+fn start_with(opts: RelayOptions) -> (Peer, Peer, tokio::task::JoinHandle<Outcome>) {
     let (client, c_rx, c_tx) = peer();
     let (upstream, u_rx, u_tx) = peer();
-    let task = tokio::spawn(relay(c_rx, c_tx, u_rx, u_tx, options(shutdown)));
+    let task = tokio::spawn(relay(c_rx, c_tx, u_rx, u_tx, opts));
     (client, upstream, task)
 }
 
@@ -145,7 +152,10 @@ async fn oversized_client_message_gets_1009() {
         .send
         .unbounded_send(Err(WsError::Capacity(too_big)))
         .unwrap();
-    assert_eq!(next(&mut client).await, close(1009, "message too big"));
+    assert_eq!(
+        next(&mut client).await,
+        close(1009, "message exceeds the 5-byte limit")
+    );
     assert_eq!(
         next(&mut upstream).await,
         close(1001, "client disconnected")
@@ -226,4 +236,52 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     drop(client_in);
     drop(upstream_out);
     task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_clients_get_keepalives_injected_upstream() {
+    let counter = prometheus::IntCounter::new("k", "k").unwrap();
+    let mut opts = options(CancellationToken::new());
+    opts.keepalive = Some((Duration::from_secs(5), counter.clone()));
+    let (client, mut upstream, task) = start_with(opts);
+    assert_eq!(next(&mut upstream).await, Message::Text(KEEPALIVE.into()));
+    assert_eq!(next(&mut upstream).await, Message::Text(KEEPALIVE.into()));
+    client
+        .send
+        .unbounded_send(Ok(Message::Binary(Bytes::from_static(&[1]))))
+        .unwrap();
+    assert_eq!(
+        next(&mut upstream).await,
+        Message::Binary(Bytes::from_static(&[1]))
+    );
+    assert_eq!(next(&mut upstream).await, Message::Text(KEEPALIVE.into()));
+    assert_eq!(counter.get(), 3);
+    drop((client.send, upstream.send));
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_data_either_way_closes_both_sides_with_the_idle_reason() {
+    let mut opts = options(CancellationToken::new());
+    opts.idle_timeout = Duration::from_secs(30);
+    // injected keep-alives do not count as activity
+    opts.keepalive = Some((
+        Duration::from_secs(5),
+        prometheus::IntCounter::new("k", "k").unwrap(),
+    ));
+    let (mut client, mut upstream, task) = start_with(opts);
+    client
+        .send
+        .unbounded_send(Ok(Message::Text("hi".into())))
+        .unwrap();
+    assert_eq!(next(&mut upstream).await, Message::Text("hi".into()));
+    let reason = "idle timeout: no data for 30s";
+    assert_eq!(next(&mut client).await, close(1001, reason));
+    let mut seen = next(&mut upstream).await;
+    while seen == Message::Text(KEEPALIVE.into()) {
+        seen = next(&mut upstream).await;
+    }
+    assert_eq!(seen, close(1001, reason));
+    drop((client.send, upstream.send));
+    assert_eq!(task.await.unwrap().label, "idle_timeout");
 }

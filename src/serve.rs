@@ -1,0 +1,86 @@
+//! The accept loop: HTTP/1.1 with upgrades, a deadline on the request head (slowloris), the
+//! peer address for `ConnectInfo`, and a graceful stop.
+
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tracing::{debug, warn};
+
+/// Pause after a failed accept (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest wait for in-flight HTTP exchanges once serving stops.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `stop` is cancelled. A client that has not sent its
+/// whole request head within `head_timeout` gets 408 and is disconnected.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    head_timeout: Duration,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => break,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let conn = connection(tcp, peer, router.clone(), head_timeout, stop.clone());
+                connections.spawn(conn);
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    connections.close();
+    let _ = tokio::time::timeout(STOP_GRACE, connections.wait()).await;
+    Ok(())
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    head_timeout: Duration,
+    stop: CancellationToken,
+) {
+    let _ = tcp.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let router = router.clone();
+        router.oneshot(req.map(Body::new))
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout)
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    let mut conn = pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
