@@ -136,7 +136,14 @@ impl App {
         });
         tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
         let head_timeout = shared.server.handshake_timeout;
-        let server = crate::serve::serve(listener, router, head_timeout, stop_serving.clone());
+        let metrics = shared.metrics.clone();
+        let server = crate::serve::serve(
+            listener,
+            router,
+            head_timeout,
+            metrics,
+            stop_serving.clone(),
+        );
         let server = tokio::spawn(server);
         shutdown.await;
         drain(&shared).await;

@@ -18,7 +18,7 @@ use crate::route::Route;
 use crate::session::{RouteState, handle};
 
 /// Route label for requests that match no route.
-const NO_ROUTE: &str = "none";
+pub const NO_ROUTE: &str = "none";
 
 /// Builds the router for `routes`.
 pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Router {

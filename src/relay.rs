@@ -250,6 +250,11 @@ fn code_of(frame: &Option<CloseFrame>) -> Option<u16> {
     frame.as_ref().map(|f| f.code.into())
 }
 
+/// `1s`, `300ms`, `1h 30m`: how limits are named in close reasons.
+fn human(d: Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
+}
+
 /// The close frame a client gets for its own bad input.
 fn client_fault(e: &WsError, max_message_bytes: usize) -> Option<(u16, String)> {
     match e {
@@ -276,7 +281,7 @@ fn plan(first: First, max_message_bytes: usize) -> Plan {
     let upstream_lost = "upstream connection lost";
     match first {
         First::TimeLimit(limit) => {
-            let reason = format!("session time limit of {}s reached", limit.as_secs());
+            let reason = format!("session time limit of {} reached", human(limit));
             (
                 Some(close(CLOSE_POLICY, &reason)),
                 Some(close(CLOSE_POLICY, &reason)),
@@ -289,7 +294,7 @@ fn plan(first: First, max_message_bytes: usize) -> Plan {
             )
         }
         First::Idle(idle) => {
-            let reason = format!("idle timeout: no data for {}s", idle.as_secs());
+            let reason = format!("idle timeout: no data for {}", human(idle));
             (
                 Some(close(CLOSE_GOING_AWAY, &reason)),
                 Some(close(CLOSE_GOING_AWAY, &reason)),

@@ -18,17 +18,25 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use crate::http::NO_ROUTE;
+use crate::metrics::Metrics;
+
+/// Rejection reason counted when a request head does not arrive in time.
+pub const HEAD_TIMEOUT_REASON: &str = "handshake_timeout";
+
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait for in-flight HTTP exchanges once serving stops.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` is cancelled. A client that has not sent its
-/// whole request head within `head_timeout` gets 408 and is disconnected.
+/// whole request head within `head_timeout` is disconnected and counted as a
+/// `handshake_timeout` rejection.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     head_timeout: Duration,
+    metrics: Metrics,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
@@ -40,7 +48,14 @@ pub async fn serve(
         match accepted {
             Ok((tcp, peer)) => {
                 let conn = connection(tcp, peer, router.clone(), head_timeout, stop.clone());
-                connections.spawn(conn);
+                let metrics = metrics.clone();
+                connections.spawn(async move {
+                    if conn.await {
+                        debug!(%peer, "request head not received in time");
+                        let labels = [NO_ROUTE, HEAD_TIMEOUT_REASON];
+                        metrics.rejections_total.with_label_values(&labels).inc();
+                    }
+                });
             }
             Err(e) => {
                 warn!(error = %e, "accept failed");
@@ -53,13 +68,14 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves one connection; true when it ended because the request head was too slow.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     router: Router,
     head_timeout: Duration,
     stop: CancellationToken,
-) {
+) -> bool {
     let _ = tcp.set_nodelay(true);
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
@@ -73,14 +89,15 @@ async fn connection(
         .with_upgrades();
     let mut conn = pin!(conn);
     tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                debug!(%peer, error = %e, "connection ended with an error");
-            }
-        }
+        result = conn.as_mut() => match result {
+            Err(e) if e.is_timeout() => return true,
+            Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
+            Ok(()) => {}
+        },
         () = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
     }
+    false
 }

@@ -15,8 +15,14 @@ const SIGNING_SECRET: &str = "test-signing-secret-0123456789abcdef";
 
 /// The standard config plus a known signing secret, no leeway, and `extra` appended.
 fn access_config(up: &FakeUpstream, extra: &str) -> String {
-    let file = std::env::temp_dir().join(format!("voxrelay-test-signing-{}", std::process::id()));
-    std::fs::write(&file, SIGNING_SECRET).unwrap();
+    // written once: tests run in parallel and must never see a half-written file
+    static FILE: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
+        let file =
+            std::env::temp_dir().join(format!("voxrelay-test-signing-{}", std::process::id()));
+        std::fs::write(&file, SIGNING_SECRET).unwrap();
+        file
+    });
+    let file = &*FILE;
     format!(
         "{}\n[tokens]\nleeway = \"0s\"\nsigning_secret_file = \"{}\"\n{extra}",
         config(&up.base()),

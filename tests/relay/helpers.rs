@@ -453,6 +453,10 @@ async fn serve(
         let _ = received.send(msg.clone());
         match msg {
             Message::Text(t) if t.as_str() == "drop" => return,
+            Message::Text(t) if t.as_str() == "flood" => {
+                let _ = received.send(flood(&mut ws).await);
+                return;
+            }
             Message::Text(t) if t.as_str() == "stall" => {
                 tokio::time::sleep(WAIT).await;
                 return;
@@ -472,4 +476,25 @@ async fn serve(
             _ => {}
         }
     }
+}
+
+/// Size of each frame the fake upstream floods with.
+pub const FLOOD_FRAME: usize = 60 * 1024;
+
+/// Sends frames until one cannot be written within a second; reports how many went out.
+async fn flood<S>(ws: &mut WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let frame = bytes::Bytes::from(vec![7u8; FLOOD_FRAME]);
+    for sent in 0..4096u32 {
+        let send = ws.send(Message::Binary(frame.clone()));
+        if tokio::time::timeout(Duration::from_secs(1), send)
+            .await
+            .is_err()
+        {
+            return Message::Text(format!("blocked after {sent}").into());
+        }
+    }
+    Message::Text("never blocked".into())
 }

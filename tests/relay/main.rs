@@ -10,6 +10,7 @@ mod helpers;
 mod process;
 mod rejections;
 mod relaying;
+mod resilience;
 mod rewriting;
 mod shutdown;
 mod telemetry;

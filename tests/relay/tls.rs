@@ -20,7 +20,8 @@ async fn tls_echo_upstream() -> (String, std::path::PathBuf) {
         .unwrap()
         .signed_by(&leaf_key, &ca)
         .unwrap();
-    let ca_file = std::env::temp_dir().join(format!("voxrelay-test-ca-{}.pem", std::process::id()));
+    let ca_file =
+        std::env::temp_dir().join(format!("voxrelay-test-ca-{}.pem", uuid::Uuid::new_v4()));
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
