@@ -5,6 +5,7 @@
 
 mod access;
 mod auth;
+mod churn;
 mod clients;
 mod helpers;
 mod process;
