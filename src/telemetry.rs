@@ -1,33 +1,89 @@
-//! Logging setup: tracing-subscriber in `pretty` or `json`, filtered by `RUST_LOG` or config.
+//! Logging setup: tracing-subscriber in `pretty` or `json`, filtered by `RUST_LOG` or config,
+//! with a secret-safety filter no directive can lift.
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::Directive;
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{EnvFilter, FilterFn, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, fmt};
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Caps on dependency targets that would print secrets at finer levels: tungstenite's client
-/// handshake traces the raw upstream request, credential header included.
-const SECRET_SAFE_CAPS: [&str; 1] = ["tungstenite::handshake::client=debug"];
+/// Targets whose TRACE events would print secrets: tungstenite's client handshake traces the
+/// raw upstream request, credential header included.
+const SECRET_BEARING_TRACE_TARGETS: [&str; 1] = ["tungstenite::handshake::client"];
 
-/// The filter for `directives` (e.g. `info,voxrelay=debug`), with the secret-safety caps
-/// applied last so no directive can lift them.
+fn secret_free(meta: &Metadata<'_>) -> bool {
+    *meta.level() != Level::TRACE
+        || !SECRET_BEARING_TRACE_TARGETS
+            .iter()
+            .any(|t| meta.target().starts_with(t))
+}
+
+/// Drops the events that would carry secrets, whatever level is configured.
+pub fn secret_safe() -> FilterFn<fn(&Metadata<'_>) -> bool> {
+    filter_fn(secret_free as fn(&Metadata<'_>) -> bool)
+}
+
+/// The level filter for `directives` (e.g. `info,voxrelay=debug`); `info` if they do not parse.
 pub fn filter(directives: &str) -> EnvFilter {
-    let base = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    SECRET_SAFE_CAPS.iter().fold(base, |f, cap| {
-        f.add_directive(cap.parse::<Directive>().expect("valid directive"))
-    })
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init(log: &LogConfig) {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| log.level.clone());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter(&directives));
-    let _ = match log.format {
-        LogFormat::Json => builder
+    let layer = match log.format {
+        LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt::layer().boxed(),
     };
+    let layer = layer
+        .with_filter(filter(&directives))
+        .with_filter(secret_safe());
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_traces_are_dropped_but_not_other_levels() {
+        use tracing::callsite::Identifier;
+        use tracing::field::FieldSet;
+        use tracing::metadata::Kind;
+        struct Site;
+        impl tracing::Callsite for Site {
+            fn set_interest(&self, _: tracing::subscriber::Interest) {}
+            fn metadata(&self) -> &Metadata<'_> {
+                unreachable!()
+            }
+        }
+        static SITE: Site = Site;
+        let meta = |target, level| {
+            Metadata::new(
+                "e",
+                target,
+                level,
+                None,
+                None,
+                None,
+                FieldSet::new(&[], Identifier(&SITE)),
+                Kind::EVENT,
+            )
+        };
+        assert!(!secret_free(&meta(
+            "tungstenite::handshake::client",
+            Level::TRACE
+        )));
+        assert!(secret_free(&meta(
+            "tungstenite::handshake::client",
+            Level::DEBUG
+        )));
+        assert!(secret_free(&meta("voxrelay::session", Level::TRACE)));
+    }
 }

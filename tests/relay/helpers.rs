@@ -32,12 +32,15 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(voxrelay::telemetry::filter("trace"))
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(move || LogWriter(writer.clone()))
-        .finish();
+        .with_filter(voxrelay::telemetry::filter("trace"))
+        .with_filter(voxrelay::telemetry::secret_safe());
     // `try_init` also routes `log` records (tungstenite's) into tracing
+    let subscriber = tracing_subscriber::registry().with(layer);
     let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
     buf
 });
