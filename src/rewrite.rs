@@ -123,8 +123,7 @@ impl AliasTable {
     pub fn map(&self, model: &str) -> MappedModel {
         for (pattern, template) in &self.entries {
             if let Some(caps) = pattern.captures(model) {
-                let filled = template.replace('*', caps.first().copied().unwrap_or(""));
-                return split_template(&filled);
+                return fill(template, caps.first().copied().unwrap_or(""));
             }
         }
         MappedModel {
@@ -134,12 +133,14 @@ impl AliasTable {
     }
 }
 
-fn split_template(filled: &str) -> MappedModel {
-    let (model, query) = filled.split_once('?').unwrap_or((filled, ""));
+/// Fills a template's `*` with the capture. The template is split into model and parameters
+/// first, so a capture (client input) lands inside one value and can never add parameters.
+fn fill(template: &str, capture: &str) -> MappedModel {
+    let (model, query) = template.split_once('?').unwrap_or((template, ""));
     MappedModel {
-        model: model.to_owned(),
+        model: model.replace('*', capture),
         params: form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .map(|(k, v)| (k.into_owned(), v.replace('*', capture)))
             .collect(),
     }
 }

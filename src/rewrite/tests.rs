@@ -175,3 +175,24 @@ fn values_voxrelay_writes_are_escaped() {
         "model=a%26b%3Dc"
     );
 }
+
+#[test]
+fn captures_cannot_inject_parameters() {
+    let dg = table(&[("@cf/deepgram/*", "*")]);
+    let m = dg.map("@cf/deepgram/a?model=nova-2&callback=http://evil");
+    assert_eq!(m.model, "a?model=nova-2&callback=http://evil");
+    assert!(m.params.is_empty());
+    let cf = cloudflare();
+    let m = cf.map("aura-2-x&callback=http://evil-en");
+    assert_eq!(
+        m.params,
+        vec![("speaker".into(), "x&callback=http://evil".into())]
+    );
+    let p = policy(&["*"]);
+    let q = ClientQuery::parse(Some("model=aura-2-x%26callback%3Dhttp://evil-en"), &p).unwrap();
+    let rendered = q.render(&cf.map(&q.model), &p);
+    assert_eq!(
+        rendered,
+        "model=@cf/deepgram/aura-2-en&speaker=x%26callback%3Dhttp://evil"
+    );
+}
