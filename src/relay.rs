@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
@@ -263,6 +264,8 @@ fn client_fault(e: &WsError, max_message_bytes: usize) -> Option<(u16, String)> 
             format!("message exceeds the {max_message_bytes}-byte limit"),
         )),
         WsError::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text frame".into())),
+        // the connection dropped without a close frame: nobody is left to tell
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         WsError::Protocol(_) => Some((CLOSE_PROTOCOL, "protocol error".into())),
         _ => None,
     }

@@ -113,23 +113,40 @@ async fn simulator_idle_timeout_reaches_the_browser_as_1011_net_0001() {
     assert!(reason.contains("net0001"), "{reason}");
 }
 
+/// Sends `n` numbered binary frames; returns them.
+async fn send_numbered(ws: &mut Client, n: u8) -> Vec<Message> {
+    let mut sent = Vec::new();
+    for i in 0..n {
+        let m = Message::Binary(Bytes::from(vec![i; 640]));
+        ws.send(m.clone()).await.unwrap();
+        sent.push(m);
+    }
+    sent
+}
+
 #[tokio::test]
 async fn upstream_dying_mid_stream_gives_the_browser_1011() {
     let up = FakeUpstream::start(Behaviour::Echo).await;
     let app = TestApp::against(&up).await;
     let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
-    ws.send(Message::Binary(Bytes::from_static(&[1, 2, 3])))
-        .await
-        .unwrap();
-    assert_eq!(
-        recv_data(&mut ws).await,
-        Some(Message::Binary(Bytes::from_static(&[1, 2, 3])))
-    );
+    for m in send_numbered(&mut ws, 20).await {
+        assert_eq!(
+            recv_data(&mut ws).await,
+            Some(m),
+            "echoes before the fault, in order"
+        );
+    }
     ws.send(Message::Text("drop".into())).await.unwrap();
     assert_eq!(
         recv_close(&mut ws).await,
         Some((1011, "upstream connection lost".to_owned()))
     );
+    while recv(&mut ws).await.is_some() {}
+    metric_eventually(
+        &app,
+        r#"{outcome="upstream_gone",route="listen",upstream="dg"} 1"#,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -137,16 +154,25 @@ async fn vanished_browser_gets_its_upstream_closed_at_once() {
     let mut up = FakeUpstream::start(Behaviour::Echo).await;
     let app = TestApp::against(&up).await;
     let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
-    ws.send(Message::Binary(Bytes::from_static(&[9])))
-        .await
-        .unwrap();
-    assert_eq!(up.next().await, Message::Binary(Bytes::from_static(&[9])));
+    let sent = send_numbered(&mut ws, 20).await;
     drop(ws); // TCP gone, no close frame
+    for m in sent {
+        assert_eq!(
+            up.next().await,
+            m,
+            "everything sent before the fault arrived, in order"
+        );
+    }
     let closed = tokio::time::timeout(std::time::Duration::from_secs(1), up.next()).await;
     match closed.expect("upstream closed within a second") {
         Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
         other => panic!("expected close 1001, got {other:?}"),
     }
+    metric_eventually(
+        &app,
+        r#"{outcome="client_gone",route="listen",upstream="dg"} 1"#,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -154,14 +180,24 @@ async fn oversized_message_gets_1009_and_upstream_is_closed() {
     let mut up = FakeUpstream::start(Behaviour::Echo).await;
     let app = TestApp::against(&up).await;
     let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
+    let sent = send_numbered(&mut ws, 5).await;
     ws.send(Message::Binary(Bytes::from(vec![0u8; 100_000])))
         .await
         .unwrap();
-    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1009));
+    let reason = "message exceeds the 65536-byte limit".to_owned();
+    assert_eq!(recv_close(&mut ws).await, Some((1009, reason)));
+    for m in sent {
+        assert_eq!(up.next().await, m);
+    }
     match up.next().await {
         Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
         other => panic!("expected close 1001, got {other:?}"),
     }
+    metric_eventually(
+        &app,
+        r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -212,10 +248,19 @@ async fn invalid_utf8_text_gets_1007_and_upstream_is_closed() {
         OpCode::Data(Data::Text),
         true,
     );
+    let sent = send_numbered(&mut ws, 5).await;
     ws.send(Message::Frame(bad)).await.unwrap();
     assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1007));
+    for m in sent {
+        assert_eq!(up.next().await, m);
+    }
     match up.next().await {
         Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
         other => panic!("expected close 1001, got {other:?}"),
     }
+    metric_eventually(
+        &app,
+        r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
+    )
+    .await;
 }
