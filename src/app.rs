@@ -85,11 +85,13 @@ impl App {
             None => None,
         };
         let listener = TcpListener::bind(server.listen).await?;
+        let metrics = Metrics::new(settings.metrics.max_client_labels);
+        metrics.sessions_limit.set(settings.max_sessions as i64);
         let shared = Arc::new(Shared {
             server,
             auth: settings.auth,
             limits: Arc::new(settings.limits),
-            metrics: Metrics::new(),
+            metrics,
             connector,
             draining: CancellationToken::new(),
             sessions_stop: CancellationToken::new(),

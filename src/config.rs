@@ -48,6 +48,55 @@ pub struct RawConfig {
     pub tokens: TokensConfig,
     /// Caps and rate limits applied before the upgrade.
     pub limits: LimitsConfig,
+    /// Metric label bounds.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Distinct client ids given their own label values; later ones are counted as `other`.
+    pub max_client_labels: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_client_labels: 100,
+        }
+    }
+}
+
+/// `[upstreams.<name>.prices]`: list prices used for the estimated-cost counter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricesConfig {
+    /// `/v1/listen` (Nova) price per audio minute, USD.
+    #[serde(default)]
+    pub listen_usd_per_minute: f64,
+    /// `/v2/listen` (Flux) price per audio minute, USD.
+    #[serde(default)]
+    pub flux_usd_per_minute: f64,
+    /// `/v1/speak` (Aura) price per 1,000 characters, USD.
+    #[serde(default)]
+    pub speak_usd_per_1k_chars: f64,
+}
+
+impl PricesConfig {
+    /// Cloudflare Workers AI's published WebSocket prices: Nova-3 $0.0092 and Flux $0.0077 per
+    /// audio minute, Aura-2 $0.03 per 1,000 characters (Workers AI model catalog).
+    pub const CLOUDFLARE: Self = Self {
+        listen_usd_per_minute: 0.0092,
+        flux_usd_per_minute: 0.0077,
+        speak_usd_per_1k_chars: 0.03,
+    };
+    /// No price known: costs count as zero until configured.
+    pub const UNKNOWN: Self = Self {
+        listen_usd_per_minute: 0.0,
+        flux_usd_per_minute: 0.0,
+        speak_usd_per_1k_chars: 0.0,
+    };
 }
 
 /// `[server]`.
@@ -208,6 +257,9 @@ pub struct UpstreamConfig {
     /// How long an open breaker skips this upstream before one trial connect.
     #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
     pub breaker_cooldown: Duration,
+    /// Prices for cost estimates; Cloudflare's published prices by default for `cloudflare`.
+    #[serde(default)]
+    pub prices: Option<PricesConfig>,
 }
 
 fn default_breaker_failures() -> u32 {
@@ -443,7 +495,8 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 8] = [
+    const SECTIONS: [&str; 9] = [
+        "metrics",
         "server",
         "log",
         "client_keys",
@@ -462,6 +515,7 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         simulator: section(&root, "simulator", &mut errors),
         tokens: section(&root, "tokens", &mut errors),
         limits: section(&root, "limits", &mut errors),
+        metrics: section(&root, "metrics", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

@@ -35,5 +35,6 @@ pub mod simulate;
 pub mod telemetry;
 pub mod token;
 pub mod upstream;
+pub mod usage;
 
 pub use app::App;

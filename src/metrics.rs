@@ -1,15 +1,21 @@
 //! Prometheus metrics owned by the app (never the global registry), with bounded labels:
-//! route and upstream names from config and fixed reason/outcome/direction strings.
+//! route, upstream and client names from config and fixed reason/outcome/code strings.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Direction label for frames from the browser.
 pub const CLIENT_TO_UPSTREAM: &str = "client_to_upstream";
 /// Direction label for frames from the upstream.
 pub const UPSTREAM_TO_CLIENT: &str = "upstream_to_client";
+/// Client label used once the distinct-client cap is reached.
+pub const OTHER_CLIENT: &str = "other";
 
 /// Buckets for the upstream connect time (seconds).
 const CONNECT_BUCKETS: [f64; 12] = [
@@ -19,11 +25,18 @@ const CONNECT_BUCKETS: [f64; 12] = [
 const SESSION_BUCKETS: [f64; 12] = [
     0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
 ];
+/// Buckets for the time to the first upstream message after the first client message.
+const FIRST_RESPONSE_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0,
+];
 
 /// Every voxrelay metric.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
+    names: Vec<String>,
+    clients: Arc<Mutex<HashSet<String>>>,
+    max_clients: usize,
     /// Live sessions by route.
     pub sessions_active: IntGaugeVec,
     /// Ended sessions by route, upstream and outcome.
@@ -42,141 +55,214 @@ pub struct Metrics {
     pub grants_total: IntCounter,
     /// Upstream connect attempts by upstream and outcome.
     pub upstream_attempts_total: IntCounterVec,
+    /// Upstream handshakes by upstream and status class.
+    pub upstream_handshakes_total: IntCounterVec,
     /// Sessions that connected to a later upstream than the route's first.
     pub fallbacks_total: IntCounterVec,
     /// 1 while an upstream's circuit breaker is open.
     pub circuit_open: IntGaugeVec,
     /// KeepAlive messages injected upstream by route.
     pub keepalives_total: IntCounterVec,
+    /// Close frames by who sent them and code.
+    pub close_codes_total: IntCounterVec,
+    /// First upstream message after the first client message, by route.
+    pub first_response_seconds: HistogramVec,
+    /// Sessions started by route and client.
+    pub client_sessions_total: IntCounterVec,
+    /// Live sessions by client.
+    pub client_sessions_active: IntGaugeVec,
+    /// Audio streamed for transcription, by route and client.
+    pub audio_seconds_total: CounterVec,
+    /// Characters sent for synthesis, by route and client.
+    pub tts_characters_total: IntCounterVec,
+    /// Synthesized audio received, by route and client.
+    pub tts_audio_seconds_total: CounterVec,
+    /// Estimated upstream cost in US dollars, by route, upstream and client.
+    pub cost_usd_total: CounterVec,
+    /// The replica's session cap.
+    pub sessions_limit: IntGauge,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(100)
+    }
+}
+
+struct Builder {
+    registry: Registry,
+    names: Vec<String>,
+}
+
+impl Builder {
+    fn add<C: Collector + Clone + 'static>(&mut self, c: C) -> C {
+        self.names
+            .extend(c.desc().iter().map(|d| d.fq_name.clone()));
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect("metric names are unique");
+        c
+    }
+
+    fn counters(&mut self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn float_counters(&mut self, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+        self.add(CounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauges(&mut self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn histograms(
+        &mut self,
+        name: &str,
+        help: &str,
+        buckets: &[f64],
+        labels: &[&str],
+    ) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.add(HistogramVec::new(opts, labels).expect("valid metric"))
     }
 }
 
 impl Metrics {
-    /// Registers every metric in a fresh registry.
-    pub fn new() -> Self {
-        let registry = Registry::new();
-        let sessions_active = IntGaugeVec::new(
-            Opts::new("voxrelay_sessions_active", "Sessions currently relaying."),
-            &["route"],
-        )
-        .expect("valid metric");
-        let sessions_total = IntCounterVec::new(
-            Opts::new(
+    /// Registers every metric in a fresh registry; at most `max_clients` distinct client labels.
+    pub fn new(max_clients: usize) -> Self {
+        let mut b = Builder {
+            registry: Registry::new(),
+            names: Vec::new(),
+        };
+        let grants_total = b.add(
+            IntCounter::new(
+                "voxrelay_grants_total",
+                "Short-lived tokens issued by /v1/auth/grant.",
+            )
+            .expect("valid metric"),
+        );
+        let sessions_limit = b.add(
+            IntGauge::new(
+                "voxrelay_sessions_limit",
+                "The replica's session cap (limits.max_sessions).",
+            )
+            .expect("valid metric"),
+        );
+        Self {
+            sessions_active: b.gauges("voxrelay_sessions_active", "Sessions currently relaying.", &["route"]),
+            sessions_total: b.counters(
                 "voxrelay_sessions_total",
                 "Sessions ended, by how they ended.",
+                &["route", "upstream", "outcome"],
             ),
-            &["route", "upstream", "outcome"],
-        )
-        .expect("valid metric");
-        let rejections_total = IntCounterVec::new(
-            Opts::new(
+            rejections_total: b.counters(
                 "voxrelay_handshake_rejections_total",
                 "Handshakes refused before the upgrade.",
+                &["route", "reason"],
             ),
-            &["route", "reason"],
-        )
-        .expect("valid metric");
-        let upstream_connect_seconds = HistogramVec::new(
-            HistogramOpts::new(
+            upstream_connect_seconds: b.histograms(
                 "voxrelay_upstream_connect_duration_seconds",
                 "Time to open the upstream WebSocket, successful or not.",
-            )
-            .buckets(CONNECT_BUCKETS.to_vec()),
-            &["upstream"],
-        )
-        .expect("valid metric");
-        let session_seconds = HistogramVec::new(
-            HistogramOpts::new(
+                &CONNECT_BUCKETS,
+                &["upstream"],
+            ),
+            session_seconds: b.histograms(
                 "voxrelay_session_duration_seconds",
                 "Length of relayed sessions.",
-            )
-            .buckets(SESSION_BUCKETS.to_vec()),
-            &["route"],
-        )
-        .expect("valid metric");
-        let messages_total = IntCounterVec::new(
-            Opts::new("voxrelay_messages_total", "Data messages relayed."),
-            &["route", "direction"],
-        )
-        .expect("valid metric");
-        let bytes_total = IntCounterVec::new(
-            Opts::new("voxrelay_message_bytes_total", "Payload bytes relayed."),
-            &["route", "direction"],
-        )
-        .expect("valid metric");
-        let grants_total = IntCounter::new(
-            "voxrelay_grants_total",
-            "Short-lived tokens issued by /v1/auth/grant.",
-        )
-        .expect("valid metric");
-        let upstream_attempts_total = IntCounterVec::new(
-            Opts::new(
+                &SESSION_BUCKETS,
+                &["route"],
+            ),
+            messages_total: b.counters("voxrelay_messages_total", "Data messages relayed.", &["route", "direction"]),
+            bytes_total: b.counters("voxrelay_message_bytes_total", "Payload bytes relayed.", &["route", "direction"]),
+            upstream_attempts_total: b.counters(
                 "voxrelay_upstream_attempts_total",
                 "Upstream connect attempts by outcome (ok, rejected, server_error, unreachable, timeout, skipped).",
+                &["upstream", "outcome"],
             ),
-            &["upstream", "outcome"],
-        )
-        .expect("valid metric");
-        let fallbacks_total = IntCounterVec::new(
-            Opts::new(
+            upstream_handshakes_total: b.counters(
+                "voxrelay_upstream_handshakes_total",
+                "Upstream WebSocket handshakes by HTTP status class (101, 3xx, 4xx, 5xx, network_error, timeout).",
+                &["upstream", "status_class"],
+            ),
+            fallbacks_total: b.counters(
                 "voxrelay_upstream_fallbacks_total",
                 "Sessions served by a later upstream because earlier ones failed or were skipped.",
+                &["route", "upstream"],
             ),
-            &["route", "upstream"],
-        )
-        .expect("valid metric");
-        let circuit_open = IntGaugeVec::new(
-            Opts::new(
+            circuit_open: b.gauges(
                 "voxrelay_upstream_circuit_open",
                 "1 while the upstream's circuit breaker skips it.",
+                &["upstream"],
             ),
-            &["upstream"],
-        )
-        .expect("valid metric");
-        let keepalives_total = IntCounterVec::new(
-            Opts::new(
+            keepalives_total: b.counters(
                 "voxrelay_keepalives_injected_total",
                 "KeepAlive messages sent upstream during client silence.",
+                &["route"],
             ),
-            &["route"],
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(grants_total.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(upstream_attempts_total.clone()),
-            Box::new(fallbacks_total.clone()),
-            Box::new(circuit_open.clone()),
-            Box::new(keepalives_total.clone()),
-            Box::new(sessions_active.clone()),
-            Box::new(sessions_total.clone()),
-            Box::new(rejections_total.clone()),
-            Box::new(upstream_connect_seconds.clone()),
-            Box::new(session_seconds.clone()),
-            Box::new(messages_total.clone()),
-            Box::new(bytes_total.clone()),
-        ] {
-            registry.register(c).expect("names are unique");
-        }
-        Self {
-            registry,
-            sessions_active,
-            sessions_total,
-            rejections_total,
-            upstream_connect_seconds,
-            session_seconds,
-            messages_total,
-            bytes_total,
+            close_codes_total: b.counters(
+                "voxrelay_close_codes_total",
+                "Close frames by sender (client, upstream, relay) and code.",
+                &["side", "code"],
+            ),
+            first_response_seconds: b.histograms(
+                "voxrelay_first_response_seconds",
+                "Time from the first client message to the first upstream message after it (time to first transcript for STT).",
+                &FIRST_RESPONSE_BUCKETS,
+                &["route"],
+            ),
+            client_sessions_total: b.counters(
+                "voxrelay_client_sessions_total",
+                "Sessions started, by route and client.",
+                &["route", "client"],
+            ),
+            client_sessions_active: b.gauges(
+                "voxrelay_client_sessions_active",
+                "Sessions currently relaying, by client.",
+                &["client"],
+            ),
+            audio_seconds_total: b.float_counters(
+                "voxrelay_audio_seconds_total",
+                "Audio streamed for transcription (raw encodings from bytes, containers from stream time).",
+                &["route", "client"],
+            ),
+            tts_characters_total: b.counters(
+                "voxrelay_tts_characters_total",
+                "Characters sent for speech synthesis.",
+                &["route", "client"],
+            ),
+            tts_audio_seconds_total: b.float_counters(
+                "voxrelay_tts_audio_seconds_total",
+                "Synthesized audio received (raw encodings).",
+                &["route", "client"],
+            ),
+            cost_usd_total: b.float_counters(
+                "voxrelay_estimated_cost_usd_total",
+                "Estimated upstream cost from configured prices, in US dollars.",
+                &["route", "upstream", "client"],
+            ),
             grants_total,
-            upstream_attempts_total,
-            fallbacks_total,
-            circuit_open,
-            keepalives_total,
+            sessions_limit,
+            registry: b.registry,
+            names: b.names,
+            clients: Arc::new(Mutex::new(HashSet::new())),
+            max_clients,
         }
+    }
+
+    /// Every metric family name this registry exports.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The label for client `id`: itself while fewer than the cap have been seen, else `other`.
+    pub fn client_label(&self, id: &str) -> String {
+        let mut seen = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(id) || seen.len() < self.max_clients {
+            seen.insert(id.to_owned());
+            return id.to_owned();
+        }
+        OTHER_CLIENT.to_owned()
     }
 
     /// Counters for one direction of one route, resolved once per session.
@@ -190,9 +276,8 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        let encoder = TextEncoder::new();
         // encoding into a Vec cannot fail for well-formed families
-        let _ = encoder.encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }
@@ -209,5 +294,54 @@ impl Flow {
     pub fn record(&self, len: usize) {
         self.messages.inc();
         self.bytes.inc_by(len as u64);
+    }
+}
+
+/// Bounded label for a close code: the registered codes by number, ranges otherwise.
+pub fn close_code_label(code: Option<u16>) -> &'static str {
+    const KNOWN: [&str; 16] = [
+        "1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010",
+        "1011", "1012", "1013", "1014", "1015",
+    ];
+    match code {
+        None => "none",
+        Some(c @ 1000..=1015) => KNOWN[usize::from(c - 1000)],
+        Some(3000..=3999) => "3xxx",
+        Some(4000..=4999) => "4xxx",
+        Some(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_labels_are_capped() {
+        let m = Metrics::new(2);
+        assert_eq!(m.client_label("a"), "a");
+        assert_eq!(m.client_label("b"), "b");
+        assert_eq!(m.client_label("c"), OTHER_CLIENT);
+        assert_eq!(m.client_label("a"), "a");
+    }
+
+    #[test]
+    fn close_codes_map_to_a_bounded_set() {
+        assert_eq!(close_code_label(Some(1011)), "1011");
+        assert_eq!(close_code_label(Some(4000)), "4xxx");
+        assert_eq!(close_code_label(Some(2999)), "other");
+        assert_eq!(close_code_label(None), "none");
+    }
+
+    #[test]
+    fn names_cover_every_family() {
+        let m = Metrics::default();
+        for name in [
+            "voxrelay_sessions_total",
+            "voxrelay_audio_seconds_total",
+            "voxrelay_grants_total",
+        ] {
+            assert!(m.names().iter().any(|n| n == name), "{name}");
+        }
     }
 }

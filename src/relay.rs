@@ -7,6 +7,7 @@
 
 pub mod message;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use prometheus::IntCounter;
 
-use crate::metrics::Flow;
+use crate::usage::Meter;
 use message::close;
 
 /// Close code: normal closure.
@@ -45,6 +46,17 @@ pub enum Side {
     Upstream,
     /// voxrelay itself (shutdown).
     Relay,
+}
+
+impl Side {
+    /// `client`, `upstream` or `relay`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Upstream => "upstream",
+            Self::Relay => "relay",
+        }
+    }
 }
 
 /// How a session ended.
@@ -79,6 +91,23 @@ enum First {
     Idle(Duration),
 }
 
+impl Outcome {
+    /// Who sent which close code: the peer that closed, or voxrelay for each side it closed.
+    pub fn closes(&self) -> Vec<(&'static str, Option<u16>)> {
+        match self.ended_by {
+            Side::Client if self.label == "client_closed" => vec![("client", self.client_code)],
+            Side::Upstream if self.label == "upstream_closed" => {
+                vec![("upstream", self.upstream_code)]
+            }
+            _ => [self.client_code, self.upstream_code]
+                .into_iter()
+                .flatten()
+                .map(|code| ("relay", Some(code)))
+                .collect(),
+        }
+    }
+}
+
 /// Why one direction stopped.
 enum End {
     /// The source sent a close frame.
@@ -92,10 +121,8 @@ enum End {
 /// Per-session relay settings.
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
-    /// Counters for client → upstream.
-    pub up: Flow,
-    /// Counters for upstream → client.
-    pub down: Flow,
+    /// Counts and meters what crosses, both ways.
+    pub meter: Arc<Meter>,
     /// How long to wait for close replies once the session is ending.
     pub close_timeout: Duration,
     /// Cancelled when the process is shutting down.
@@ -163,12 +190,14 @@ where
         last_ms: AtomicU64::new(0),
     };
     let up = Direction {
-        flow: &opts.up,
+        meter: &opts.meter,
+        from_client: true,
         activity: &activity,
         keepalive: opts.keepalive.as_ref(),
     };
     let down = Direction {
-        flow: &opts.down,
+        meter: &opts.meter,
+        from_client: false,
         activity: &activity,
         keepalive: None,
     };
@@ -195,7 +224,8 @@ where
 /// What one direction counts and does besides copying.
 #[derive(Clone, Copy)]
 struct Direction<'a> {
-    flow: &'a Flow,
+    meter: &'a Meter,
+    from_client: bool,
     activity: &'a Activity,
     keepalive: Option<&'a (Duration, IntCounter)>,
 }
@@ -226,11 +256,12 @@ where
             Some(Err(e)) => return End::Failed(e),
             None => return End::Failed(WsError::ConnectionClosed),
         };
-        let flow = dir.flow;
         dir.activity.touch();
         match msg {
-            Message::Text(ref t) => flow.record(t.len()),
-            Message::Binary(ref b) => flow.record(b.len()),
+            Message::Text(_) | Message::Binary(_) if dir.from_client => {
+                dir.meter.client_message(&msg)
+            }
+            Message::Text(_) | Message::Binary(_) => dir.meter.upstream_message(&msg),
             Message::Close(frame) => return End::Closed(frame),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         }

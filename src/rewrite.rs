@@ -216,6 +216,16 @@ impl<'q> ClientQuery<'q> {
         })
     }
 
+    /// The value `key` will have upstream (a forced value, else the client's first), decoded.
+    pub fn param(&self, key: &str, policy: &QueryPolicy) -> Option<String> {
+        if let Some((_, v)) = policy.force_params.iter().find(|(k, _)| k == key) {
+            return Some(v.clone());
+        }
+        let (_, raw) = self.pairs.iter().find(|(k, _)| k == key)?;
+        let value = raw.split_once('=').map_or("", |(_, v)| v);
+        Some(decode(value).into_owned())
+    }
+
     /// The upstream query: the mapped model in the client's position, the mapping's and the
     /// route's forced parameters set in place or appended (the route wins), everything else
     /// exactly as sent.

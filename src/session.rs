@@ -19,13 +19,17 @@ use crate::auth::Access;
 use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
-use crate::metrics::{CLIENT_TO_UPSTREAM, UPSTREAM_TO_CLIENT};
+use crate::metrics::close_code_label;
 use crate::relay::message::{from_axum, from_axum_error, to_axum};
-use crate::relay::{RelayOptions, relay};
+use crate::relay::{Outcome, RelayOptions, relay};
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
+use crate::usage::{self, Meter, Usage};
+
+/// Log target of the per-session usage record.
+pub const USAGE_TARGET: &str = "voxrelay::usage";
 
 /// Client id of sessions on routes without authentication.
 pub const ANONYMOUS: &str = "anonymous";
@@ -41,8 +45,16 @@ pub struct RouteState {
 
 /// What is known once the handshake is accepted, carried into the upgraded session.
 struct Accepted {
+    session_id: String,
+    client_id: String,
+    /// The model as sent upstream.
+    model: String,
+    /// Audio bytes per second (raw encodings) for metering.
+    audio_rate: Option<f64>,
+    connect_seconds: f64,
     upstream: Arc<Upstream>,
-    socket: UpstreamSocket,
+    /// Taken by the relay.
+    socket: Option<UpstreamSocket>,
     /// The upstream's `dg-request-id`, forwarded on the 101.
     request_id: Option<HeaderValue>,
     /// Session length limit (route and token, the tighter).
@@ -70,7 +82,10 @@ pub async fn handle(
     );
     async move {
         match accept(&state, peer, &uri, &headers, ws).await {
-            Ok((ws, accepted)) => upgrade(state, ws, accepted, &session_id),
+            Ok((ws, mut accepted)) => {
+                accepted.session_id = session_id.clone();
+                upgrade(state, ws, accepted, &session_id)
+            }
             Err(reject) => {
                 let reason = reject.reason();
                 info!(
@@ -128,6 +143,7 @@ async fn accept(
             LimitError::Global => Reject::GlobalSessionLimit,
             LimitError::Client(n) => Reject::ClientSessionLimit(n),
         })?;
+    let connect_started = Instant::now();
     let (upstream, socket, request_id) = connect_upstream(shared, route, &query, headers).await?;
     span.record("upstream", upstream.name.as_str());
     let mut ws = limit(ws, &shared.server);
@@ -138,9 +154,20 @@ async fn accept(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    let param = |k| query.param(k, &route.policy);
     let accepted = Accepted {
+        session_id: String::new(),
+        client_id: access.client_id.clone(),
+        model: upstream.aliases.map(&query.model).model,
+        audio_rate: usage::audio_rate(
+            route.kind,
+            param("encoding").as_deref(),
+            param("sample_rate").as_deref(),
+            param("channels").as_deref(),
+        ),
+        connect_seconds: connect_started.elapsed().as_secs_f64(),
         upstream,
-        socket,
+        socket: Some(socket),
         request_id,
         max_session,
         _permit: permit,
@@ -319,11 +346,34 @@ fn upgrade(
 }
 
 /// Relays one upgraded session and records how it ended.
-async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
+async fn run(state: RouteState, client: WebSocket, mut accepted: Accepted) {
+    let Some(socket) = accepted.socket.take() else {
+        return;
+    };
     let shared = &state.shared;
+    let m = &shared.metrics;
     let route = &state.route.name;
-    let active = shared.metrics.sessions_active.with_label_values(&[route]);
+    let client_label = m.client_label(&accepted.client_id);
+    let active = m.sessions_active.with_label_values(&[route]);
+    let client_active = m.client_sessions_active.with_label_values(&[&client_label]);
     active.inc();
+    client_active.inc();
+    m.client_sessions_total
+        .with_label_values(&[route, &client_label])
+        .inc();
+    let upstream = &accepted.upstream;
+    let labels = [
+        route.as_str(),
+        upstream.name.as_str(),
+        client_label.as_str(),
+    ];
+    let meter = Arc::new(Meter::new(
+        m,
+        state.route.kind,
+        accepted.audio_rate,
+        &upstream.prices,
+        labels,
+    ));
     let started = Instant::now();
     info!("session started");
     let (client_tx, client_rx) = client.split();
@@ -331,15 +381,14 @@ async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
         .sink_map_err(from_axum_error)
         .with(|m| std::future::ready(Ok(to_axum(m))));
     let client_rx = client_rx.map_ok(from_axum).map_err(from_axum_error);
-    let (upstream_tx, upstream_rx) = accepted.socket.split();
+    let (upstream_tx, upstream_rx) = socket.split();
     let opts = RelayOptions {
-        up: shared.metrics.flow(route, CLIENT_TO_UPSTREAM),
-        down: shared.metrics.flow(route, UPSTREAM_TO_CLIENT),
+        meter: meter.clone(),
         close_timeout: shared.server.close_timeout,
         max_session: accepted.max_session,
         idle_timeout: shared.server.idle_timeout,
         keepalive: state.route.keepalive.map(|interval| {
-            let counter = shared.metrics.keepalives_total.with_label_values(&[route]);
+            let counter = m.keepalives_total.with_label_values(&[route]);
             (interval, counter)
         }),
         max_message_bytes: shared.server.max_message_bytes,
@@ -354,19 +403,53 @@ async fn run(state: RouteState, client: WebSocket, accepted: Accepted) {
     )
     .await;
     active.dec();
+    client_active.dec();
     let seconds = started.elapsed().as_secs_f64();
-    let m = &shared.metrics;
     m.session_seconds
         .with_label_values(&[route])
         .observe(seconds);
     m.sessions_total
-        .with_label_values(&[route, &accepted.upstream.name, outcome.label])
+        .with_label_values(&[route, &upstream.name, outcome.label])
         .inc();
+    for (side, code) in outcome.closes() {
+        m.close_codes_total
+            .with_label_values(&[side, close_code_label(code)])
+            .inc();
+    }
+    let usage = meter.finish();
+    record_usage(&state.route, &accepted, &outcome, seconds, &usage);
+}
+
+/// The usage record: one structured event per session, for billing and audit pipelines.
+fn record_usage(
+    route: &Route,
+    accepted: &Accepted,
+    outcome: &Outcome,
+    seconds: f64,
+    usage: &Usage,
+) {
     info!(
+        target: USAGE_TARGET,
+        session_id = %accepted.session_id,
+        client = %accepted.client_id,
+        route = %route.name,
+        upstream = %accepted.upstream.name,
+        model = %accepted.model,
+        duration_seconds = seconds,
+        connect_seconds = accepted.connect_seconds,
+        first_response_seconds = usage.first_response_seconds,
+        bytes_in = usage.bytes_in,
+        bytes_out = usage.bytes_out,
+        messages_in = usage.messages_in,
+        messages_out = usage.messages_out,
+        audio_seconds = usage.audio_seconds,
+        tts_characters = usage.tts_characters,
+        tts_audio_seconds = usage.tts_audio_seconds,
+        estimated_cost_usd = usage.cost_usd,
         outcome = outcome.label,
+        closed_by = outcome.ended_by.as_str(),
         client_close_code = outcome.client_code,
         upstream_close_code = outcome.upstream_code,
-        duration_seconds = seconds,
-        "session ended"
+        "session usage"
     );
 }

@@ -79,6 +79,8 @@ pub struct Upstream {
     pub aliases: AliasTable,
     /// Skips this upstream after repeated connect failures.
     pub breaker: breaker::Breaker,
+    /// Prices for cost estimates.
+    pub prices: crate::config::PricesConfig,
 }
 
 impl UpstreamError {
@@ -87,6 +89,21 @@ impl UpstreamError {
         match self {
             Self::Rejected { status, .. } => status.is_server_error(),
             _ => true,
+        }
+    }
+
+    /// Fixed label for `voxrelay_upstream_handshakes_total{status_class}`.
+    pub fn status_class(&self) -> &'static str {
+        match self {
+            Self::Rejected { status, .. } => match status.as_u16() {
+                100..=199 => "1xx",
+                200..=299 => "2xx",
+                300..=399 => "3xx",
+                400..=499 => "4xx",
+                _ => "5xx",
+            },
+            Self::Unreachable(_) => "network_error",
+            Self::Timeout => "timeout",
         }
     }
 

@@ -7,8 +7,8 @@ use axum::http::{HeaderName, HeaderValue};
 use rustls::ClientConfig;
 
 use super::{
-    AuthScheme, ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, RawConfig, RouteConfig,
-    RouteKind, ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
+    AuthScheme, ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, PricesConfig, RawConfig,
+    RouteConfig, RouteKind, ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
@@ -51,6 +51,10 @@ pub struct Settings {
     pub auth: Authenticator,
     /// Rate limits and caps.
     pub limits: Limits,
+    /// The session cap (for the `voxrelay_sessions_limit` gauge).
+    pub max_sessions: usize,
+    /// Metric label bounds.
+    pub metrics: super::MetricsConfig,
     /// Upstreams by name.
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Routes in config order.
@@ -102,6 +106,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             log: raw.log,
             auth: Authenticator { clients, tokens },
             limits,
+            max_sessions: raw.limits.max_sessions,
+            metrics: raw.metrics,
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
@@ -175,6 +181,18 @@ fn upstream(
 ) -> Option<Upstream> {
     let at = format!("upstreams.{name}");
     let before = errors.len();
+    if let Some(p) = &u.prices {
+        let all = [
+            p.listen_usd_per_minute,
+            p.flux_usd_per_minute,
+            p.speak_usd_per_1k_chars,
+        ];
+        if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            errors.push(format!(
+                "{at}.prices: prices must be finite and not negative"
+            ));
+        }
+    }
     let (default_base, default_scheme, header, builtin): (_, _, _, &[(&str, &str)]) = match u.kind {
         UpstreamKind::Deepgram => (
             DEEPGRAM_BASE_URL,
@@ -277,6 +295,10 @@ fn upstream(
         extra_headers,
         aliases: AliasTable::new(&aliases),
         breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
+        prices: u.prices.unwrap_or(match u.kind {
+            UpstreamKind::Cloudflare => PricesConfig::CLOUDFLARE,
+            UpstreamKind::Deepgram => PricesConfig::UNKNOWN,
+        }),
     })
 }
 

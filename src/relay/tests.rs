@@ -37,10 +37,17 @@ fn peer() -> (Peer, Rx, Tx) {
 }
 
 fn options(shutdown: CancellationToken) -> RelayOptions {
-    let m = Metrics::new();
+    let m = Metrics::default();
+    let prices = crate::config::PricesConfig::UNKNOWN;
+    let meter = Meter::new(
+        &m,
+        crate::config::RouteKind::Listen,
+        None,
+        &prices,
+        ["t", "u", "c"],
+    );
     RelayOptions {
-        up: m.flow("test", "up"),
-        down: m.flow("test", "down"),
+        meter: std::sync::Arc::new(meter),
         close_timeout: Duration::from_millis(200),
         shutdown,
         max_session: None,

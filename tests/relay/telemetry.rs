@@ -65,17 +65,13 @@ async fn secrets_never_reach_logs_or_metrics() {
         .await
         .unwrap();
     refused(&url, Some("token, not-a-valid-key-3141"), &[]).await;
+    metric_eventually(&app, r#"voxrelay_sessions_active{route="listen"} 0"#).await;
     let logs = logs();
     let ended = logs
         .lines()
-        .find(|l| l.contains("session ended") && l.contains("route=listen"))
+        .find(|l| l.contains("session usage") && l.contains("route=listen"))
         .expect("a session-end line was logged");
-    for field in [
-        "session_id=",
-        "client=\"tester\"",
-        "upstream=\"dg\"",
-        "outcome=",
-    ] {
+    for field in ["session_id=", "client=tester", "upstream=dg", "outcome="] {
         assert!(ended.contains(field), "session span lacks {field}: {ended}");
     }
     for secret in [CLIENT_KEY, UPSTREAM_SECRET, "not-a-valid-key-3141"] {
@@ -85,4 +81,86 @@ async fn secrets_never_reach_logs_or_metrics() {
     for secret in [CLIENT_KEY, UPSTREAM_SECRET, "not-a-valid-key-3141"] {
         assert!(!metrics.contains(secret), "a secret reached the metrics");
     }
+}
+
+/// The fields of the last usage record logged for `session_id`.
+fn usage_record(session_id: &str) -> std::collections::HashMap<String, String> {
+    let logs = logs();
+    let line = logs
+        .lines()
+        .rev()
+        .find(|l| l.contains("session usage") && l.contains(&format!("session_id={session_id}")))
+        .unwrap_or_else(|| panic!("no usage record for {session_id}"));
+    let fields = line.split("session usage").nth(1).unwrap();
+    fields
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_usage_record_per_session_with_audio_and_cost() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let url = app.ws("/cf/v1/listen?encoding=linear16&sample_rate=16000&channels=1");
+    let (mut ws, _) = connect_ok(&url).await;
+    // 1.5 s of 16 kHz mono linear16 in 100 ms frames, each echoed back
+    for _ in 0..15 {
+        ws.send(Message::Binary(Bytes::from(vec![0u8; 3200])))
+            .await
+            .unwrap();
+        recv_data(&mut ws).await;
+    }
+    ws.close(None).await.unwrap();
+    while recv(&mut ws).await.is_some() {}
+    metric_eventually(&app, r#"voxrelay_sessions_active{route="cf-listen"} 0"#).await;
+    // the fake upstream's request id is a constant: find the record by route instead
+    let logs = logs();
+    let line = logs
+        .lines()
+        .rev()
+        .find(|l| l.contains("session usage") && l.contains("route=cf-listen"))
+        .expect("a usage record");
+    let id = line
+        .split("session_id=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let r = usage_record(id);
+    assert_eq!(r["client"], "tester");
+    assert_eq!(r["upstream"], "cf");
+    assert_eq!(r["model"], "@cf/deepgram/nova-3");
+    assert_eq!(r["bytes_in"], "48000");
+    assert_eq!(r["bytes_out"], "48000");
+    assert_eq!(r["messages_in"], "15");
+    assert_eq!(r["messages_out"], "15");
+    assert_eq!(r["audio_seconds"].parse::<f64>().unwrap(), 1.5);
+    let cost: f64 = r["estimated_cost_usd"].parse().unwrap();
+    assert!((cost - 1.5 * 0.0092 / 60.0).abs() < 1e-12, "{cost}");
+    assert_eq!(r["outcome"], "client_closed");
+    assert_eq!(r["closed_by"], "client");
+    assert!(r.contains_key("duration_seconds") && r.contains_key("first_response_seconds"));
+    for secret in [CLIENT_KEY, UPSTREAM_SECRET] {
+        assert!(!line.contains(secret));
+    }
+    let m = app.metrics().await;
+    assert!(
+        m.contains(r#"voxrelay_audio_seconds_total{client="tester",route="cf-listen"} 1.5"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"voxrelay_close_codes_total{code="none",side="client"}"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"voxrelay_first_response_seconds_count{route="cf-listen"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"voxrelay_client_sessions_total{client="tester",route="cf-listen"} 1"#),
+        "{m}"
+    );
 }

@@ -1,0 +1,312 @@
+//! Per-session metering: bytes and messages each way, audio seconds (raw encodings from bytes,
+//! containers from stream time), TTS characters and audio, time to first response, and the
+//! estimated cost from the upstream's prices.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use prometheus::{Counter, Histogram, IntCounter};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::config::{PricesConfig, RouteKind};
+use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
+
+/// Sample rate Deepgram assumes for `/v1/speak` output.
+const TTS_DEFAULT_SAMPLE_RATE: f64 = 24_000.0;
+/// Sample rate assumed for raw STT audio that names none.
+const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
+/// Marks "not yet" in the millisecond slots.
+const UNSET: u64 = u64::MAX;
+
+/// Bytes per sample of the raw encodings; `None` for compressed or container formats.
+pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
+    match encoding {
+        "linear16" => Some(2.0),
+        "linear32" => Some(4.0),
+        "mulaw" | "alaw" => Some(1.0),
+        _ => None,
+    }
+}
+
+/// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
+/// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to
+/// `linear16` at 24 kHz, as Deepgram's does.
+pub fn audio_rate(
+    kind: RouteKind,
+    encoding: Option<&str>,
+    sample_rate: Option<&str>,
+    channels: Option<&str>,
+) -> Option<f64> {
+    let (encoding, default_rate) = match kind {
+        RouteKind::Speak => (encoding.unwrap_or("linear16"), TTS_DEFAULT_SAMPLE_RATE),
+        RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
+    };
+    let width = bytes_per_sample(encoding)?;
+    let rate = sample_rate
+        .and_then(|r| r.parse::<f64>().ok())
+        .unwrap_or(default_rate);
+    let channels = match kind {
+        RouteKind::Speak => 1.0,
+        _ => channels.and_then(|c| c.parse::<f64>().ok()).unwrap_or(1.0),
+    };
+    (rate > 0.0 && channels > 0.0).then_some(rate * channels * width)
+}
+
+/// What a finished session used.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// Payload bytes from the client.
+    pub bytes_in: u64,
+    /// Payload bytes to the client.
+    pub bytes_out: u64,
+    /// Messages from the client.
+    pub messages_in: u64,
+    /// Messages to the client.
+    pub messages_out: u64,
+    /// Audio streamed for transcription.
+    pub audio_seconds: f64,
+    /// Characters sent for synthesis.
+    pub tts_characters: u64,
+    /// Synthesized audio received (raw encodings).
+    pub tts_audio_seconds: f64,
+    /// Estimated cost, USD.
+    pub cost_usd: f64,
+    /// First upstream message after the first client message, if both happened.
+    pub first_response_seconds: Option<f64>,
+}
+
+/// The Prometheus handles one session updates, resolved once.
+#[derive(Debug, Clone)]
+struct Counters {
+    up: Flow,
+    down: Flow,
+    audio: Counter,
+    tts_chars: IntCounter,
+    tts_audio: Counter,
+    cost: Counter,
+    first_response: Histogram,
+}
+
+/// Meters one session; shared by both relay directions.
+#[derive(Debug)]
+pub struct Meter {
+    kind: RouteKind,
+    rate: Option<f64>,
+    usd_per_second: f64,
+    usd_per_char: f64,
+    started: Instant,
+    counters: Counters,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    raw_audio_bytes: AtomicU64,
+    tts_audio_bytes: AtomicU64,
+    tts_chars: AtomicU64,
+    first_client_ms: AtomicU64,
+    first_response_ms: AtomicU64,
+    first_audio_ms: AtomicU64,
+    last_audio_ms: AtomicU64,
+}
+
+impl Meter {
+    /// A meter for a session on `route` (`kind`) through `upstream` for `client` (label).
+    pub fn new(
+        metrics: &Metrics,
+        kind: RouteKind,
+        rate: Option<f64>,
+        prices: &PricesConfig,
+        [route, upstream, client]: [&str; 3],
+    ) -> Self {
+        let per_minute = match kind {
+            RouteKind::Listen => prices.listen_usd_per_minute,
+            RouteKind::Flux => prices.flux_usd_per_minute,
+            RouteKind::Speak => 0.0,
+        };
+        let counters = Counters {
+            up: metrics.flow(route, CLIENT_TO_UPSTREAM),
+            down: metrics.flow(route, UPSTREAM_TO_CLIENT),
+            audio: metrics
+                .audio_seconds_total
+                .with_label_values(&[route, client]),
+            tts_chars: metrics
+                .tts_characters_total
+                .with_label_values(&[route, client]),
+            tts_audio: metrics
+                .tts_audio_seconds_total
+                .with_label_values(&[route, client]),
+            cost: metrics
+                .cost_usd_total
+                .with_label_values(&[route, upstream, client]),
+            first_response: metrics.first_response_seconds.with_label_values(&[route]),
+        };
+        Self {
+            kind,
+            rate,
+            usd_per_second: per_minute / 60.0,
+            usd_per_char: prices.speak_usd_per_1k_chars / 1000.0,
+            started: Instant::now(),
+            counters,
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            messages_in: AtomicU64::new(0),
+            messages_out: AtomicU64::new(0),
+            raw_audio_bytes: AtomicU64::new(0),
+            tts_audio_bytes: AtomicU64::new(0),
+            tts_chars: AtomicU64::new(0),
+            first_client_ms: AtomicU64::new(UNSET),
+            first_response_ms: AtomicU64::new(UNSET),
+            first_audio_ms: AtomicU64::new(UNSET),
+            last_audio_ms: AtomicU64::new(UNSET),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// A data message from the client, about to go upstream.
+    pub fn client_message(&self, msg: &Message) {
+        let len = payload_len(msg);
+        self.counters.up.record(len);
+        self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
+        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        let now = self.now_ms();
+        let _ =
+            self.first_client_ms
+                .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed);
+        match (self.kind, msg) {
+            (RouteKind::Speak, Message::Text(t)) => self.speak_text(t.as_str()),
+            (RouteKind::Listen | RouteKind::Flux, Message::Binary(b)) if !b.is_empty() => {
+                self.audio_in(b.len(), now)
+            }
+            _ => {}
+        }
+    }
+
+    /// A data message from the upstream, about to go to the client.
+    pub fn upstream_message(&self, msg: &Message) {
+        let len = payload_len(msg);
+        self.counters.down.record(len);
+        self.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        let first_client = self.first_client_ms.load(Ordering::Relaxed);
+        if first_client != UNSET && self.first_response_ms.load(Ordering::Relaxed) == UNSET {
+            let now = self.now_ms();
+            if self
+                .first_response_ms
+                .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                let seconds = now.saturating_sub(first_client) as f64 / 1000.0;
+                self.counters.first_response.observe(seconds);
+            }
+        }
+        if let (RouteKind::Speak, Message::Binary(b), Some(rate)) = (self.kind, msg, self.rate) {
+            self.tts_audio_bytes
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+            self.counters.tts_audio.inc_by(b.len() as f64 / rate);
+        }
+    }
+
+    fn audio_in(&self, len: usize, now: u64) {
+        match self.rate {
+            Some(rate) => {
+                self.raw_audio_bytes
+                    .fetch_add(len as u64, Ordering::Relaxed);
+                let seconds = len as f64 / rate;
+                self.counters.audio.inc_by(seconds);
+                self.counters.cost.inc_by(seconds * self.usd_per_second);
+            }
+            None => {
+                let _ = self.first_audio_ms.compare_exchange(
+                    UNSET,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                self.last_audio_ms.store(now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn speak_text(&self, text: &str) {
+        #[derive(serde::Deserialize)]
+        struct Speak<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            #[serde(default, borrow)]
+            text: std::borrow::Cow<'a, str>,
+        }
+        let Ok(speak) = serde_json::from_str::<Speak<'_>>(text) else {
+            return;
+        };
+        if speak.kind == "Speak" {
+            let chars = speak.text.chars().count() as u64;
+            self.tts_chars.fetch_add(chars, Ordering::Relaxed);
+            self.counters.tts_chars.inc_by(chars);
+            self.counters.cost.inc_by(chars as f64 * self.usd_per_char);
+        }
+    }
+
+    /// Ends metering: counts container audio by stream time and returns the session's usage.
+    pub fn finish(&self) -> Usage {
+        let container_seconds = match (
+            self.first_audio_ms.load(Ordering::Relaxed),
+            self.last_audio_ms.load(Ordering::Relaxed),
+        ) {
+            (first, last) if first != UNSET && last != UNSET => {
+                // the stream lasts until the session ends, not until the last frame was sent
+                let end = self.now_ms().max(last);
+                end.saturating_sub(first) as f64 / 1000.0
+            }
+            _ => 0.0,
+        };
+        if container_seconds > 0.0 {
+            self.counters.audio.inc_by(container_seconds);
+            self.counters
+                .cost
+                .inc_by(container_seconds * self.usd_per_second);
+        }
+        let raw_seconds = match self.rate {
+            Some(rate) if self.kind != RouteKind::Speak => {
+                self.raw_audio_bytes.load(Ordering::Relaxed) as f64 / rate
+            }
+            _ => 0.0,
+        };
+        let audio_seconds = raw_seconds + container_seconds;
+        let tts_characters = self.tts_chars.load(Ordering::Relaxed);
+        let tts_audio_seconds = match (self.kind, self.rate) {
+            (RouteKind::Speak, Some(rate)) => {
+                self.tts_audio_bytes.load(Ordering::Relaxed) as f64 / rate
+            }
+            _ => 0.0,
+        };
+        let first_client = self.first_client_ms.load(Ordering::Relaxed);
+        let first_response = self.first_response_ms.load(Ordering::Relaxed);
+        Usage {
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+            audio_seconds,
+            tts_characters,
+            tts_audio_seconds,
+            cost_usd: audio_seconds * self.usd_per_second
+                + tts_characters as f64 * self.usd_per_char,
+            first_response_seconds: (first_response != UNSET)
+                .then(|| first_response.saturating_sub(first_client) as f64 / 1000.0),
+        }
+    }
+}
+
+fn payload_len(msg: &Message) -> usize {
+    match msg {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+use bytes::Bytes;
+
+use super::*;
+
+const SECOND_16K_MONO: usize = 32_000;
+
+fn meter(kind: RouteKind, rate: Option<f64>, prices: &PricesConfig) -> (Metrics, Meter) {
+    let m = Metrics::default();
+    let meter = Meter::new(&m, kind, rate, prices, ["r", "u", "c"]);
+    (m, meter)
+}
+
+#[test]
+fn raw_encodings_count_bytes_as_seconds() {
+    let cases = [
+        ("linear16", "16000", "1", 32_000.0),
+        ("linear16", "48000", "2", 192_000.0),
+        ("linear32", "16000", "1", 64_000.0),
+        ("mulaw", "8000", "1", 8_000.0),
+        ("alaw", "8000", "2", 16_000.0),
+    ];
+    for (encoding, rate, channels, want) in cases {
+        let got = audio_rate(
+            RouteKind::Listen,
+            Some(encoding),
+            Some(rate),
+            Some(channels),
+        );
+        assert_eq!(got, Some(want), "{encoding} {rate} {channels}");
+    }
+    assert_eq!(
+        audio_rate(RouteKind::Listen, Some("linear16"), None, None),
+        Some(32_000.0)
+    );
+    for container in [
+        None,
+        Some("opus"),
+        Some("ogg-opus"),
+        Some("flac"),
+        Some("webm"),
+    ] {
+        assert_eq!(
+            audio_rate(RouteKind::Listen, container, Some("16000"), None),
+            None
+        );
+    }
+    assert_eq!(
+        audio_rate(RouteKind::Speak, None, None, Some("2")),
+        Some(48_000.0)
+    );
+    assert_eq!(
+        audio_rate(RouteKind::Speak, Some("mulaw"), Some("8000"), None),
+        Some(8_000.0)
+    );
+}
+
+#[test]
+fn stt_audio_seconds_and_cost_follow_the_bytes() {
+    let (m, meter) = meter(RouteKind::Listen, Some(32_000.0), &PricesConfig::CLOUDFLARE);
+    for _ in 0..30 {
+        meter.client_message(&Message::Binary(Bytes::from(vec![
+            0u8;
+            SECOND_16K_MONO * 2
+        ])));
+    }
+    meter.client_message(&Message::Text(r#"{"type":"KeepAlive"}"#.into()));
+    let usage = meter.finish();
+    assert!((usage.audio_seconds - 60.0).abs() < 1e-9, "{usage:?}");
+    assert!(
+        (usage.cost_usd - 0.0092).abs() < 1e-12,
+        "one audio minute of Nova-3: {usage:?}"
+    );
+    assert_eq!((usage.messages_in, usage.bytes_in), (31, 30 * 64_000 + 20));
+    let counted = m.audio_seconds_total.with_label_values(&["r", "c"]).get();
+    assert!((counted - 60.0).abs() < 1e-9);
+    let cost = m.cost_usd_total.with_label_values(&["r", "u", "c"]).get();
+    assert!((cost - 0.0092).abs() < 1e-12);
+}
+
+#[test]
+fn containers_are_timed_by_the_clock() {
+    let (_, meter) = meter(RouteKind::Listen, None, &PricesConfig::CLOUDFLARE);
+    meter.client_message(&Message::Binary(Bytes::from_static(b"OggS....")));
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let usage = meter.finish();
+    assert!(
+        usage.audio_seconds >= 0.03 && usage.audio_seconds < 5.0,
+        "{usage:?}"
+    );
+}
+
+#[test]
+fn tts_counts_characters_and_received_audio() {
+    let (m, meter) = meter(RouteKind::Speak, Some(48_000.0), &PricesConfig::CLOUDFLARE);
+    meter.client_message(&Message::Text(
+        r#"{"type":"Speak","text":"Héllo wörld"}"#.into(),
+    ));
+    meter.client_message(&Message::Text(r#"{"type":"Flush"}"#.into()));
+    meter.upstream_message(&Message::Binary(Bytes::from(vec![0u8; 24_000])));
+    let usage = meter.finish();
+    assert_eq!(usage.tts_characters, 11);
+    assert!((usage.tts_audio_seconds - 0.5).abs() < 1e-9);
+    assert!((usage.cost_usd - 11.0 * 0.03 / 1000.0).abs() < 1e-12);
+    assert_eq!(
+        m.tts_characters_total.with_label_values(&["r", "c"]).get(),
+        11
+    );
+    assert!(usage.first_response_seconds.is_some());
+}
+
+#[test]
+fn first_response_needs_a_client_message_first() {
+    let (m, meter) = meter(RouteKind::Speak, None, &PricesConfig::UNKNOWN);
+    meter.upstream_message(&Message::Text(r#"{"type":"Metadata"}"#.into()));
+    assert_eq!(meter.finish().first_response_seconds, None);
+    assert_eq!(
+        m.first_response_seconds
+            .with_label_values(&["r"])
+            .get_sample_count(),
+        0
+    );
+}
