@@ -294,6 +294,14 @@ async fn attempt_upstream(
         .upstream_attempts_total
         .with_label_values(&[&upstream.name, outcome])
         .inc();
+    let class = connected
+        .as_ref()
+        .err()
+        .map_or("101", UpstreamError::status_class);
+    metrics
+        .upstream_handshakes_total
+        .with_label_values(&[&upstream.name, class])
+        .inc();
     let circuit = metrics.circuit_open.with_label_values(&[&upstream.name]);
     match connected {
         Ok((socket, response)) => {

@@ -7,6 +7,7 @@ mod access;
 mod auth;
 mod churn;
 mod clients;
+mod deploy;
 mod helpers;
 mod process;
 mod rejections;

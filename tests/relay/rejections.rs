@@ -72,6 +72,11 @@ async fn upstream_4xx_is_returned_with_its_status_and_body() {
             .await
             .contains(r#"reason="upstream_rejected""#)
     );
+    let m = app.metrics().await;
+    assert!(
+        m.contains(r#"voxrelay_upstream_handshakes_total{status_class="4xx",upstream="dg"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]

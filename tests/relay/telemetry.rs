@@ -163,4 +163,6 @@ async fn one_usage_record_per_session_with_audio_and_cost() {
         m.contains(r#"voxrelay_client_sessions_total{client="tester",route="cf-listen"} 1"#),
         "{m}"
     );
+    let handshake = r#"voxrelay_upstream_handshakes_total{status_class="101",upstream="cf"} 1"#;
+    assert!(m.contains(handshake), "{m}");
 }
