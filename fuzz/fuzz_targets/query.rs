@@ -1,0 +1,111 @@
+//! Arbitrary text → `ClientQuery::parse` → `render`, under a permissive and a strict policy and
+//! with no aliases, the Deepgram built-in table and the Cloudflare built-in table.
+//!
+//! Every rendered query must hold exactly one `model` pair, no credential parameter, no denied
+//! parameter and each forced parameter exactly once with its value; through the alias tables
+//! too, so a model capture can never inject parameters (e.g. `model=@cf/deepgram/a?model=b`).
+
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use voxrelay::rewrite::{AliasTable, CREDENTIAL_PARAMS, ClientQuery, Pattern, QueryPolicy};
+
+/// `+` is a space, `%XX` a byte, any other `%` literal; invalid UTF-8 becomes U+FFFD.
+fn decode(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn table(entries: &[(&str, &str)]) -> AliasTable {
+    let map: BTreeMap<String, String> = entries
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    AliasTable::new(&map)
+}
+
+fn check(out: &str, policy: &QueryPolicy) {
+    let pairs: Vec<(String, String)> = out
+        .split('&')
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let count = |key: &str| pairs.iter().filter(|(k, _)| k == key).count();
+    assert_eq!(count("model"), 1, "{out}");
+    for c in CREDENTIAL_PARAMS {
+        assert_eq!(count(c), 0, "{out}");
+    }
+    for d in &policy.deny_params {
+        assert_eq!(count(d), 0, "{out}");
+    }
+    for (k, v) in &policy.force_params {
+        let hits: Vec<_> = pairs.iter().filter(|(pk, _)| pk == k).collect();
+        assert_eq!(hits.len(), 1, "{out}");
+        assert_eq!(&hits[0].1, v, "{out}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let permissive = QueryPolicy {
+        default_model: "nova-3".into(),
+        models: vec![Pattern::new("*")],
+        ..QueryPolicy::default()
+    };
+    let strict = QueryPolicy {
+        default_model: "nova-3".into(),
+        models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")],
+        deny_params: vec!["callback".into(), "api key".into()],
+        force_params: vec![("mip_opt_out".into(), "true & sure".into())],
+    };
+    let tables = [
+        AliasTable::default(),
+        table(&[
+            ("@cf/deepgram/*", "*"),
+            ("@cf/deepgram/flux", "flux-general-en"),
+            ("flux", "flux-general-en"),
+        ]),
+        table(&[
+            ("nova-3", "@cf/deepgram/nova-3"),
+            ("flux", "@cf/deepgram/flux"),
+            ("flux-general-en", "@cf/deepgram/flux"),
+            ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
+            ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
+            ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
+        ]),
+    ];
+    for policy in [&permissive, &strict] {
+        let Ok(q) = ClientQuery::parse(Some(&text), policy) else {
+            continue;
+        };
+        for aliases in &tables {
+            check(&q.render(&aliases.map(&q.model), policy), policy);
+        }
+    }
+});
