@@ -97,7 +97,7 @@ impl App {
             sessions_stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
-        let router = crate::http::router(shared.clone(), &settings.routes);
+        let router = crate::http::router(shared.clone(), &settings.routes, &settings.demo);
         Ok(App {
             listener,
             shared,

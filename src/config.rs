@@ -50,6 +50,19 @@ pub struct RawConfig {
     pub limits: LimitsConfig,
     /// Metric label bounds.
     pub metrics: MetricsConfig,
+    /// The demo page.
+    pub demo: DemoConfig,
+}
+
+/// `[demo]`: a page at `/demo/` that streams the microphone and plays TTS through voxrelay.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Serve the page (off in production).
+    pub enabled: bool,
+    /// A deliberately public client key the page trades for short-lived grants. Only for
+    /// demo keys: anything here is visible to every visitor of the page.
+    pub public_key: Option<String>,
 }
 
 /// `[metrics]`.
@@ -495,7 +508,8 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 9] = [
+    const SECTIONS: [&str; 10] = [
+        "demo",
         "metrics",
         "server",
         "log",
@@ -516,6 +530,7 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         tokens: section(&root, "tokens", &mut errors),
         limits: section(&root, "limits", &mut errors),
         metrics: section(&root, "metrics", &mut errors),
+        demo: section(&root, "demo", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

@@ -12,6 +12,7 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::app::Shared;
+use crate::config::DemoConfig;
 use crate::error::Reject;
 use crate::grant::{MAX_GRANT_BODY, grant};
 use crate::route::Route;
@@ -21,7 +22,7 @@ use crate::session::{RouteState, handle};
 pub const NO_ROUTE: &str = "none";
 
 /// Builds the router for `routes`.
-pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Router {
+pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>], demo: &DemoConfig) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(shared.clone()))
@@ -43,7 +44,11 @@ pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
     });
-    router.fallback(not_found).with_state(shared).layer(trace)
+    router
+        .merge(crate::demo::router(demo, routes))
+        .fallback(not_found)
+        .with_state(shared)
+        .layer(trace)
 }
 
 async fn healthz() -> impl IntoResponse {

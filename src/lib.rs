@@ -19,8 +19,10 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod grant;
+pub mod health;
 pub mod http;
 pub mod limits;
 pub mod metrics;

@@ -38,6 +38,15 @@ enum Command {
     Serve,
     /// Validate the configuration and exit non-zero on any error.
     CheckConfig,
+    /// Exit 0 when the relay at the configured address answers `/healthz` (container probes).
+    Healthcheck {
+        /// Address to probe instead of the configured `server.listen`.
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+        /// Path to probe (`/healthz` for liveness, `/readyz` for readiness).
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+    },
     /// Print the SHA-256 digest of a client key, for `client_keys[].sha256`.
     HashKey {
         /// The key; read from standard input when omitted (keeps it out of shell history).
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::HashKey { key } => hash_key(key),
+        Command::Healthcheck { addr, path } => healthcheck(cli.config, addr, &path),
         Command::Simulate {
             listen,
             idle_timeout,
@@ -116,6 +126,30 @@ fn check_config(path: PathBuf) -> ExitCode {
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+fn healthcheck(config: PathBuf, addr: Option<SocketAddr>, path: &str) -> ExitCode {
+    let addr = match addr {
+        Some(a) => a,
+        None => match config::load(&config) {
+            Ok(s) => s.server.config.listen,
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
+                return ExitCode::from(EX_USAGE);
+            }
+        },
+    };
+    match voxrelay::health::probe(addr, path, Duration::from_secs(3)) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("{path} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{addr}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -194,7 +194,10 @@ impl<'q> ClientQuery<'q> {
                     return Err(RewriteError::DuplicateModel);
                 }
                 model = Some((pairs.len(), decode(v).into_owned()));
-            } else if CREDENTIAL_PARAMS.iter().any(|c| key.eq_ignore_ascii_case(c)) {
+            } else if CREDENTIAL_PARAMS
+                .iter()
+                .any(|c| key.eq_ignore_ascii_case(c))
+            {
                 continue;
             } else if policy.deny_params.iter().any(|d| *d == key) {
                 return Err(RewriteError::ParamDenied(quoted(&key)));

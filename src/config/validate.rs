@@ -55,6 +55,8 @@ pub struct Settings {
     pub max_sessions: usize,
     /// Metric label bounds.
     pub metrics: super::MetricsConfig,
+    /// The demo page.
+    pub demo: super::DemoConfig,
     /// Upstreams by name.
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Routes in config order.
@@ -108,6 +110,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             limits,
             max_sessions: raw.limits.max_sessions,
             metrics: raw.metrics,
+            demo: raw.demo,
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),

@@ -114,7 +114,12 @@ fn credentials_are_dropped() {
         "model=nova-3&a=1"
     );
     assert_eq!(
-        rewrite("Token=abc&ACCESS_TOKEN=x&model=nova-3", &p, &AliasTable::default()).unwrap(),
+        rewrite(
+            "Token=abc&ACCESS_TOKEN=x&model=nova-3",
+            &p,
+            &AliasTable::default()
+        )
+        .unwrap(),
         "model=nova-3",
         "credential names are matched in any case"
     );

@@ -157,3 +157,47 @@ async fn local_mode_shows_transcripts_without_any_credentials() {
     );
     assert_eq!(served.terminate().await, Some(0));
 }
+
+#[tokio::test]
+async fn healthcheck_probes_the_running_relay() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let addr = app.addr.to_string();
+    let ok = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["healthcheck", "--addr", &addr])
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(ok.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = Command::new(BIN)
+        .args(["healthcheck", "--addr", &port.to_string()])
+        .status()
+        .unwrap();
+    assert!(!down.success(), "nothing listens there");
+}
+
+#[tokio::test]
+async fn the_demo_page_is_served_only_when_enabled() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let off = TestApp::against(&up).await;
+    assert_eq!(off.get("/demo/").await.0, 404);
+    let on = TestApp::start(
+        &(config(&up.base()) + "\n[demo]\nenabled = true\npublic_key = \"demo-k\"\n"),
+    )
+    .await;
+    let (status, page) = on.get("/demo/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/demo/app.js"));
+    assert_eq!(on.get("/demo/app.js").await.0, 200);
+    let (_, config) = on.get("/demo/config.json").await;
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["key"], "demo-k");
+    assert_eq!(config["routes"][0]["path"], "/v1/listen");
+}

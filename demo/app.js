@@ -1,0 +1,1 @@
+// the demo page logic (replaced by the demo implementation)

@@ -1,0 +1,59 @@
+//! The demo page (`/demo/`): plain HTML/JS compiled into the binary, plus the public settings it
+//! reads (routes and the demo key it trades for grants).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::config::{DemoConfig, RouteKind};
+use crate::route::Route;
+
+const INDEX: &str = include_str!("../demo/index.html");
+const APP: &str = include_str!("../demo/app.js");
+
+/// Routes serving the page; empty when the demo is disabled.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    demo: &DemoConfig,
+    routes: &[Arc<Route>],
+) -> Router<S> {
+    if !demo.enabled {
+        return Router::new();
+    }
+    let config = json!({
+        "key": demo.public_key,
+        "routes": routes.iter().map(|r| json!({
+            "name": r.name,
+            "path": r.path,
+            "kind": match r.kind {
+                RouteKind::Listen => "listen",
+                RouteKind::Speak => "speak",
+                RouteKind::Flux => "flux",
+            },
+            "model": r.policy.default_model,
+        })).collect::<Vec<_>>(),
+    });
+    Router::new()
+        .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
+        .route(
+            "/demo/",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
+        )
+        .route(
+            "/demo/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    APP,
+                )
+            }),
+        )
+        .route(
+            "/demo/config.json",
+            get(move || async move { Json(config).into_response() }),
+        )
+}
