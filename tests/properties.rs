@@ -138,10 +138,12 @@ fn key(pair: &str) -> String {
     decode(raw_key(pair))
 }
 
-/// Query parameters that carry credentials and must never be forwarded (spelled out here rather
+/// Query parameters that carry credentials (in any case) and must never be forwarded (spelled out here rather
 /// than taken from the crate, so that shortening the crate's list is caught).
 fn is_credential(k: &str) -> bool {
-    ["token", "access_token", "api_key"].contains(&k)
+    ["token", "access_token", "api_key"]
+        .iter()
+        .any(|c| k.eq_ignore_ascii_case(c))
 }
 
 /// A policy that allows every model, with `nova-3` as the default.
