@@ -1,6 +1,10 @@
 //! One client session, in phases: check the handshake, authenticate, rewrite, connect the
 //! upstream, complete the upgrade, relay, record the outcome.
 
+mod connect;
+
+use connect::connect_upstream;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use tokio_util::task::task_tracker::TaskTrackerToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span};
 
 use crate::app::Shared;
 use crate::auth::Access;
@@ -25,7 +29,7 @@ use crate::relay::{Outcome, RelayOptions, relay};
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
-use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
+use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
 use crate::usage::{self, Meter, Usage};
 
 /// Log target of the per-session usage record.
@@ -208,120 +212,6 @@ fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
             Err(Reject::ModelNotGranted(model.chars().take(64).collect()))
         }
         _ => Ok(()),
-    }
-}
-
-/// Connects to the route's upstreams in order within one overall deadline: a network error,
-/// timeout or 5xx moves on to the next; a 4xx is final; an open breaker skips an upstream
-/// (unless every breaker is open).
-async fn connect_upstream(
-    shared: &Shared,
-    route: &Route,
-    query: &ClientQuery<'_>,
-    headers: &HeaderMap,
-) -> Result<(Arc<Upstream>, UpstreamSocket, Option<HeaderValue>), Reject> {
-    let deadline = Instant::now() + shared.connector.timeout();
-    let metrics = &shared.metrics;
-    let now = Instant::now();
-    let mut candidates: Vec<&Arc<Upstream>> = route
-        .upstreams
-        .iter()
-        .filter(|u| u.breaker.allows(now))
-        .collect();
-    if candidates.is_empty() {
-        candidates = route.upstreams.iter().collect();
-    }
-    for skipped in route
-        .upstreams
-        .iter()
-        .filter(|u| !candidates.iter().any(|c| Arc::ptr_eq(c, u)))
-    {
-        debug!(upstream = %skipped.name, "circuit open; skipped");
-        metrics
-            .upstream_attempts_total
-            .with_label_values(&[&skipped.name, "skipped"])
-            .inc();
-    }
-    let mut last = UpstreamError::Timeout;
-    for upstream in candidates {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            break;
-        }
-        let attempt = remaining.min(shared.server.upstream_attempt_timeout);
-        match attempt_upstream(shared, route, upstream, query, headers, attempt).await {
-            Ok((socket, request_id)) => {
-                if !Arc::ptr_eq(upstream, route.primary()) {
-                    metrics
-                        .fallbacks_total
-                        .with_label_values(&[&route.name, &upstream.name])
-                        .inc();
-                }
-                return Ok((upstream.clone(), socket, request_id));
-            }
-            Err(e) if e.is_retryable() => last = e,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(last.into())
-}
-
-/// One connect attempt, with its metrics and breaker bookkeeping.
-async fn attempt_upstream(
-    shared: &Shared,
-    route: &Route,
-    upstream: &Upstream,
-    query: &ClientQuery<'_>,
-    headers: &HeaderMap,
-    timeout: Duration,
-) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
-    let mapped = upstream.aliases.map(&query.model);
-    let url = upstream.url(route.kind, &query.render(&mapped, &route.policy));
-    let request = upstream.request(&url, headers)?;
-    let started = Instant::now();
-    let connected = shared.connector.connect(request, timeout).await;
-    let metrics = &shared.metrics;
-    let seconds = started.elapsed().as_secs_f64();
-    metrics
-        .upstream_connect_seconds
-        .with_label_values(&[&upstream.name])
-        .observe(seconds);
-    let outcome = connected
-        .as_ref()
-        .err()
-        .map_or("ok", UpstreamError::outcome);
-    metrics
-        .upstream_attempts_total
-        .with_label_values(&[&upstream.name, outcome])
-        .inc();
-    let class = connected
-        .as_ref()
-        .err()
-        .map_or("101", UpstreamError::status_class);
-    metrics
-        .upstream_handshakes_total
-        .with_label_values(&[&upstream.name, class])
-        .inc();
-    let circuit = metrics.circuit_open.with_label_values(&[&upstream.name]);
-    match connected {
-        Ok((socket, response)) => {
-            upstream.breaker.record_success();
-            circuit.set(0);
-            debug!(upstream = %upstream.name, model = %mapped.model, "upstream connected");
-            Ok((socket, response.headers().get(REQUEST_ID_HEADER).cloned()))
-        }
-        Err(e) => {
-            warn!(upstream = %upstream.name, error = %e, "upstream connect failed");
-            if e.is_retryable() {
-                if upstream.breaker.record_failure(Instant::now()) {
-                    circuit.set(1);
-                }
-            } else {
-                upstream.breaker.record_success();
-                circuit.set(0);
-            }
-            Err(e)
-        }
     }
 }
 

@@ -440,10 +440,7 @@ async fn the_session_time_limit_closes_both_sides_with_1008() {
     assert_eq!(code, 1008);
     assert!(reason.contains("time limit"), "{reason}");
     assert_eq!(up.next().await, Message::Binary(Bytes::from_static(&[1])));
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1008),
-        other => panic!("expected close 1008 upstream, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1008));
 }
 
 #[tokio::test]
@@ -491,10 +488,7 @@ async fn a_token_session_limit_closes_both_sides_with_1008() {
         (code, reason.as_str()),
         (1008, "session time limit of 1s reached")
     );
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1008),
-        other => panic!("expected close 1008 upstream, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1008));
     let metrics = metric_eventually(&app, r#"outcome="time_limit""#).await;
     assert!(!metrics.contains(&sign(&short)), "no token in metrics");
 }

@@ -415,6 +415,15 @@ impl FakeUpstream {
             .expect("fake runs")
     }
 
+    /// The code of the close frame the upstream received next (`None`: a status-less close);
+    /// panics on anything else.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        match self.next().await {
+            Message::Close(frame) => frame.map(|f| f.code.into()),
+            other => panic!("expected a close frame upstream, got {other:?}"),
+        }
+    }
+
     /// The next message the upstream received.
     pub async fn next(&mut self) -> Message {
         tokio::time::timeout(WAIT, self.received.recv())

@@ -189,10 +189,7 @@ async fn oversized_message_gets_1009_and_upstream_is_closed() {
     for m in sent {
         assert_eq!(up.next().await, m);
     }
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
-        other => panic!("expected close 1001, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1001));
     metric_eventually(
         &app,
         r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
@@ -254,10 +251,7 @@ async fn invalid_utf8_text_gets_1007_and_upstream_is_closed() {
     for m in sent {
         assert_eq!(up.next().await, m);
     }
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
-        other => panic!("expected close 1001, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1001));
     metric_eventually(
         &app,
         r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,

@@ -203,10 +203,7 @@ async fn idle_sessions_close_both_sides_with_the_idle_reason() {
     let (mut ws, _) = connect_ok(&app.ws("/v1/speak")).await;
     let reason = "idle timeout: no data for 300ms".to_owned();
     assert_eq!(recv_close(&mut ws).await, Some((1001, reason)));
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
-        other => panic!("expected close 1001, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1001));
     metric_eventually(&app, r#"outcome="idle_timeout""#).await;
 }
 

@@ -50,10 +50,7 @@ async fn live_sessions_get_1001_on_both_sides_after_the_grace() {
         recv_close(&mut ws).await,
         Some((1001, "voxrelay shutting down".to_owned()))
     );
-    match up.next().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
-        other => panic!("expected close 1001 upstream, got {other:?}"),
-    }
+    assert_eq!(up.close_code().await, Some(1001));
     tokio::time::timeout(WAIT, run)
         .await
         .unwrap()
