@@ -4,6 +4,7 @@
 //! every malformed section is reported at once, then [`validate`] turns it into runtime
 //! [`Settings`] with nothing left optional.
 
+mod sections;
 mod tokens;
 mod validate;
 
@@ -18,6 +19,10 @@ use figment::value::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use sections::{
+    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, SimulatorConfig, TokenAlgorithm,
+    TokenKeyConfig, TokensConfig,
+};
 pub use validate::{ServerSettings, Settings};
 
 /// Prefix of environment variables that override the file (`__` separates nesting levels).
@@ -52,64 +57,6 @@ pub struct RawConfig {
     pub metrics: MetricsConfig,
     /// The demo page.
     pub demo: DemoConfig,
-}
-
-/// `[demo]`: a page at `/demo/` that streams the microphone and plays TTS through voxrelay.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DemoConfig {
-    /// Serve the page (off in production).
-    pub enabled: bool,
-    /// A deliberately public client key the page trades for short-lived grants. Only for
-    /// demo keys: anything here is visible to every visitor of the page.
-    pub public_key: Option<String>,
-}
-
-/// `[metrics]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Distinct client ids given their own label values; later ones are counted as `other`.
-    pub max_client_labels: usize,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            max_client_labels: 100,
-        }
-    }
-}
-
-/// `[upstreams.<name>.prices]`: list prices used for the estimated-cost counter.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PricesConfig {
-    /// `/v1/listen` (Nova) price per audio minute, USD.
-    #[serde(default)]
-    pub listen_usd_per_minute: f64,
-    /// `/v2/listen` (Flux) price per audio minute, USD.
-    #[serde(default)]
-    pub flux_usd_per_minute: f64,
-    /// `/v1/speak` (Aura) price per 1,000 characters, USD.
-    #[serde(default)]
-    pub speak_usd_per_1k_chars: f64,
-}
-
-impl PricesConfig {
-    /// Cloudflare Workers AI's published WebSocket prices: Nova-3 $0.0092 and Flux $0.0077 per
-    /// audio minute, Aura-2 $0.03 per 1,000 characters (Workers AI model catalog).
-    pub const CLOUDFLARE: Self = Self {
-        listen_usd_per_minute: 0.0092,
-        flux_usd_per_minute: 0.0077,
-        speak_usd_per_1k_chars: 0.03,
-    };
-    /// No price known: costs count as zero until configured.
-    pub const UNKNOWN: Self = Self {
-        listen_usd_per_minute: 0.0,
-        flux_usd_per_minute: 0.0,
-        speak_usd_per_1k_chars: 0.0,
-    };
 }
 
 /// `[server]`.
@@ -346,132 +293,6 @@ fn default_keepalive_interval() -> Duration {
 
 fn yes() -> bool {
     true
-}
-
-/// `[tokens]`: JWTs voxrelay accepts and mints.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TokensConfig {
-    /// Required `iss` of every token; also what minted tokens carry.
-    pub issuer: String,
-    /// Required `aud` of every token; also what minted tokens carry.
-    pub audience: String,
-    /// Allowed clock skew for `exp` and `nbf`.
-    #[serde(with = "humantime_serde")]
-    pub leeway: Duration,
-    /// TTL of a grant when the request names none.
-    #[serde(with = "humantime_serde")]
-    pub grant_ttl: Duration,
-    /// Longest TTL a grant may ask for (longer → 400).
-    #[serde(with = "humantime_serde")]
-    pub grant_max_ttl: Duration,
-    /// Environment variable holding the HS256 secret that signs grants (≥ 32 bytes). Unset:
-    /// a random per-process secret (grants then work only on the replica that minted them).
-    pub signing_secret_env: Option<String>,
-    /// File holding that secret instead.
-    pub signing_secret_file: Option<PathBuf>,
-    /// Keys that verify tokens minted by your own backend.
-    pub keys: Vec<TokenKeyConfig>,
-}
-
-impl Default for TokensConfig {
-    fn default() -> Self {
-        Self {
-            issuer: "voxrelay".into(),
-            audience: "voxrelay".into(),
-            leeway: Duration::from_secs(30),
-            grant_ttl: Duration::from_secs(30),
-            grant_max_ttl: Duration::from_secs(3600),
-            signing_secret_env: None,
-            signing_secret_file: None,
-            keys: Vec::new(),
-        }
-    }
-}
-
-/// Signature algorithms accepted for tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TokenAlgorithm {
-    /// HMAC-SHA256 with a shared secret.
-    HS256,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// Ed25519.
-    EdDSA,
-}
-
-/// `[[tokens.keys]]`: one verification key (or JWKS) bound to one algorithm.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenKeyConfig {
-    /// The only algorithm this key verifies.
-    pub algorithm: TokenAlgorithm,
-    /// Key id a token's `kid` must match, when set.
-    #[serde(default)]
-    pub kid: Option<String>,
-    /// HS256: environment variable holding the secret.
-    #[serde(default)]
-    pub secret_env: Option<String>,
-    /// HS256: file holding the secret.
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// ES256/EdDSA: PEM public key file.
-    #[serde(default)]
-    pub public_key_file: Option<PathBuf>,
-    /// ES256/EdDSA: JWKS file; each key's `kid` is matched against the token's.
-    #[serde(default)]
-    pub jwks_file: Option<PathBuf>,
-    /// Client ids (`sub`) this key may vouch for; any configured client when absent.
-    #[serde(default)]
-    pub clients: Option<Vec<String>>,
-}
-
-/// `[limits]`: checked before the upgrade.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Most sessions this replica relays at once (→ 503).
-    pub max_sessions: usize,
-    /// Sustained WebSocket handshakes (and grant calls) per client IP per second (→ 429).
-    pub handshakes_per_second_per_ip: u32,
-    /// Burst of handshakes a client IP may make at once.
-    pub handshake_burst_per_ip: u32,
-    /// Peers (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers name the client IP.
-    pub trusted_proxies: Vec<String>,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            max_sessions: 10_000,
-            handshakes_per_second_per_ip: 20,
-            handshake_burst_per_ip: 40,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-/// `[simulator]`: run the built-in Deepgram simulator beside the relay.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimulatorConfig {
-    /// Start it at all.
-    pub enabled: bool,
-    /// Its listen address.
-    pub listen: SocketAddr,
-    /// Its `/v1/listen` idle timeout (Deepgram's is 10 s).
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-}
-
-impl Default for SimulatorConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
-            idle_timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// The figment layers: built-in defaults, then the TOML file, then `VOXRELAY_*` env.
