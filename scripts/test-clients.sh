@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Official Deepgram clients against voxrelay, each changing only its base URL / environment:
+#   - @deepgram/sdk in Node            (tests/clients/deepgram_node.test.mjs)
+#   - @deepgram/sdk browser build in headless Chromium via playwright-core
+#                                      (tests/clients/deepgram_browser.test.mjs)
+#   - deepgram-sdk (Python)            (tests/clients/deepgram_python.py)
+#   - livekit-plugins-deepgram         (tests/clients/livekit_deepgram.py)
+# against ONE voxrelay in local mode (config/local.toml: the built-in Deepgram simulator is the
+# upstream, no credentials), on ephemeral loopback ports. Installs what is missing first: Debian's
+# chromium (apt), the npm packages (npm ci in tests/clients) and the Python virtualenv
+# .venv-clients (scripts/setup-test-deps.sh). Prints one line per client with what arrived; exits
+# non-zero if any client fails. Every step is time-bounded; everything started is stopped by pid.
+#
+#   scripts/test-clients.sh            # all four
+#   scripts/test-clients.sh node browser python livekit   # a subset, in this order
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEY=voxrelay-demo-key
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+CLIENTS=("$@")
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(node browser python livekit)
+for c in "${CLIENTS[@]}"; do
+    case $c in node | browser | python | livekit) ;; *) echo "unknown client: $c" >&2; exit 64 ;; esac
+done
+wants() { local c; for c in "${CLIENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
+
+started=$SECONDS
+say() { printf '[test-clients %3ss] %s\n' "$((SECONDS - started))" "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-clients.XXXXXX")
+RELAY_PID=
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null; then
+        kill -TERM "$RELAY_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$RELAY_PID" 2>/dev/null || true
+        wait "$RELAY_PID" 2>/dev/null || true
+    fi
+    if [ "$rc" != 0 ] && [ -s "$WORK/voxrelay.log" ]; then
+        echo "--- voxrelay log (last 20 lines) ---" >&2
+        tail -n 20 "$WORK/voxrelay.log" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# What is missing
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "node and npm (>= 20) are required for the JS client tests" >&2
+    exit 1
+fi
+
+if wants browser && [ ! -x "$CHROMIUM" ]; then
+    say "installing chromium (apt)"
+    t=$SECONDS
+    as_root timeout 300 apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
+    as_root env DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q chromium >>"$WORK/apt.log" 2>&1 \
+        || { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
+    say "chromium installed in $((SECONDS - t)) s: $("$CHROMIUM" --version 2>/dev/null || true)"
+fi
+
+# npm ci when node_modules is missing or older than the lock file
+if wants node || wants browser; then
+    if [ ! -f tests/clients/node_modules/.package-lock.json ] \
+        || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
+        say "npm ci (tests/clients)"
+        t=$SECONDS
+        (cd tests/clients && timeout 600 npm ci --no-audit --no-fund --loglevel=error) \
+            || { echo "npm ci failed" >&2; exit 1; }
+        say "npm ci done in $((SECONDS - t)) s"
+    fi
+fi
+
+# the virtualenv, (re)installed when requirements.txt changed since the last install here
+if wants python || wants livekit; then
+    stamp=.venv-clients/.voxrelay-requirements.sha256
+    want=$(sha256sum tests/clients/requirements.txt | cut -d' ' -f1)
+    if [ ! -x .venv-clients/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "scripts/setup-test-deps.sh (.venv-clients)"
+        t=$SECONDS
+        timeout 1200 scripts/setup-test-deps.sh
+        echo "$want" >"$stamp"
+        say "virtualenv ready in $((SECONDS - t)) s"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# voxrelay, local mode, ephemeral loopback ports
+
+# VOXRELAY_BIN=path: test that binary instead of building target/debug/voxrelay
+if [ -n "${VOXRELAY_BIN:-}" ]; then
+    BIN=$VOXRELAY_BIN
+else
+    say "cargo build -p voxrelay"
+    timeout 1800 cargo build -q -p voxrelay
+    BIN=target/debug/voxrelay
+fi
+VOXRELAY_SERVER__LISTEN=127.0.0.1:0 VOXRELAY_SIMULATOR__LISTEN=127.0.0.1:0 VOXRELAY_LOG__FORMAT=json \
+    "$BIN" serve --config config/local.toml >"$WORK/voxrelay.log" 2>"$WORK/voxrelay.err" &
+RELAY_PID=$!
+ADDR=
+for _ in $(seq 200); do # ≤ 20 s
+    ADDR=$(grep -m1 '"message":"voxrelay listening"' "$WORK/voxrelay.log" 2>/dev/null \
+        | sed -n 's/.*"addr":"\([^"]*\)".*/\1/p') || true
+    [ -n "$ADDR" ] && break
+    kill -0 "$RELAY_PID" 2>/dev/null || { cat "$WORK/voxrelay.err" >&2; echo "voxrelay exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$ADDR" ] || { echo "voxrelay did not report its address within 20 s" >&2; exit 1; }
+case $ADDR in 127.0.0.1:*) ;; *) echo "voxrelay is not on loopback: $ADDR" >&2; exit 1 ;; esac
+say "voxrelay (pid $RELAY_PID) on $ADDR"
+
+# ---------------------------------------------------------------------------------------------
+# The clients
+
+export VOXRELAY_ADDR=$ADDR VOXRELAY_KEY=$KEY VOXRELAY_SUMMARY_DIR=$WORK CHROMIUM
+declare -A RESULT
+failed=0
+
+# run NAME SECONDS CMD... — output to $WORK/NAME.log; the tail of it on failure
+run() {
+    local name=$1 limit=$2 t=$SECONDS rc=0
+    shift 2
+    timeout --kill-after=10 "$limit" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
+    if [ "$rc" = 0 ]; then
+        RESULT[$name]="ok ($((SECONDS - t)) s)"
+    else
+        local why="exit $rc"
+        [ "$rc" != 124 ] || why="timed out after $limit s"
+        RESULT[$name]="FAILED ($why, $((SECONDS - t)) s)"
+        failed=1
+        echo "--- $name: last 60 lines ---" >&2
+        tail -n 60 "$WORK/$name.log" >&2
+    fi
+}
+
+if wants node; then
+    say "@deepgram/sdk in Node"
+    run node 120 node --test tests/clients/deepgram_node.test.mjs
+fi
+if wants browser; then
+    say "@deepgram/sdk browser build in Chromium"
+    run browser 180 node --test tests/clients/deepgram_browser.test.mjs
+fi
+if wants python; then
+    say "deepgram-sdk (Python)"
+    run python 120 .venv-clients/bin/python tests/clients/deepgram_python.py --relay "$ADDR" --key "$KEY"
+    grep '^{' "$WORK/python.log" | tail -n 1 >"$WORK/deepgram-python.json" || true
+fi
+if wants livekit; then
+    say "livekit-plugins-deepgram"
+    run livekit 180 .venv-clients/bin/python tests/clients/livekit_deepgram.py --relay "$ADDR" --key "$KEY"
+    grep '^{' "$WORK/livekit.log" | tail -n 1 >"$WORK/livekit-deepgram.json" || true
+fi
+
+relay_alive=1
+kill -0 "$RELAY_PID" 2>/dev/null || { relay_alive=0; failed=1; }
+
+# ---------------------------------------------------------------------------------------------
+# One line per client
+
+RESULTS_JSON=$(for k in "${!RESULT[@]}"; do printf '%s\t%s\n' "$k" "${RESULT[$k]}"; done)
+export RESULTS_JSON
+echo
+node --input-type=module - "$WORK" "${CLIENTS[@]}" <<'EOF'
+import { existsSync, readFileSync } from "node:fs";
+const [dir, ...clients] = process.argv.slice(2);
+const results = Object.fromEntries(
+  process.env.RESULTS_JSON.split("\n").filter(Boolean).map((l) => l.split("\t")),
+);
+const load = (name) => {
+  const path = `${dir}/${name}.json`;
+  if (!existsSync(path)) return null;
+  try { return JSON.parse(readFileSync(path, "utf8")); } catch { return null; }
+};
+const stt = (s) => s ? `STT ${s.interim}+${s.finals} Results "${s.text.join(" ")}"${s.metadata ? " +Metadata" : ""} close ${s.close_code}` : "STT -";
+const tts = (s) => s ? `TTS ${s.audio_bytes} B audio${s.flushed ? " +Flushed" : ""} close ${s.close_code}` : "TTS -";
+const flux = (s) => s ? `Flux ${s.turn_infos} TurnInfo [${s.events.join(",")}] close ${s.close_code}` : "Flux -";
+const line = {
+  node: () => {
+    const r = load("deepgram-node");
+    if (!r) return "no summary";
+    return [stt(r.stt), tts(r.tts), flux(r.flux),
+      r.grant ? `grant ${r.grant.expires_in}s → bearer STT ${r.grant.stt_finals} finals` : "grant -",
+      `wrong key → ${JSON.stringify(r.wrong_key)}`].join("; ");
+  },
+  browser: () => {
+    const r = load("deepgram-browser");
+    if (!r) return "no summary";
+    // the subprotocols Chromium offered (UUIDs elided) → what voxrelay selected, per form
+    const forms = {};
+    for (const h of r.handshakes ?? []) {
+      const offered = String(h.offered).replace(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/g, "<uuid>");
+      const k = `"${offered}" → ${h.selected} (${h.status})`;
+      forms[k] = (forms[k] ?? 0) + 1;
+    }
+    return [stt(r.stt), tts(r.tts), flux(r.flux),
+      r.bearer_stt ? `bearer STT ${r.bearer_stt.finals} finals` : "bearer -",
+      `socket.protocol ${r.stt?.protocol}/${r.bearer_stt?.protocol}`,
+      `offered ${Object.entries(forms).map(([k, n]) => `${k} ×${n}`).join(", ")}`].join("; ");
+  },
+  python: () => {
+    const r = load("deepgram-python");
+    if (!r) return "no summary";
+    return `STT ${r.stt_final_transcripts} finals "${r.stt_text}"${r.stt_metadata ? " +Metadata" : ""}; TTS ${r.tts_audio_bytes} B audio${r.tts_flushed ? " +Flushed" : ""}; Flux ${r.flux_turn_infos} TurnInfo; grant ${r.grant_expires_in}s → bearer STT ${r.grant_stt_final_transcripts} finals`;
+  },
+  livekit: () => {
+    const r = load("livekit-deepgram");
+    if (!r) return "no summary";
+    const failures = r.failures ? `; FAILURES ${JSON.stringify(r.failures)}` : "";
+    return `STT ${JSON.stringify(r.stt_events ?? {})} "${r.stt_text ?? ""}"; TTS ${r.tts_audio_frames ?? 0} frames ${r.tts_audio_bytes ?? 0} B @${r.tts_sample_rates ?? "-"} Hz; Flux ${JSON.stringify(r.flux_events ?? {})}; REST synthesize() ${r.rest_tts_synthesize ?? "-"}${failures}`;
+  },
+};
+const label = { node: "@deepgram/sdk 5 (Node)", browser: "@deepgram/sdk 5 (browser/Chromium)", python: "deepgram-sdk 7 (Python)", livekit: "livekit-plugins-deepgram" };
+for (const c of clients) {
+  console.log(`${label[c].padEnd(36)} ${(results[c] ?? "not run").padEnd(16)} ${line[c]()}`);
+}
+EOF
+
+# Handshakes voxrelay refused during the run (expected: the Node test's wrong key → 401
+# unauthorized on listen; LiveKit's REST synthesize() probe → 405 on speak).
+refused=$(grep '"message":"handshake refused"' "$WORK/voxrelay.log" \
+    | sed -n 's/.*"reason":"\([^"]*\)","status":\([0-9]*\).*"route":"\([^"]*\)".*/\3 \2 \1/p' \
+    | sort | uniq -c | awk '{printf "%s%s %s %s ×%s", sep, $2, $3, $4, $1; sep="; "}')
+sessions=$(grep -c '"message":"session started"' "$WORK/voxrelay.log" || true)
+echo "$(printf '%-36s' voxrelay) $([ $relay_alive = 1 ] && echo "up" || echo "DIED")  $sessions sessions; refused handshakes: ${refused:-none}"
+say "done in $((SECONDS - started)) s"
+exit "$failed"
