@@ -146,3 +146,31 @@ fn secrets_from_files_are_trimmed_and_never_printed() {
         Ok(())
     });
 }
+
+#[test]
+fn unused_upstreams_need_no_credentials() {
+    Jail::expect_with(|_| {
+        let s = from_toml(
+            r#"
+            [upstreams.used]
+            kind = "deepgram"
+            base_url = "ws://127.0.0.1:9"
+            [upstreams.spare]
+            kind = "cloudflare"
+            account_id = "a"
+            gateway_id = "g"
+            key_env = "NOT_SET_ANYWHERE"
+            [[routes]]
+            name = "r"
+            path = "/v1/listen"
+            kind = "listen"
+            upstreams = ["used"]
+            default_model = "nova-3"
+            models = ["nova-3"]
+        "#,
+        )
+        .map_err(|e| e.to_string())?;
+        assert!(s.upstreams["spare"].credential.is_none());
+        Ok(())
+    });
+}

@@ -85,11 +85,21 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         }
     };
     check_server(&raw.server, &mut errors);
+    // an upstream no route uses needs no credentials
+    let used: BTreeSet<&str> = raw
+        .routes
+        .iter()
+        .flat_map(|r| r.upstreams.iter().map(String::as_str))
+        .collect();
     let upstreams: BTreeMap<String, Arc<Upstream>> = raw
         .upstreams
         .iter()
         .filter_map(|(name, u)| {
-            let built = upstream(name, u, raw.simulator.enabled, &mut errors)?;
+            let context = UpstreamContext {
+                simulator_enabled: raw.simulator.enabled,
+                used: used.contains(name.as_str()),
+            };
+            let built = upstream(name, u, context, &mut errors)?;
             Some((name.clone(), Arc::new(built)))
         })
         .collect();
@@ -176,12 +186,21 @@ fn client_keys(
     ClientKeys(out)
 }
 
+/// What validating one upstream needs to know about the rest of the config.
+#[derive(Clone, Copy)]
+struct UpstreamContext {
+    simulator_enabled: bool,
+    /// Whether any route uses it (only then must its credential be present).
+    used: bool,
+}
+
 fn upstream(
     name: &str,
     u: &UpstreamConfig,
-    simulator_enabled: bool,
+    context: UpstreamContext,
     errors: &mut Vec<String>,
 ) -> Option<Upstream> {
+    let simulator_enabled = context.simulator_enabled;
     let at = format!("upstreams.{name}");
     let before = errors.len();
     if let Some(p) = &u.prices {
@@ -250,7 +269,11 @@ fn upstream(
             format!("{base}/v1/{account}/{gateway}/workers-ai")
         }
     };
-    let secret = credential(u, &at, errors);
+    let secret = if context.used {
+        credential(u, &at, errors)
+    } else {
+        None
+    };
     let scheme = u.auth_scheme.unwrap_or(default_scheme);
     let credential = secret.map(|s| {
         let value = match scheme {
