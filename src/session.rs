@@ -67,6 +67,15 @@ struct Accepted {
     _tracked: TaskTrackerToken,
 }
 
+/// The parts of the upgrade request the checks read.
+#[derive(Clone, Copy)]
+struct Handshake<'a> {
+    session_id: &'a str,
+    peer: SocketAddr,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
 /// Axum handler for every route path.
 pub async fn handle(
     State(state): State<RouteState>,
@@ -85,11 +94,14 @@ pub async fn handle(
         upstream = tracing::field::Empty,
     );
     async move {
-        match accept(&state, peer, &uri, &headers, ws).await {
-            Ok((ws, mut accepted)) => {
-                accepted.session_id = session_id.clone();
-                upgrade(state, ws, accepted, &session_id)
-            }
+        let request = Handshake {
+            session_id: &session_id,
+            peer,
+            uri: &uri,
+            headers: &headers,
+        };
+        match accept(&state, request, ws).await {
+            Ok((ws, accepted)) => upgrade(state, ws, accepted, &session_id),
             Err(reject) => {
                 let reason = reject.reason();
                 info!(
@@ -114,11 +126,15 @@ pub async fn handle(
 /// Every check before the upgrade; the upstream is open when this returns `Ok`.
 async fn accept(
     state: &RouteState,
-    peer: SocketAddr,
-    uri: &Uri,
-    headers: &HeaderMap,
+    request: Handshake<'_>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<(WebSocketUpgrade, Accepted), Reject> {
+    let Handshake {
+        session_id,
+        peer,
+        uri,
+        headers,
+    } = request;
     let ws = ws.map_err(|e| match e {
         WebSocketUpgradeRejection::MethodNotGet(_) => Reject::MethodNotAllowed,
         _ => Reject::NotWebSocket,
@@ -160,7 +176,7 @@ async fn accept(
     };
     let param = |k| query.param(k, &route.policy);
     let accepted = Accepted {
-        session_id: String::new(),
+        session_id: session_id.to_owned(),
         client_id: access.client_id.clone(),
         model: upstream.aliases.map(&query.model).model,
         audio_rate: usage::audio_rate(
