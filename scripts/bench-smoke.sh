@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 profile="${BENCH_SMOKE_PROFILE:-debug}"
 sessions="${BENCH_SMOKE_SESSIONS:-20}"
 case "$profile" in
-  debug) cargo build -p voxrelay --bin voxrelay -p voxrelay-bench ;;
-  release) cargo build --release -p voxrelay --bin voxrelay -p voxrelay-bench ;;
+  debug) cargo build -p voxrelay -p voxrelay-bench --bin voxrelay --bin voxbench ;;
+  release) cargo build --release -p voxrelay -p voxrelay-bench --bin voxrelay --bin voxbench ;;
   *) echo "BENCH_SMOKE_PROFILE must be debug or release" >&2; exit 64 ;;
 esac
 
