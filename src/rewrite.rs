@@ -14,6 +14,23 @@ pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
 /// Prefix of Cloudflare Workers AI model names for Deepgram models.
 pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
 
+/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name.
+pub const DEEPGRAM_ALIASES: [(&str, &str); 3] = [
+    ("@cf/deepgram/*", "*"),
+    ("@cf/deepgram/flux", "flux-general-en"),
+    ("flux", "flux-general-en"),
+];
+
+/// Built-in aliases for Cloudflare Workers AI; Aura voices become `speaker`.
+pub const CLOUDFLARE_ALIASES: [(&str, &str); 6] = [
+    ("nova-3", "@cf/deepgram/nova-3"),
+    ("flux", "@cf/deepgram/flux"),
+    ("flux-general-en", "@cf/deepgram/flux"),
+    ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
+    ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
+    ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
+];
+
 /// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
 /// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC

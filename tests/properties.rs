@@ -11,7 +11,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 use proptest::sample::select;
 use voxrelay::auth::{AuthError, credential, offered_protocols};
-use voxrelay::rewrite::{AliasTable, ClientQuery, MappedModel, Pattern, QueryPolicy, RewriteError};
+use voxrelay::rewrite::{
+    AliasTable, CLOUDFLARE_ALIASES, ClientQuery, DEEPGRAM_ALIASES, MappedModel, Pattern,
+    QueryPolicy, RewriteError,
+};
 
 /// 256 cases per property (about a second for the whole file in a debug build), unless
 /// `PROPTEST_CASES` asks for another number, e.g. `PROPTEST_CASES=20000` for a long run.
@@ -264,25 +267,14 @@ fn table(entries: &[(&str, &str)]) -> AliasTable {
     )
 }
 
-/// The built-in Deepgram-direct table (copied from the config defaults).
+/// The built-in Deepgram-direct table.
 fn deepgram_aliases() -> AliasTable {
-    table(&[
-        ("@cf/deepgram/*", "*"),
-        ("@cf/deepgram/flux", "flux-general-en"),
-        ("flux", "flux-general-en"),
-    ])
+    table(&DEEPGRAM_ALIASES)
 }
 
-/// The built-in Cloudflare table (copied from the config defaults).
+/// The built-in Cloudflare table.
 fn cloudflare_aliases() -> AliasTable {
-    table(&[
-        ("nova-3", "@cf/deepgram/nova-3"),
-        ("flux", "@cf/deepgram/flux"),
-        ("flux-general-en", "@cf/deepgram/flux"),
-        ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
-        ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
-        ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
-    ])
+    table(&CLOUDFLARE_ALIASES)
 }
 
 // ---------------------------------------------------------------------------------------------

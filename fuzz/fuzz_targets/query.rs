@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use voxrelay::rewrite::{AliasTable, CREDENTIAL_PARAMS, ClientQuery, Pattern, QueryPolicy};
+use voxrelay::rewrite::{
+    AliasTable, CLOUDFLARE_ALIASES, CREDENTIAL_PARAMS, ClientQuery, DEEPGRAM_ALIASES, Pattern,
+    QueryPolicy,
+};
 
 /// `+` is a space, `%XX` a byte, any other `%` literal; invalid UTF-8 becomes U+FFFD.
 fn decode(raw: &str) -> String {
@@ -86,19 +89,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let tables = [
         AliasTable::default(),
-        table(&[
-            ("@cf/deepgram/*", "*"),
-            ("@cf/deepgram/flux", "flux-general-en"),
-            ("flux", "flux-general-en"),
-        ]),
-        table(&[
-            ("nova-3", "@cf/deepgram/nova-3"),
-            ("flux", "@cf/deepgram/flux"),
-            ("flux-general-en", "@cf/deepgram/flux"),
-            ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
-            ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
-            ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
-        ]),
+        table(&DEEPGRAM_ALIASES),
+        table(&CLOUDFLARE_ALIASES),
     ];
     for policy in [&permissive, &strict] {
         let Ok(q) = ClientQuery::parse(Some(&text), policy) else {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
-use crate::rewrite::{AliasTable, Pattern, QueryPolicy};
+use crate::rewrite::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, Pattern, QueryPolicy};
 use crate::route::Route;
 use crate::secret::{KeyDigest, Secret};
 use crate::upstream::breaker::Breaker;
@@ -22,23 +22,6 @@ use crate::upstream::{
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
-
-/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name.
-const DEEPGRAM_ALIASES: [(&str, &str); 3] = [
-    ("@cf/deepgram/*", "*"),
-    ("@cf/deepgram/flux", "flux-general-en"),
-    ("flux", "flux-general-en"),
-];
-
-/// Built-in aliases for Cloudflare Workers AI; Aura voices become `speaker`.
-const CLOUDFLARE_ALIASES: [(&str, &str); 6] = [
-    ("nova-3", "@cf/deepgram/nova-3"),
-    ("flux", "@cf/deepgram/flux"),
-    ("flux-general-en", "@cf/deepgram/flux"),
-    ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
-    ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
-    ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
-];
 
 /// Everything the app needs, validated.
 #[derive(Debug)]
@@ -220,13 +203,13 @@ fn upstream(
             DEEPGRAM_BASE_URL,
             AuthScheme::Token,
             "authorization",
-            &DEEPGRAM_ALIASES,
+            &DEEPGRAM_ALIASES[..],
         ),
         UpstreamKind::Cloudflare => (
             CLOUDFLARE_BASE_URL,
             AuthScheme::Raw,
             "cf-aig-authorization",
-            &CLOUDFLARE_ALIASES,
+            &CLOUDFLARE_ALIASES[..],
         ),
     };
     let base = u
