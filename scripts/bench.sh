@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cargo build --release -p voxrelay --bin voxrelay -p voxrelay-bench
+cargo build --release -p voxrelay -p voxrelay-bench --bin voxrelay --bin voxbench
 # Run copies, so a rebuild during the run cannot swap binaries between targets or repetitions.
 bin="$(mktemp -d)"
 trap 'rm -rf "$bin"' EXIT
