@@ -2,7 +2,7 @@
 //! with a secret-safety filter no directive can lift.
 
 use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, FilterFn, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, FilterFn, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -21,8 +21,11 @@ fn secret_free(meta: &Metadata<'_>) -> bool {
 }
 
 /// Drops the events that would carry secrets, whatever level is configured.
+/// It declares TRACE as its most verbose level so that it never raises the subscriber's max
+/// level above what the level filter allows (a filter with no hint counts as TRACE, which would
+/// let every `log` record from dependencies reach the dispatcher only to be dropped there).
 pub fn secret_safe() -> FilterFn<fn(&Metadata<'_>) -> bool> {
-    filter_fn(secret_free as fn(&Metadata<'_>) -> bool)
+    filter_fn(secret_free as fn(&Metadata<'_>) -> bool).with_max_level_hint(LevelFilter::TRACE)
 }
 
 /// The level filter for `directives` (e.g. `info,voxrelay=debug`); `info` if they do not parse.
@@ -41,15 +44,30 @@ pub fn init(log: &LogConfig) {
             .boxed(),
         LogFormat::Pretty => fmt::layer().boxed(),
     };
-    let layer = layer
-        .with_filter(filter(&directives))
-        .with_filter(secret_safe());
+    let layer = layer.with_filter(filter(&directives).and(secret_safe()));
+    // try_init also installs the `log` bridge with `log`'s max level set to this subscriber's
+    // max level hint: records above the configured level (tungstenite traces every socket
+    // read and write) are then skipped by the `log` macros themselves
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_max_level_is_the_configured_level() {
+        use tracing::Subscriber;
+        for (directives, level) in [
+            ("warn", LevelFilter::WARN),
+            ("info,voxrelay=debug", LevelFilter::DEBUG),
+            ("trace", LevelFilter::TRACE),
+        ] {
+            let layer = fmt::layer().with_filter(filter(directives).and(secret_safe()));
+            let subscriber = tracing_subscriber::registry().with(layer);
+            assert_eq!(subscriber.max_level_hint(), Some(level), "{directives}");
+        }
+    }
 
     #[test]
     fn handshake_traces_are_dropped_but_not_other_levels() {
