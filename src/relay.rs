@@ -1,15 +1,15 @@
 //! The two-way pump between a client and an upstream WebSocket.
 //!
-//! Generic over `Stream`/`Sink` of tungstenite messages so it knows nothing of axum or TCP.
-//! Each direction awaits its write before reading again, so a side that cannot take more
-//! pauses reads from the other (backpressure with no queue). Pings are answered by each hop's
-//! own WebSocket layer and never crossed; close codes and reasons cross in both directions.
+//! Generic over `Stream + Sink` of tungstenite messages so it knows nothing of axum or TCP.
+//! One future drives both directions ([`pump`]); a direction whose destination cannot take more
+//! stops reading its source (backpressure with no queue). Pings are answered by each hop's own
+//! WebSocket layer and never crossed; close codes and reasons cross in both directions.
 
 pub mod message;
+mod pump;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -140,135 +140,32 @@ pub struct RelayOptions {
 /// The JSON Deepgram's `/v1/listen` accepts as a keep-alive.
 pub const KEEPALIVE: &str = r#"{"type":"KeepAlive"}"#;
 
-/// When data last crossed in either direction.
-struct Activity {
-    started: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn touch(&self) {
-        let ms = self.started.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Completes once `idle` passes with no data.
-    async fn idle_for(&self, idle: Duration) {
-        loop {
-            let last = self.last_ms.load(Ordering::Relaxed);
-            let due = self.started + Duration::from_millis(last) + idle;
-            tokio::time::sleep_until(due.into()).await;
-            if self.last_ms.load(Ordering::Relaxed) == last {
-                return;
-            }
-        }
-    }
-}
-
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
-pub async fn relay<CR, CW, UR, UW>(
-    mut client_rx: CR,
-    mut client_tx: CW,
-    mut upstream_rx: UR,
-    mut upstream_tx: UW,
-    opts: RelayOptions,
-) -> Outcome
+pub async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome
 where
-    CR: Stream<Item = Result<Message, WsError>> + Unpin,
-    CW: Sink<Message, Error = WsError> + Unpin,
-    UR: Stream<Item = Result<Message, WsError>> + Unpin,
-    UW: Sink<Message, Error = WsError> + Unpin,
+    C: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
-    let time_limit = async {
-        match opts.max_session {
-            Some(limit) => tokio::time::sleep(limit).await,
-            None => std::future::pending().await,
-        }
-    };
-    let activity = Activity {
-        started: Instant::now(),
-        last_ms: AtomicU64::new(0),
-    };
-    let up = Direction {
-        meter: &opts.meter,
-        from_client: true,
-        activity: &activity,
-        keepalive: opts.keepalive.as_ref(),
-    };
-    let down = Direction {
-        meter: &opts.meter,
-        from_client: false,
-        activity: &activity,
-        keepalive: None,
-    };
-    let first = tokio::select! {
-        end = forward(&mut client_rx, &mut upstream_tx, up) => First::Ended(Source::Client, end),
-        end = forward(&mut upstream_rx, &mut client_tx, down) => First::Ended(Source::Upstream, end),
-        () = opts.shutdown.cancelled() => First::Shutdown,
-        () = time_limit => First::TimeLimit(opts.max_session.unwrap_or_default()),
-        () = activity.idle_for(opts.idle_timeout) => First::Idle(opts.idle_timeout),
-    };
+    let first = pump::pump(&mut client, &mut upstream, &opts).await;
     let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
-    if let Some(frame) = to_client {
-        let _ = client_tx.send(frame).await;
-    }
-    if let Some(frame) = to_upstream {
-        let _ = upstream_tx.send(frame).await;
-    }
-    // read on until each peer's close reply (or its end) so both close handshakes complete
-    let drain = async { tokio::join!(drain(&mut client_rx), drain(&mut upstream_rx)) };
-    let _ = tokio::time::timeout(opts.close_timeout, drain).await;
+    // send each side its close (which flushes what it was sent before), then read on until
+    // its close reply (or its end) so both close handshakes complete; a side that stopped
+    // reading cannot hold the session past the close timeout
+    let close_client = async {
+        if let Some(frame) = to_client {
+            let _ = client.send(frame).await;
+        }
+        drain(&mut client).await;
+    };
+    let close_upstream = async {
+        if let Some(frame) = to_upstream {
+            let _ = upstream.send(frame).await;
+        }
+        drain(&mut upstream).await;
+    };
+    let closing = async { tokio::join!(close_client, close_upstream) };
+    let _ = tokio::time::timeout(opts.close_timeout, closing).await;
     outcome
-}
-
-/// What one direction counts and does besides copying.
-#[derive(Clone, Copy)]
-struct Direction<'a> {
-    meter: &'a Meter,
-    from_client: bool,
-    activity: &'a Activity,
-    keepalive: Option<&'a (Duration, IntCounter)>,
-}
-
-/// Copies data messages from `src` to `dst` until a close, an error or a failed write,
-/// injecting a KeepAlive into `dst` whenever `src` is silent for the keep-alive interval.
-async fn forward<S, K>(src: &mut S, dst: &mut K, dir: Direction<'_>) -> End
-where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
-    K: Sink<Message, Error = WsError> + Unpin,
-{
-    loop {
-        let next = match dir.keepalive {
-            Some((interval, injected)) => match tokio::time::timeout(*interval, src.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    if dst.send(Message::Text(KEEPALIVE.into())).await.is_err() {
-                        return End::SinkFailed;
-                    }
-                    injected.inc();
-                    continue;
-                }
-            },
-            None => src.next().await,
-        };
-        let msg = match next {
-            Some(Ok(msg)) => msg,
-            Some(Err(e)) => return End::Failed(e),
-            None => return End::Failed(WsError::ConnectionClosed),
-        };
-        dir.activity.touch();
-        match msg {
-            Message::Text(_) | Message::Binary(_) if dir.from_client => {
-                dir.meter.client_message(&msg)
-            }
-            Message::Text(_) | Message::Binary(_) => dir.meter.upstream_message(&msg),
-            Message::Close(frame) => return End::Closed(frame),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-        }
-        if dst.send(msg).await.is_err() {
-            return End::SinkFailed;
-        }
-    }
 }
 
 async fn drain<S>(src: &mut S)

@@ -9,12 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span};
 
@@ -24,7 +23,7 @@ use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::metrics::close_code_label;
-use crate::relay::message::{from_axum, from_axum_error, to_axum};
+use crate::relay::message::ClientSocket;
 use crate::relay::{Outcome, RelayOptions, relay};
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
@@ -58,7 +57,8 @@ struct Accepted {
     connect_seconds: f64,
     upstream: Arc<Upstream>,
     /// Taken by the relay.
-    socket: Option<UpstreamSocket>,
+    /// Boxed, so the session's futures carry a pointer rather than the whole socket.
+    socket: Option<Box<UpstreamSocket>>,
     /// The upstream's `dg-request-id`, forwarded on the 101.
     request_id: Option<HeaderValue>,
     /// Session length limit (route and token, the tighter).
@@ -187,7 +187,7 @@ async fn accept(
         ),
         connect_seconds: connect_started.elapsed().as_secs_f64(),
         upstream,
-        socket: Some(socket),
+        socket: Some(Box::new(socket)),
         request_id,
         max_session,
         _permit: permit,
@@ -252,7 +252,7 @@ fn upgrade(
         (accepted.request_id.clone()).or_else(|| HeaderValue::from_str(session_id).ok());
     let mut resp = ws
         .on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
-        .on_upgrade(move |socket| run(state, socket, accepted).instrument(span));
+        .on_upgrade(move |socket| run(state, ClientSocket::new(socket), accepted).instrument(span));
     if let Some(id) = request_id {
         resp.headers_mut().insert(REQUEST_ID_HEADER, id);
     }
@@ -260,7 +260,7 @@ fn upgrade(
 }
 
 /// Relays one upgraded session and records how it ended.
-async fn run(state: RouteState, client: WebSocket, mut accepted: Accepted) {
+async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
     let Some(socket) = accepted.socket.take() else {
         return;
     };
@@ -290,12 +290,6 @@ async fn run(state: RouteState, client: WebSocket, mut accepted: Accepted) {
     ));
     let started = Instant::now();
     info!("session started");
-    let (client_tx, client_rx) = client.split();
-    let client_tx = client_tx
-        .sink_map_err(from_axum_error)
-        .with(|m| std::future::ready(Ok(to_axum(m))));
-    let client_rx = client_rx.map_ok(from_axum).map_err(from_axum_error);
-    let (upstream_tx, upstream_rx) = socket.split();
     let opts = RelayOptions {
         meter: meter.clone(),
         close_timeout: shared.server.close_timeout,
@@ -308,14 +302,7 @@ async fn run(state: RouteState, client: WebSocket, mut accepted: Accepted) {
         max_message_bytes: shared.server.max_message_bytes,
         shutdown: shared.sessions_stop.clone(),
     };
-    let outcome = relay(
-        client_rx,
-        Box::pin(client_tx),
-        upstream_rx,
-        upstream_tx,
-        opts,
-    )
-    .await;
+    let outcome = relay(client, socket, opts).await;
     active.dec();
     client_active.dec();
     let seconds = started.elapsed().as_secs_f64();

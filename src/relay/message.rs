@@ -1,7 +1,11 @@
 //! Conversions between axum's and tungstenite's WebSocket message types, and error mapping.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::extract::ws as ax;
 use bytes::Bytes;
+use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -40,6 +44,55 @@ pub fn from_axum_error(e: axum::Error) -> WsError {
     match e.into_inner().downcast::<WsError>() {
         Ok(ws) => *ws,
         Err(other) => WsError::Io(std::io::Error::other(other)),
+    }
+}
+
+/// The client's upgraded socket seen with tungstenite's types, whole (not split), for the relay.
+/// Boxed, so the session's futures carry a pointer rather than the whole socket.
+pub struct ClientSocket(Box<ax::WebSocket>);
+
+impl ClientSocket {
+    /// Wraps an upgraded axum socket.
+    pub fn new(socket: ax::WebSocket) -> Self {
+        Self(Box::new(socket))
+    }
+}
+
+impl Stream for ClientSocket {
+    type Item = Result<Message, WsError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut *self.0)
+            .poll_next(cx)
+            .map(|next| next.map(|r| r.map(from_axum).map_err(from_axum_error)))
+    }
+}
+
+impl Sink<Message> for ClientSocket {
+    type Error = WsError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut *self.0)
+            .poll_ready(cx)
+            .map_err(from_axum_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        Pin::new(&mut *self.0)
+            .start_send(to_axum(item))
+            .map_err(from_axum_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut *self.0)
+            .poll_flush(cx)
+            .map_err(from_axum_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut *self.0)
+            .poll_close(cx)
+            .map_err(from_axum_error)
     }
 }
 

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_channel::mpsc;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,52 @@ fn peer() -> (Peer, Rx, Tx) {
     )
 }
 
+/// A peer as the relay sees it: reads come from `rx`, writes go to `tx`.
+struct Duplex<R, W> {
+    rx: R,
+    tx: W,
+}
+
+impl<R: Stream + Unpin, W: Unpin> Stream for Duplex<R, W> {
+    type Item = R::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<R::Item>> {
+        std::pin::Pin::new(&mut self.rx).poll_next(cx)
+    }
+}
+
+impl<R: Unpin, W: Sink<Message, Error = WsError> + Unpin> Sink<Message> for Duplex<R, W> {
+    type Error = WsError;
+
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        std::pin::Pin::new(&mut self.tx).poll_ready(cx)
+    }
+
+    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        std::pin::Pin::new(&mut self.tx).start_send(item)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        std::pin::Pin::new(&mut self.tx).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        std::pin::Pin::new(&mut self.tx).poll_close(cx)
+    }
+}
+
 fn options(shutdown: CancellationToken) -> RelayOptions {
     let m = Metrics::default();
     let prices = crate::config::PricesConfig::UNKNOWN;
@@ -64,7 +110,9 @@ fn start(shutdown: CancellationToken) -> (Peer, Peer, tokio::task::JoinHandle<Ou
 fn start_with(opts: RelayOptions) -> (Peer, Peer, tokio::task::JoinHandle<Outcome>) {
     let (client, c_rx, c_tx) = peer();
     let (upstream, u_rx, u_tx) = peer();
-    let task = tokio::spawn(relay(c_rx, c_tx, u_rx, u_tx, opts));
+    let client_side = Duplex { rx: c_rx, tx: c_tx };
+    let upstream_side = Duplex { rx: u_rx, tx: u_tx };
+    let task = tokio::spawn(relay(client_side, upstream_side, opts));
     (client, upstream, task)
 }
 
@@ -213,13 +261,15 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     let c_rx = c_rx.inspect(move |_| {
         seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     });
-    let task = tokio::spawn(relay(
-        c_rx,
-        c_tx.sink_map_err(to_ws),
-        u_rx,
-        u_tx.sink_map_err(to_ws),
-        options(CancellationToken::new()),
-    ));
+    let client = Duplex {
+        rx: c_rx,
+        tx: c_tx.sink_map_err(to_ws),
+    };
+    let upstream = Duplex {
+        rx: u_rx,
+        tx: u_tx.sink_map_err(to_ws),
+    };
+    let task = tokio::spawn(relay(client, upstream, options(CancellationToken::new())));
     for i in 0..100u8 {
         client_in
             .unbounded_send(Ok(Message::Binary(Bytes::from(vec![i]))))
@@ -291,4 +341,108 @@ async fn no_data_either_way_closes_both_sides_with_the_idle_reason() {
     assert_eq!(seen, close(1001, reason));
     drop((client.send, upstream.send));
     assert_eq!(task.await.unwrap().label, "idle_timeout");
+}
+
+/// A sink that records what it was sent and counts flushes.
+#[derive(Default)]
+struct Counting {
+    sent: Vec<Message>,
+    flushes: usize,
+}
+
+impl Sink<Message> for Counting {
+    type Error = WsError;
+
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        self.sent.push(item);
+        Ok(())
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        self.flushes += 1;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), WsError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_burst_is_flushed_once_when_the_source_runs_dry() {
+    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+    let (_upstream_in, u_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+    let (c_tx, _client_out) = mpsc::unbounded::<Message>();
+    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
+    for i in 0..10u8 {
+        client_in
+            .unbounded_send(Ok(Message::Binary(Bytes::from(vec![i]))))
+            .unwrap();
+    }
+    let mut client = Duplex {
+        rx: c_rx,
+        tx: c_tx.sink_map_err(to_ws),
+    };
+    let mut upstream = Duplex {
+        rx: u_rx,
+        tx: Counting::default(),
+    };
+    let opts = options(CancellationToken::new());
+    // the pump never finishes here: poll it until it has nothing left to do
+    let pump = pump::pump(&mut client, &mut upstream, &opts);
+    let polled = tokio::time::timeout(Duration::from_millis(50), pump).await;
+    assert!(polled.is_err(), "the session is still open");
+    let expected: Vec<Message> = (0..10u8)
+        .map(|i| Message::Binary(Bytes::from(vec![i])))
+        .collect();
+    assert_eq!(upstream.tx.sent, expected);
+    assert_eq!(upstream.tx.flushes, 1, "ten queued frames, one flush");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_cannot_hold_the_close_past_its_timeout() {
+    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+    // a client that never takes anything
+    let (c_tx, _client_out) = mpsc::channel::<Message>(0);
+    let (upstream, u_rx, u_tx) = peer();
+    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
+    let client = Duplex {
+        rx: c_rx,
+        tx: c_tx.sink_map_err(to_ws),
+    };
+    let up = Duplex { rx: u_rx, tx: u_tx };
+    let mut opts = options(CancellationToken::new());
+    opts.idle_timeout = Duration::from_secs(30);
+    let task = tokio::spawn(relay(client, up, opts));
+    for i in 0..3u8 {
+        upstream
+            .send
+            .unbounded_send(Ok(Message::Text(format!("result {i}").into())))
+            .unwrap();
+    }
+    upstream
+        .send
+        .unbounded_send(Ok(close(1000, "done")))
+        .unwrap();
+    // the upstream's close waits behind results the client never takes; the idle timeout
+    // ends the session, and the 1001 that cannot be delivered waits only the close timeout
+    let outcome = tokio::time::timeout(Duration::from_secs(31), task)
+        .await
+        .expect("the relay ends within the idle timeout plus the close timeout")
+        .unwrap();
+    assert_eq!(outcome.label, "idle_timeout");
+    drop(client_in);
 }

@@ -1,0 +1,186 @@
+//! The relaying phase: one future polls both directions and the session's timers.
+//!
+//! Both sockets stay whole (no split halves, so no lock per poll). Each direction holds at most
+//! one message its destination has not accepted yet: while it waits, its source is not read
+//! (backpressure with no queue). A direction copies what its source has ready, then flushes once
+//! when the source runs dry, so a burst of frames leaves in one write.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::{Sink, Stream};
+use prometheus::IntCounter;
+use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{End, First, KEEPALIVE, RelayOptions, Source};
+use crate::usage::Meter;
+
+/// Messages one direction moves in a single poll before letting the other run.
+const BURST: usize = 32;
+
+/// One direction: a message read from the source that the destination has not accepted yet.
+#[derive(Default)]
+struct Leg {
+    pending: Option<Message>,
+    unflushed: bool,
+}
+
+impl Leg {
+    /// Copies from `src` to `dst` until one of them is not ready (`Pending`) or the direction
+    /// ends; `seen` is called with each data message as it is read.
+    fn poll<S, D>(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut S,
+        dst: &mut D,
+        mut seen: impl FnMut(&Message),
+    ) -> Poll<End>
+    where
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
+        D: Sink<Message, Error = WsError> + Unpin,
+    {
+        for _ in 0..BURST {
+            if let Some(msg) = self.pending.take() {
+                match Pin::new(&mut *dst).poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        if Pin::new(&mut *dst).start_send(msg).is_err() {
+                            return Poll::Ready(End::SinkFailed);
+                        }
+                        self.unflushed = true;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(End::SinkFailed),
+                    Poll::Pending => {
+                        self.pending = Some(msg);
+                        return Poll::Pending;
+                    }
+                }
+            }
+            match Pin::new(&mut *src).poll_next(cx) {
+                Poll::Ready(Some(Ok(msg))) => match msg {
+                    Message::Text(_) | Message::Binary(_) => {
+                        seen(&msg);
+                        self.pending = Some(msg);
+                    }
+                    Message::Close(frame) => return Poll::Ready(End::Closed(frame)),
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                },
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(End::Failed(e)),
+                Poll::Ready(None) => return Poll::Ready(End::Failed(WsError::ConnectionClosed)),
+                Poll::Pending => return self.poll_flush(cx, dst),
+            }
+        }
+        // a source that never runs dry must not starve the other direction
+        cx.waker().wake_by_ref();
+        self.poll_flush(cx, dst)
+    }
+
+    /// Flushes what was sent since the last flush; `Pending` unless the destination failed.
+    fn poll_flush<D>(&mut self, cx: &mut Context<'_>, dst: &mut D) -> Poll<End>
+    where
+        D: Sink<Message, Error = WsError> + Unpin,
+    {
+        if self.unflushed {
+            match Pin::new(dst).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => return Poll::Ready(End::SinkFailed),
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// A deadline that is pushed back lazily: data only records the time, and the timer, when it
+/// fires early, re-arms itself from that record.
+fn expired(timer: Pin<&mut Sleep>, cx: &mut Context<'_>, due: Instant) -> bool {
+    let mut timer = timer;
+    loop {
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if due <= Instant::now() {
+            return true;
+        }
+        timer.as_mut().reset(due);
+    }
+}
+
+/// Relays both ways until one direction ends, the session runs out of time, goes idle, or the
+/// process shuts down.
+pub(super) async fn pump<C, U>(client: &mut C, upstream: &mut U, opts: &RelayOptions) -> First
+where
+    C: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    let meter: &Meter = &opts.meter;
+    let start = Instant::now();
+    let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
+    let mut limit = std::pin::pin!(opts.max_session.map(tokio::time::sleep));
+    let mut idle = std::pin::pin!(tokio::time::sleep(opts.idle_timeout));
+    let keepalive: Option<&(Duration, IntCounter)> = opts.keepalive.as_ref();
+    let mut keepalive_timer =
+        std::pin::pin!(keepalive.map(|(every, _)| tokio::time::sleep(*every)));
+    // last data either way (idle), last client data or injected KeepAlive (keep-alive)
+    let mut last_data = start;
+    let mut last_client = start;
+    let (mut up, mut down) = (Leg::default(), Leg::default());
+    poll_fn(|cx| {
+        if shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(First::Shutdown);
+        }
+        if let Some(timer) = limit.as_mut().as_pin_mut()
+            && timer.poll(cx).is_ready()
+        {
+            return Poll::Ready(First::TimeLimit(opts.max_session.unwrap_or_default()));
+        }
+        let mut client_data = false;
+        let seen_up = |msg: &Message| {
+            client_data = true;
+            meter.client_message(msg);
+        };
+        if let Poll::Ready(end) = up.poll(cx, client, upstream, seen_up) {
+            return Poll::Ready(First::Ended(Source::Client, end));
+        }
+        let mut upstream_data = false;
+        let seen_down = |msg: &Message| {
+            upstream_data = true;
+            meter.upstream_message(msg);
+        };
+        if let Poll::Ready(end) = down.poll(cx, upstream, client, seen_down) {
+            return Poll::Ready(First::Ended(Source::Upstream, end));
+        }
+        if client_data || upstream_data {
+            last_data = Instant::now();
+            if client_data {
+                last_client = last_data;
+            }
+        }
+        if expired(idle.as_mut(), cx, last_data + opts.idle_timeout) {
+            return Poll::Ready(First::Idle(opts.idle_timeout));
+        }
+        if let (Some(timer), Some((every, injected))) =
+            (keepalive_timer.as_mut().as_pin_mut(), keepalive)
+        {
+            let mut timer = timer;
+            if expired(timer.as_mut(), cx, last_client + *every) {
+                let now = Instant::now();
+                last_client = now;
+                timer.as_mut().reset(now + *every);
+                let _ = timer.poll(cx);
+                // a destination still busy with client data needs no keep-alive
+                if up.pending.is_none() {
+                    up.pending = Some(Message::Text(KEEPALIVE.into()));
+                    injected.inc();
+                    if let Poll::Ready(end) = up.poll(cx, client, upstream, |_| {}) {
+                        return Poll::Ready(First::Ended(Source::Client, end));
+                    }
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
