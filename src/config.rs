@@ -85,7 +85,7 @@ pub struct ServerConfig {
     pub close_timeout: Duration,
     /// Largest message accepted from either side; bigger ones end the session with 1009.
     pub max_message_bytes: usize,
-    /// Socket read chunk per connection side.
+    /// Most bytes one socket read takes, per connection side (also the initial read buffer).
     pub read_buffer_bytes: usize,
     /// Bytes buffered before a write is pushed to the socket.
     pub write_buffer_bytes: usize,
@@ -106,7 +106,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(300),
             close_timeout: Duration::from_secs(2),
             max_message_bytes: 1 << 20,
-            read_buffer_bytes: 8 * 1024,
+            read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 8 * 1024,
             max_write_buffer_bytes: 4 << 20,
             extra_ca_file: None,
