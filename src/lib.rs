@@ -21,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fds;
 pub mod grant;
 pub mod health;
 pub mod http;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use voxrelay::config::{self, LogConfig};
 use voxrelay::secret::KeyDigest;
 use voxrelay::simulate::{Simulator, SimulatorConfig};
-use voxrelay::{App, shutdown, telemetry};
+use voxrelay::{App, fds, shutdown, telemetry};
 
 /// Exit status for a configuration error (sysexits `EX_CONFIG`-style usage error).
 const EX_USAGE: u8 = 64;
@@ -97,6 +97,21 @@ fn serve(path: PathBuf) -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
+    // before the runtime starts its threads
+    let files = fds::prepare(settings.max_sessions);
+    match files.sessions_possible() {
+        Some(possible) if possible < settings.max_sessions as u64 => tracing::warn!(
+            open_file_limit = files.limit,
+            sessions_possible = possible,
+            max_sessions = settings.max_sessions,
+            "the open-file limit holds fewer sessions than limits.max_sessions"
+        ),
+        _ => tracing::debug!(
+            open_file_limit = files.limit,
+            descriptor_table = files.presized,
+            "open files prepared"
+        ),
+    }
     let result = runtime().block_on(async {
         let app = App::build(settings).await?;
         tracing::info!(addr = %app.local_addr(), "voxrelay listening");

@@ -201,3 +201,36 @@ async fn the_demo_page_is_served_only_when_enabled() {
     assert_eq!(config["key"], "demo-k");
     assert_eq!(config["routes"][0]["path"], "/v1/listen");
 }
+
+/// The descriptor table is grown before the runtime's threads start: growing it later, with
+/// threads, stalls the worker inside `socket()`/`accept()` (the set-up tail in BENCHMARKS.md).
+#[tokio::test]
+async fn the_descriptor_table_is_grown_for_the_session_cap_at_start() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let text = config(&up.base());
+    let served = serve(
+        &temp_config("fdsize", &text),
+        &[("VOXRELAY_LIMITS__MAX_SESSIONS", "3000")],
+    );
+    let pid = served.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let table: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("FDSize:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    // 3,000 sessions × 2 sockets + 64 spare, unless the open-file limit is lower
+    let expected = 6_064.min(soft);
+    assert!(
+        table >= expected,
+        "descriptor table {table} < {expected} (limit {soft})"
+    );
+    assert_eq!(served.terminate().await, Some(0));
+}
