@@ -174,8 +174,18 @@ where
                 if up.pending.is_none() {
                     up.pending = Some(Message::Text(KEEPALIVE.into()));
                     injected.inc();
-                    if let Poll::Ready(end) = up.poll(cx, client, upstream, |_| {}) {
+                    // client data read behind the KeepAlive is metered like any other
+                    let mut more = false;
+                    let seen = |msg: &Message| {
+                        more = true;
+                        meter.client_message(msg);
+                    };
+                    if let Poll::Ready(end) = up.poll(cx, client, upstream, seen) {
                         return Poll::Ready(First::Ended(Source::Client, end));
+                    }
+                    if more {
+                        last_data = Instant::now();
+                        last_client = last_data;
                     }
                 }
             }
