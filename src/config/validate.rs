@@ -3,22 +3,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::http::{HeaderName, HeaderValue};
 use rustls::ClientConfig;
 
 use super::{
-    AuthScheme, ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, PricesConfig, RawConfig,
-    RouteConfig, RouteKind, ServerConfig, SimulatorConfig, UpstreamConfig, UpstreamKind,
+    ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, RawConfig, RouteConfig, RouteKind,
+    ServerConfig, SimulatorConfig,
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
-use crate::rewrite::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, Pattern, QueryPolicy};
+use crate::rewrite::{Pattern, QueryPolicy};
 use crate::route::Route;
-use crate::secret::{KeyDigest, Secret};
-use crate::upstream::breaker::Breaker;
-use crate::upstream::{
-    CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, SIMULATOR_BASE, Upstream, tls_config,
-};
+use crate::secret::KeyDigest;
+use crate::upstream::{Upstream, tls_config};
+
+mod upstreams;
+
+use upstreams::{UpstreamContext, upstream};
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
@@ -167,178 +167,6 @@ fn client_keys(
         }
     }
     ClientKeys(out)
-}
-
-/// What validating one upstream needs to know about the rest of the config.
-#[derive(Clone, Copy)]
-struct UpstreamContext {
-    simulator_enabled: bool,
-    /// Whether any route uses it (only then must its credential be present).
-    used: bool,
-}
-
-fn upstream(
-    name: &str,
-    u: &UpstreamConfig,
-    context: UpstreamContext,
-    errors: &mut Vec<String>,
-) -> Option<Upstream> {
-    let simulator_enabled = context.simulator_enabled;
-    let at = format!("upstreams.{name}");
-    let before = errors.len();
-    if let Some(p) = &u.prices {
-        let all = [
-            p.listen_usd_per_minute,
-            p.flux_usd_per_minute,
-            p.speak_usd_per_1k_chars,
-        ];
-        if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            errors.push(format!(
-                "{at}.prices: prices must be finite and not negative"
-            ));
-        }
-    }
-    let (default_base, default_scheme, header, builtin): (_, _, _, &[(&str, &str)]) = match u.kind {
-        UpstreamKind::Deepgram => (
-            DEEPGRAM_BASE_URL,
-            AuthScheme::Token,
-            "authorization",
-            &DEEPGRAM_ALIASES[..],
-        ),
-        UpstreamKind::Cloudflare => (
-            CLOUDFLARE_BASE_URL,
-            AuthScheme::Raw,
-            "cf-aig-authorization",
-            &CLOUDFLARE_ALIASES[..],
-        ),
-    };
-    let base = u
-        .base_url
-        .as_deref()
-        .unwrap_or(default_base)
-        .trim_end_matches('/');
-    let url_ok = (base.starts_with("ws://") || base.starts_with("wss://"))
-        && base.parse::<axum::http::Uri>().is_ok();
-    if !url_ok && base != SIMULATOR_BASE {
-        errors.push(format!(
-            "{at}.base_url: must be a ws:// or wss:// URL, or \"{SIMULATOR_BASE}\""
-        ));
-    }
-    if base == SIMULATOR_BASE && !simulator_enabled {
-        errors.push(format!(
-            "{at}.base_url: \"{SIMULATOR_BASE}\" needs [simulator] enabled = true"
-        ));
-    }
-    let endpoint = match u.kind {
-        UpstreamKind::Deepgram => base.to_owned(),
-        UpstreamKind::Cloudflare => {
-            let id = |v: &Option<String>, key: &str, errors: &mut Vec<String>| match v {
-                Some(v)
-                    if !v.is_empty()
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-                {
-                    v.clone()
-                }
-                _ => {
-                    errors.push(format!(
-                        "{at}.{key}: required for cloudflare (letters, digits, '-', '_')"
-                    ));
-                    String::new()
-                }
-            };
-            let account = id(&u.account_id, "account_id", errors);
-            let gateway = id(&u.gateway_id, "gateway_id", errors);
-            format!("{base}/v1/{account}/{gateway}/workers-ai")
-        }
-    };
-    let secret = if context.used {
-        credential(u, &at, errors)
-    } else {
-        None
-    };
-    let scheme = u.auth_scheme.unwrap_or(default_scheme);
-    let credential = secret.map(|s| {
-        let value = match scheme {
-            AuthScheme::Raw => s.expose().to_owned(),
-            AuthScheme::Bearer => format!("Bearer {}", s.expose()),
-            AuthScheme::Token => format!("Token {}", s.expose()),
-        };
-        if HeaderValue::from_str(&value).is_err() {
-            errors.push(format!(
-                "{at}: credential contains characters not allowed in a header"
-            ));
-        }
-        (HeaderName::from_static(header), Secret::new(value))
-    });
-    let extra_headers = u
-        .extra_headers
-        .iter()
-        .filter_map(|(k, v)| {
-            let parsed = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            );
-            match parsed {
-                (Ok(k), Ok(v)) => Some((k, v)),
-                _ => {
-                    errors.push(format!(
-                        "{at}.extra_headers.{k}: invalid header name or value"
-                    ));
-                    None
-                }
-            }
-        })
-        .collect();
-    let mut aliases: BTreeMap<String, String> = builtin
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    aliases.extend(u.aliases.clone());
-    (errors.len() == before).then(|| Upstream {
-        name: name.to_owned(),
-        kind: u.kind,
-        endpoint,
-        simulator: std::sync::OnceLock::new(),
-        credential,
-        extra_headers,
-        aliases: AliasTable::new(&aliases),
-        breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
-        prices: u.prices.unwrap_or(match u.kind {
-            UpstreamKind::Cloudflare => PricesConfig::CLOUDFLARE,
-            UpstreamKind::Deepgram => PricesConfig::UNKNOWN,
-        }),
-    })
-}
-
-fn credential(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<Secret> {
-    match (&u.key_env, &u.key_file) {
-        (Some(_), Some(_)) => {
-            errors.push(format!("{at}: set key_env or key_file, not both"));
-            None
-        }
-        (Some(var), None) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-            _ => {
-                errors.push(format!(
-                    "{at}.key_env: environment variable {var} is not set"
-                ));
-                None
-            }
-        },
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-            Ok(_) => {
-                errors.push(format!("{at}.key_file: {} is empty", path.display()));
-                None
-            }
-            Err(e) => {
-                errors.push(format!("{at}.key_file: {}: {e}", path.display()));
-                None
-            }
-        },
-        (None, None) => None,
-    }
 }
 
 fn routes(
