@@ -114,8 +114,9 @@ fn serve(path: PathBuf) -> ExitCode {
     }
     let result = runtime().block_on(async {
         let app = App::build(settings).await?;
+        let signal = shutdown::shutdown_signal();
         tracing::info!(addr = %app.local_addr(), "voxrelay listening");
-        app.run(shutdown::shutdown_signal()).await
+        app.run(signal).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,8 +206,9 @@ fn simulate(listen: SocketAddr, idle_timeout: Duration, api_key_env: Option<Stri
     };
     let result = runtime().block_on(async {
         let sim = Simulator::bind(listen, config).await?;
+        let signal = shutdown::shutdown_signal();
         tracing::info!(addr = %sim.local_addr(), "simulator listening");
-        sim.run(shutdown::shutdown_signal()).await
+        sim.run(signal).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

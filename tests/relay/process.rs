@@ -234,3 +234,16 @@ async fn the_descriptor_table_is_grown_for_the_session_cap_at_start() {
     );
     assert_eq!(served.terminate().await, Some(0));
 }
+
+/// The signal handlers are installed before the relay announces that it listens, so a SIGTERM
+/// that arrives at once still drains and exits 0 instead of killing the process.
+#[tokio::test]
+async fn sigterm_right_after_start_drains_and_exits_zero() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let text = config(&up.base());
+    // the race is narrow (the log write to the first poll of the signal future): try it often
+    for i in 0..10 {
+        let served = serve(&temp_config(&format!("early-term-{i}"), &text), &[]);
+        assert_eq!(served.terminate().await, Some(0));
+    }
+}
