@@ -23,6 +23,12 @@ timeout --signal=TERM --kill-after=10 120 \
     --targets direct,voxrelay --sessions "$sessions" --reps 1 \
     --warmup 1 --window 2 --drain 1 \
     --voxrelay-bin "target/$profile/voxrelay" \
-    --out "$out/smoke.jsonl" --summary "$out/smoke.md" \
+    --out "$out/smoke.jsonl" --summary "$out/smoke.md" --setup-trace "$out/setup.tsv" \
     --check >/dev/null
-echo "bench smoke: ok ($(wc -l <"$out/smoke.jsonl") runs; results in $out)"
+# one set-up line per session and run
+traced=$(wc -l <"$out/setup.tsv")
+if ((traced != 2 * sessions)); then
+  echo "bench smoke: set-up trace has $traced lines, expected $((2 * sessions))" >&2
+  exit 1
+fi
+echo "bench smoke: ok ($(wc -l <"$out/smoke.jsonl") runs, $traced set-ups traced; results in $out)"

@@ -69,6 +69,9 @@ pub struct Setup {
     pub hist: Histogram<u64>,
     /// Wall time to open all sessions.
     pub wall: Duration,
+    /// Each opened session: (session id, set-up start after the first, set-up time), in
+    /// completion order.
+    pub trace: Vec<(u32, Duration, Duration)>,
 }
 
 /// Results of the measured window.
@@ -173,13 +176,17 @@ pub async fn open(load: Load, setup_deadline: Duration) -> Result<(Generator, Se
         first_error: None,
         hist: new_hist(),
         wall: Duration::ZERO,
+        trace: Vec::with_capacity(load.sessions),
     };
     let collect = async {
         while let Some(r) = ready_rx.recv().await {
             match r {
-                Ok(d) => {
+                Ok((id, t0, d)) => {
                     setup.open += 1;
                     setup.hist.saturating_record(ns(d).max(1));
+                    setup
+                        .trace
+                        .push((id, t0.saturating_duration_since(started), d));
                 }
                 Err(e) => {
                     setup.errors += 1;
@@ -267,21 +274,21 @@ async fn session(
     sem: Arc<Semaphore>,
     mut plan_rx: watch::Receiver<Option<Plan>>,
     mut stop_rx: watch::Receiver<bool>,
-    ready_tx: mpsc::UnboundedSender<Result<Duration, String>>,
+    ready_tx: mpsc::UnboundedSender<Result<(u32, Instant, Duration), String>>,
 ) {
     let opened = {
         let _permit = sem.acquire().await;
         let t0 = Instant::now();
         let r = timeout(load.setup_timeout, connect(&load)).await;
         match r {
-            Ok(Ok(ws)) => Ok((ws, t0.elapsed())),
+            Ok(Ok(ws)) => Ok((ws, t0, t0.elapsed())),
             Ok(Err(e)) => Err(format!("{e:#}")),
             Err(_) => Err(format!("set-up timeout ({:?})", load.setup_timeout)),
         }
     };
     let mut ws = match opened {
-        Ok((ws, d)) => {
-            let _ = ready_tx.send(Ok(d));
+        Ok((ws, t0, d)) => {
+            let _ = ready_tx.send(Ok((id, t0, d)));
             ws
         }
         Err(e) => {

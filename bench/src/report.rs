@@ -392,9 +392,49 @@ fn targets_check(
     out
 }
 
+/// One run's set-up trace as tab-separated lines — target, N, repetition (from 1), session
+/// id, start after the first set-up began (µs), set-up time (µs) — in start order.
+pub fn setup_trace(
+    target: &str,
+    n: usize,
+    rep: usize,
+    trace: &[(u32, std::time::Duration, std::time::Duration)],
+) -> String {
+    let mut sorted = trace.to_vec();
+    sorted.sort_by_key(|&(id, start, _)| (start, id));
+    sorted
+        .iter()
+        .map(|(id, start, took)| {
+            format!(
+                "{target}\t{n}\t{}\t{id}\t{}\t{}\n",
+                rep + 1,
+                start.as_micros(),
+                took.as_micros()
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{median, setup_trace};
+    use std::time::Duration;
+
+    #[test]
+    fn setup_trace_lines_are_in_start_order() {
+        let us = Duration::from_micros;
+        let trace = [
+            (7, us(300), us(4_100)),
+            (3, us(0), us(20_500)),
+            (5, us(300), us(900)),
+        ];
+        assert_eq!(
+            setup_trace("voxrelay", 1000, 0, &trace),
+            "voxrelay\t1000\t1\t3\t0\t20500\n\
+             voxrelay\t1000\t1\t5\t300\t900\n\
+             voxrelay\t1000\t1\t7\t300\t4100\n"
+        );
+    }
 
     #[test]
     fn median_odd_even_empty() {

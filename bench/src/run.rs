@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// Write the markdown summary here as well as printing it.
     #[arg(long)]
     pub summary: Option<PathBuf>,
+    /// Append every session's set-up (target, N, repetition, session id, start and duration in
+    /// µs, in start order) here as tab-separated lines: shows when set-up times come in bursts.
+    #[arg(long)]
+    pub setup_trace: Option<PathBuf>,
     /// CPU used by other processes (in cores) above which a run is flagged as noisy.
     #[arg(long, default_value_t = 0.1)]
     pub noise: f64,
@@ -313,6 +317,15 @@ async fn run_one(
     };
     let setup_deadline = Duration::from_secs(30 + (n as u64) / 50);
     let (gen_, setup) = generator::open(load, setup_deadline).await?;
+    if let Some(path) = &a.setup_trace {
+        let lines = report::setup_trace(kind.name(), n, rep, &setup.trace);
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, lines.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let go = Instant::now() + Duration::from_millis(100);
     let window_start = go + Duration::from_secs_f64(a.warmup);
