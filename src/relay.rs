@@ -148,31 +148,26 @@ where
 {
     let first = pump::pump(&mut client, &mut upstream, &opts).await;
     let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
-    // send each side its close (which flushes what it was sent before), then read on until
-    // its close reply (or its end) so both close handshakes complete; a side that stopped
-    // reading cannot hold the session past the close timeout
-    let close_client = async {
-        if let Some(frame) = to_client {
-            let _ = client.send(frame).await;
-        }
-        drain(&mut client).await;
-    };
-    let close_upstream = async {
-        if let Some(frame) = to_upstream {
-            let _ = upstream.send(frame).await;
-        }
-        drain(&mut upstream).await;
-    };
-    let closing = async { tokio::join!(close_client, close_upstream) };
+    // both sides close at once; a side that stopped reading cannot hold the session past the
+    // close timeout
+    let closing = futures_util::future::join(
+        close_side(&mut client, to_client),
+        close_side(&mut upstream, to_upstream),
+    );
     let _ = tokio::time::timeout(opts.close_timeout, closing).await;
     outcome
 }
 
-async fn drain<S>(src: &mut S)
+/// Sends one side its close frame, if it gets one (sending flushes what it was sent before),
+/// then reads on until its close reply or its end, so the close handshake completes.
+async fn close_side<S>(side: &mut S, frame: Option<Message>)
 where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
-    while let Some(Ok(_)) = src.next().await {}
+    if let Some(frame) = frame {
+        let _ = side.send(frame).await;
+    }
+    while let Some(Ok(_)) = side.next().await {}
 }
 
 fn code_of(frame: &Option<CloseFrame>) -> Option<u16> {

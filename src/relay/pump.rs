@@ -26,6 +26,8 @@ const BURST: usize = 32;
 struct Leg {
     pending: Option<Message>,
     unflushed: bool,
+    /// A data message was read since the last [`Leg::took_data`].
+    data: bool,
 }
 
 impl Leg {
@@ -62,6 +64,7 @@ impl Leg {
                 Poll::Ready(Some(Ok(msg))) => match msg {
                     Message::Text(_) | Message::Binary(_) => {
                         seen(&msg);
+                        self.data = true;
                         self.pending = Some(msg);
                     }
                     Message::Close(frame) => return Poll::Ready(End::Closed(frame)),
@@ -77,6 +80,11 @@ impl Leg {
         self.poll_flush(cx, dst)
     }
 
+    /// Whether a data message was read since the last call.
+    fn took_data(&mut self) -> bool {
+        std::mem::take(&mut self.data)
+    }
+
     /// Flushes what was sent since the last flush; `Pending` unless the destination failed.
     fn poll_flush<D>(&mut self, cx: &mut Context<'_>, dst: &mut D) -> Poll<End>
     where
@@ -90,6 +98,25 @@ impl Leg {
             }
         }
         Poll::Pending
+    }
+}
+
+/// When data last crossed: either way (idle timeout), from the client or as an injected
+/// KeepAlive (keep-alive interval).
+struct Activity {
+    data: Instant,
+    client: Instant,
+}
+
+impl Activity {
+    /// Records what the two directions read in this poll.
+    fn saw(&mut self, client: bool, upstream: bool) {
+        if client || upstream {
+            self.data = Instant::now();
+            if client {
+                self.client = self.data;
+            }
+        }
     }
 }
 
@@ -123,10 +150,13 @@ where
     let keepalive: Option<&(Duration, IntCounter)> = opts.keepalive.as_ref();
     let mut keepalive_timer =
         std::pin::pin!(keepalive.map(|(every, _)| tokio::time::sleep(*every)));
-    // last data either way (idle), last client data or injected KeepAlive (keep-alive)
-    let mut last_data = start;
-    let mut last_client = start;
+    let mut activity = Activity {
+        data: start,
+        client: start,
+    };
     let (mut up, mut down) = (Leg::default(), Leg::default());
+    let client_seen = |msg: &Message| meter.client_message(msg);
+    let upstream_seen = |msg: &Message| meter.upstream_message(msg);
     poll_fn(|cx| {
         if shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(First::Shutdown);
@@ -136,57 +166,34 @@ where
         {
             return Poll::Ready(First::TimeLimit(opts.max_session.unwrap_or_default()));
         }
-        let mut client_data = false;
-        let seen_up = |msg: &Message| {
-            client_data = true;
-            meter.client_message(msg);
-        };
-        if let Poll::Ready(end) = up.poll(cx, client, upstream, seen_up) {
+        if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
             return Poll::Ready(First::Ended(Source::Client, end));
         }
-        let mut upstream_data = false;
-        let seen_down = |msg: &Message| {
-            upstream_data = true;
-            meter.upstream_message(msg);
-        };
-        if let Poll::Ready(end) = down.poll(cx, upstream, client, seen_down) {
+        if let Poll::Ready(end) = down.poll(cx, upstream, client, upstream_seen) {
             return Poll::Ready(First::Ended(Source::Upstream, end));
         }
-        if client_data || upstream_data {
-            last_data = Instant::now();
-            if client_data {
-                last_client = last_data;
-            }
-        }
-        if expired(idle.as_mut(), cx, last_data + opts.idle_timeout) {
+        activity.saw(up.took_data(), down.took_data());
+        if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
             return Poll::Ready(First::Idle(opts.idle_timeout));
         }
         if let (Some(timer), Some((every, injected))) =
             (keepalive_timer.as_mut().as_pin_mut(), keepalive)
         {
             let mut timer = timer;
-            if expired(timer.as_mut(), cx, last_client + *every) {
+            if expired(timer.as_mut(), cx, activity.client + *every) {
                 let now = Instant::now();
-                last_client = now;
+                activity.client = now;
                 timer.as_mut().reset(now + *every);
                 let _ = timer.poll(cx);
                 // a destination still busy with client data needs no keep-alive
                 if up.pending.is_none() {
                     up.pending = Some(Message::Text(KEEPALIVE.into()));
                     injected.inc();
-                    // client data read behind the KeepAlive is metered like any other
-                    let mut more = false;
-                    let seen = |msg: &Message| {
-                        more = true;
-                        meter.client_message(msg);
-                    };
-                    if let Poll::Ready(end) = up.poll(cx, client, upstream, seen) {
+                    // client data read behind the KeepAlive is metered and counted like any other
+                    if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
                         return Poll::Ready(First::Ended(Source::Client, end));
                     }
-                    if more {
-                        last_data = Instant::now();
-                        last_client = last_data;
-                    }
+                    activity.saw(up.took_data(), false);
                 }
             }
         }
