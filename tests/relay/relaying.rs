@@ -124,6 +124,24 @@ async fn send_numbered(ws: &mut Client, n: u8) -> Vec<Message> {
     sent
 }
 
+/// After a client's bad frame: everything it sent before reached the upstream in order, the
+/// upstream got 1001, and the session counts as a client error.
+async fn client_fault_spares_what_was_sent(
+    app: &TestApp,
+    up: &mut FakeUpstream,
+    sent: Vec<Message>,
+) {
+    for m in sent {
+        assert_eq!(up.next().await, m);
+    }
+    assert_eq!(up.close_code().await, Some(1001));
+    metric_eventually(
+        app,
+        r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn upstream_dying_mid_stream_gives_the_browser_1011() {
     let up = FakeUpstream::start(Behaviour::Echo).await;
@@ -186,15 +204,7 @@ async fn oversized_message_gets_1009_and_upstream_is_closed() {
         .unwrap();
     let reason = "message exceeds the 65536-byte limit".to_owned();
     assert_eq!(recv_close(&mut ws).await, Some((1009, reason)));
-    for m in sent {
-        assert_eq!(up.next().await, m);
-    }
-    assert_eq!(up.close_code().await, Some(1001));
-    metric_eventually(
-        &app,
-        r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
-    )
-    .await;
+    client_fault_spares_what_was_sent(&app, &mut up, sent).await;
 }
 
 #[tokio::test]
@@ -248,13 +258,5 @@ async fn invalid_utf8_text_gets_1007_and_upstream_is_closed() {
     let sent = send_numbered(&mut ws, 5).await;
     ws.send(Message::Frame(bad)).await.unwrap();
     assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1007));
-    for m in sent {
-        assert_eq!(up.next().await, m);
-    }
-    assert_eq!(up.close_code().await, Some(1001));
-    metric_eventually(
-        &app,
-        r#"{outcome="client_error",route="listen",upstream="dg"} 1"#,
-    )
-    .await;
+    client_fault_spares_what_was_sent(&app, &mut up, sent).await;
 }
