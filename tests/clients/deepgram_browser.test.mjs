@@ -21,22 +21,13 @@ import { fileURLToPath } from "node:url";
 import { DeepgramClient } from "@deepgram/sdk";
 import { chromium } from "playwright-core";
 
+import { CHROMIUM, CHROMIUM_FLAGS } from "./support/chromium.mjs";
+
 import { KEY, environment, startRelay, within, writeSummary } from "./support/voxrelay.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const SDK_DIR = dirname(dirname(dirname(require.resolve("@deepgram/sdk"))));
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 const FILES = {

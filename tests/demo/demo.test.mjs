@@ -15,12 +15,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+
+import { CHROMIUM, CHROMIUM_FLAGS } from "../clients/support/chromium.mjs";
 import { chromium } from "playwright-core";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
 const BIN = process.env.VOXRELAY_BIN || path.join(ROOT, "target/debug/voxrelay");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const REPORT_DIR = process.env.DEMO_REPORT_DIR || path.join(ROOT, "reports/demo");
 
 const START_TIMEOUT_MS = 15_000; // voxrelay up and listening
@@ -165,14 +166,7 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
       executablePath: CHROMIUM,
       headless: true,
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        ...CHROMIUM_FLAGS,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         `--use-file-for-fake-audio-capture=${wav}`,
