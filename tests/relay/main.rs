@@ -8,6 +8,7 @@ mod auth;
 mod churn;
 mod clients;
 mod deploy;
+mod docs;
 mod helpers;
 mod process;
 mod rejections;
