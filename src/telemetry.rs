@@ -9,18 +9,24 @@ use tracing_subscriber::{Layer, fmt};
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Targets whose TRACE events would print secrets: tungstenite's client handshake traces the
-/// raw upstream request, credential header included.
-const SECRET_BEARING_TRACE_TARGETS: [&str; 1] = ["tungstenite::handshake::client"];
+/// voxrelay's own target: the only one allowed to log at TRACE. Dependencies log user content
+/// there — tungstenite prints every frame's payload (raw audio, TTS text) and its client
+/// handshake traces the raw upstream request, credential header included — so their TRACE
+/// events are dropped whatever level is configured (they are capped at DEBUG).
+const OWN_TARGET: &str = "voxrelay";
 
 fn secret_free(meta: &Metadata<'_>) -> bool {
-    *meta.level() != Level::TRACE
-        || !SECRET_BEARING_TRACE_TARGETS
-            .iter()
-            .any(|t| meta.target().starts_with(t))
+    *meta.level() != Level::TRACE || is_own(meta.target())
 }
 
-/// Drops the events that would carry secrets, whatever level is configured.
+fn is_own(target: &str) -> bool {
+    target
+        .strip_prefix(OWN_TARGET)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// Drops the events that would carry secrets or user content (every dependency's TRACE events),
+/// whatever level is configured.
 /// It declares TRACE as its most verbose level so that it never raises the subscriber's max
 /// level above what the level filter allows (a filter with no hint counts as TRACE, which would
 /// let every `log` record from dependencies reach the dispatcher only to be dropped there).
@@ -70,7 +76,7 @@ mod tests {
     }
 
     #[test]
-    fn handshake_traces_are_dropped_but_not_other_levels() {
+    fn dependency_traces_are_dropped_but_not_their_debug_or_our_traces() {
         use tracing::callsite::Identifier;
         use tracing::field::FieldSet;
         use tracing::metadata::Kind;
@@ -103,5 +109,18 @@ mod tests {
             Level::DEBUG
         )));
         assert!(secret_free(&meta("voxrelay::session", Level::TRACE)));
+        assert!(secret_free(&meta("voxrelay", Level::TRACE)));
+        for dependency in [
+            "tungstenite::protocol",
+            "tungstenite::protocol::frame",
+            "hyper::proto::h1::io",
+            "voxrelayish",
+        ] {
+            assert!(
+                !secret_free(&meta(dependency, Level::TRACE)),
+                "{dependency}"
+            );
+            assert!(secret_free(&meta(dependency, Level::DEBUG)), "{dependency}");
+        }
     }
 }

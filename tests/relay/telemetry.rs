@@ -166,3 +166,36 @@ async fn one_usage_record_per_session_with_audio_and_cost() {
     let handshake = r#"voxrelay_upstream_handshakes_total{status_class="101",upstream="cf"} 1"#;
     assert!(m.contains(handshake), "{m}");
 }
+
+#[tokio::test]
+async fn frame_payloads_never_reach_trace_logs() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::against(&up).await;
+    let (mut ws, _) = connect_ok(&app.ws("/v1/listen")).await;
+    let words = "the user said words-8d1e7f";
+    let audio = b"raw-audio-c4b2a9".to_vec();
+    ws.send(Message::Text(words.into())).await.unwrap();
+    recv_data(&mut ws).await;
+    ws.send(Message::Binary(Bytes::from(audio.clone())))
+        .await
+        .unwrap();
+    recv_data(&mut ws).await;
+    ws.close(None).await.unwrap();
+    while recv(&mut ws).await.is_some() {}
+    metric_eventually(&app, r#"voxrelay_sessions_active{route="listen"} 0"#).await;
+    let logs = logs();
+    // the test subscriber logs everything at TRACE, as `level = "trace"` would
+    assert!(logs.contains("session usage"));
+    assert!(
+        !logs.contains("words-8d1e7f"),
+        "TTS/transcript text reached the logs"
+    );
+    assert!(
+        !logs.contains(&hex::encode(&audio)),
+        "audio bytes reached the logs"
+    );
+    assert!(
+        !logs.contains("raw-audio-c4b2a9"),
+        "audio bytes reached the logs"
+    );
+}
