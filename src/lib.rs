@@ -26,6 +26,7 @@ pub mod grant;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod relay;
 pub mod rewrite;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use voxrelay::config::{self, LogConfig};
 use voxrelay::secret::KeyDigest;
 use voxrelay::simulate::{Simulator, SimulatorConfig};
-use voxrelay::{App, fds, shutdown, telemetry};
+use voxrelay::{App, fds, memory, shutdown, telemetry};
 
 /// Exit status for a configuration error (sysexits `EX_CONFIG`-style usage error).
 const EX_USAGE: u8 = 64;
@@ -67,6 +67,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // before any thread starts
+    memory::return_freed_memory();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
@@ -112,6 +114,7 @@ fn serve(path: PathBuf) -> ExitCode {
             "open files prepared"
         ),
     }
+    memory::warn_if_overcommitted(&settings.server.config, settings.max_sessions);
     let result = runtime().block_on(async {
         let app = App::build(settings).await?;
         let signal = shutdown::shutdown_signal();

@@ -10,6 +10,7 @@ mod clients;
 mod deploy;
 mod docs;
 mod helpers;
+mod memory;
 mod process;
 mod rejections;
 mod relaying;
