@@ -21,7 +21,7 @@ pub use sections::{
     DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, SimulatorConfig, TokenAlgorithm,
     TokenKeyConfig, TokensConfig,
 };
-pub use validate::{ServerSettings, Settings};
+pub use validate::{ServerSettings, Settings, validate, warnings};
 
 /// Prefix of environment variables that override the file (`__` separates nesting levels).
 pub const ENV_PREFIX: &str = "VOXRELAY_";
@@ -215,7 +215,7 @@ pub struct UpstreamConfig {
     /// How long an open breaker skips this upstream before one trial connect.
     #[serde(default = "default_breaker_cooldown", with = "humantime_serde")]
     pub breaker_cooldown: Duration,
-    /// Prices for cost estimates; Cloudflare's published prices by default for `cloudflare`.
+    /// Prices for cost estimates; by default the kind's published list prices.
     #[serde(default)]
     pub prices: Option<PricesConfig>,
 }
@@ -283,6 +283,11 @@ pub struct RouteConfig {
     /// `anonymous`): only for routes reachable from trusted networks, e.g. conformance runs.
     #[serde(default = "yes")]
     pub require_auth: bool,
+    /// Also serve this route's models on Cloudflare's path shape,
+    /// `/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`. Default: the first route of
+    /// each kind that does not set it to `false`; at most one route per kind.
+    #[serde(default)]
+    pub workers_ai: Option<bool>,
 }
 
 fn default_keepalive_interval() -> Duration {

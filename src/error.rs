@@ -40,6 +40,9 @@ pub enum Reject {
     /// The token does not grant this model.
     #[error("model '{0}' is not granted to this token")]
     ModelNotGranted(String),
+    /// A request on the Workers AI path whose `model` selects no route.
+    #[error("{0}")]
+    WorkersAiModel(String),
     /// A grant request with a bad body.
     #[error("{0}")]
     BadGrant(String),
@@ -64,7 +67,7 @@ impl Reject {
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
-            Self::BadGrant(_) => StatusCode::BAD_REQUEST,
+            Self::BadGrant(_) | Self::WorkersAiModel(_) => StatusCode::BAD_REQUEST,
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -89,6 +92,7 @@ impl Reject {
             Self::ClientSessionLimit(_) => "client_session_limit",
             Self::ModelNotGranted(_) => "model_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
+            Self::WorkersAiModel(_) => "unknown_model",
             Self::Auth(AuthError::Missing) => "missing_credentials",
             Self::Auth(AuthError::Invalid) => "invalid_credentials",
             Self::Auth(AuthError::Expired) => "token_expired",
@@ -96,7 +100,9 @@ impl Reject {
             Self::Auth(AuthError::Forbidden) => "route_not_allowed",
             Self::Rewrite(RewriteError::ModelNotAllowed(_)) => "model_not_allowed",
             Self::Rewrite(RewriteError::ParamDenied(_)) => "param_denied",
-            Self::Rewrite(RewriteError::DuplicateModel) => "bad_request",
+            Self::Rewrite(RewriteError::DuplicateModel | RewriteError::MappingParam(_)) => {
+                "bad_request"
+            }
             Self::Upstream(UpstreamError::Rejected { .. }) => "upstream_rejected",
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream_unreachable",
             Self::Upstream(UpstreamError::Timeout) => "upstream_timeout",
@@ -112,7 +118,7 @@ impl Reject {
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
-            Self::BadGrant(_) => "BAD_REQUEST",
+            Self::BadGrant(_) | Self::WorkersAiModel(_) => "BAD_REQUEST",
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",
             Self::Rewrite(_) => "BAD_REQUEST",

@@ -17,6 +17,7 @@ use crate::error::Reject;
 use crate::grant::{MAX_GRANT_BODY, grant};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
+use crate::workers_ai::{self, WorkersAi};
 
 /// Route label for requests that match no route.
 pub const NO_ROUTE: &str = "none";
@@ -39,6 +40,9 @@ pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>], demo: &DemoConfig) -> 
             route: route.clone(),
         };
         router = router.route(&route.path, any(handle).with_state(state));
+    }
+    if let Some(table) = WorkersAi::new(shared.clone(), routes) {
+        router = router.route(workers_ai::PATH, any(workers_ai::handle).with_state(table));
     }
     // spans carry method and path only: a query may hold a token
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -8,6 +8,7 @@
 //! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
 //! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline).
 //! - [`http`]: the router: health, readiness, metrics and one handler per route.
+//! - [`workers_ai`]: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
 //! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
 //! - [`auth`]: tokens from subprotocols or headers, client keys, the echoed subprotocol.
 //! - [`rewrite`]: model aliases, allowlists and the forwarded query.
@@ -40,5 +41,6 @@ pub mod telemetry;
 pub mod token;
 pub mod upstream;
 pub mod usage;
+pub mod workers_ai;
 
 pub use app::App;

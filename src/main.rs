@@ -99,6 +99,9 @@ fn serve(path: PathBuf) -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
+    for warning in &settings.warnings {
+        tracing::warn!(%warning, "configuration warning");
+    }
     // before the runtime starts its threads
     let files = fds::prepare(settings.max_sessions);
     match files.sessions_possible() {
@@ -130,8 +133,20 @@ fn serve(path: PathBuf) -> ExitCode {
     }
 }
 
+/// Validates the configuration: every error with its key path (exit 64), and warnings for
+/// what is valid but probably not meant (`warning: …`, exit 0 when there is no error).
 fn check_config(path: PathBuf) -> ExitCode {
-    match config::load(&path) {
+    let raw = match config::extract(&config::figment(&path)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    for warning in config::warnings(&raw) {
+        eprintln!("warning: {warning}");
+    }
+    match config::validate(raw) {
         Ok(s) => {
             println!(
                 "{}: ok ({} routes, {} upstreams, {} client keys)",

@@ -3,8 +3,11 @@
 //! The query is handled as raw `key=value` pairs so that everything forwarded keeps its order,
 //! repetition (`keyterm=a&keyterm=b`) and percent-encoding byte for byte.
 
+mod alias;
+
+pub use alias::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, MappedModel, check_template};
+
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
@@ -13,23 +16,6 @@ pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
 
 /// Prefix of Cloudflare Workers AI model names for Deepgram models.
 pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
-
-/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name.
-pub const DEEPGRAM_ALIASES: [(&str, &str); 3] = [
-    ("@cf/deepgram/*", "*"),
-    ("@cf/deepgram/flux", "flux-general-en"),
-    ("flux", "flux-general-en"),
-];
-
-/// Built-in aliases for Cloudflare Workers AI; Aura voices become `speaker`.
-pub const CLOUDFLARE_ALIASES: [(&str, &str); 6] = [
-    ("nova-3", "@cf/deepgram/nova-3"),
-    ("flux", "@cf/deepgram/flux"),
-    ("flux-general-en", "@cf/deepgram/flux"),
-    ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
-    ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
-    ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
-];
 
 /// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
 /// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
@@ -57,6 +43,10 @@ pub enum RewriteError {
     /// `model` appeared more than once.
     #[error("query parameter 'model' must appear at most once")]
     DuplicateModel,
+    /// A parameter the model mapping writes into the upstream model name is not plain letters
+    /// and digits (Deepgram direct: `speaker` becomes part of `aura-2-<speaker>-en`).
+    #[error("query parameter '{0}' must be letters and digits only")]
+    MappingParam(String),
 }
 
 /// A glob over model names: `*` matches any run of characters (including none).
@@ -106,59 +96,6 @@ impl Pattern {
     /// True when `s` matches.
     pub fn matches(&self, s: &str) -> bool {
         self.captures(s).is_some()
-    }
-}
-
-/// A model as the upstream wants it, plus parameters the mapping adds (Cloudflare `speaker`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappedModel {
-    /// Upstream model name.
-    pub model: String,
-    /// Extra query parameters, already decoded.
-    pub params: Vec<(String, String)>,
-}
-
-/// One upstream's alias table: exact names first, then the most specific pattern.
-#[derive(Debug, Clone, Default)]
-pub struct AliasTable {
-    entries: Vec<(Pattern, String)>,
-}
-
-impl AliasTable {
-    /// Builds a table from `pattern → template` entries. A template's `*` takes the pattern's
-    /// first capture; `?k=v&…` after the model name adds parameters.
-    pub fn new(entries: &BTreeMap<String, String>) -> Self {
-        let mut entries: Vec<(Pattern, String)> = entries
-            .iter()
-            .map(|(k, v)| (Pattern::new(k), v.clone()))
-            .collect();
-        entries.sort_by_key(|(p, _)| (!p.is_exact(), std::cmp::Reverse(p.specificity())));
-        Self { entries }
-    }
-
-    /// Maps a client model; a model no alias matches passes through unchanged.
-    pub fn map(&self, model: &str) -> MappedModel {
-        for (pattern, template) in &self.entries {
-            if let Some(caps) = pattern.captures(model) {
-                return fill(template, caps.first().copied().unwrap_or(""));
-            }
-        }
-        MappedModel {
-            model: model.to_owned(),
-            params: Vec::new(),
-        }
-    }
-}
-
-/// Fills a template's `*` with the capture. The template is split into model and parameters
-/// first, so a capture (client input) lands inside one value and can never add parameters.
-fn fill(template: &str, capture: &str) -> MappedModel {
-    let (model, query) = template.split_once('?').unwrap_or((template, ""));
-    MappedModel {
-        model: model.replace('*', capture),
-        params: form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.replace('*', capture)))
-            .collect(),
     }
 }
 
@@ -246,9 +183,18 @@ impl<'q> ClientQuery<'q> {
         Some(decode(value).into_owned())
     }
 
+    /// The model mapped by `aliases`, reading placeholders' parameters as they will be upstream.
+    pub fn mapped(
+        &self,
+        aliases: &AliasTable,
+        policy: &QueryPolicy,
+    ) -> Result<MappedModel, RewriteError> {
+        aliases.map_with(&self.model, |k| self.param(k, policy))
+    }
+
     /// The upstream query: the mapped model in the client's position, the mapping's and the
-    /// route's forced parameters set in place or appended (the route wins), everything else
-    /// exactly as sent.
+    /// route's forced parameters set in place or appended (the route wins), the parameters the
+    /// mapping consumed left out, everything else exactly as sent.
     pub fn render(&self, mapped: &MappedModel, policy: &QueryPolicy) -> String {
         let mut forced: Vec<(&str, &str, bool)> = Vec::new();
         for (k, v) in mapped.params.iter().chain(policy.force_params.iter()) {
@@ -262,6 +208,9 @@ impl<'q> ClientQuery<'q> {
         for (i, (key, raw)) in self.pairs.iter().enumerate() {
             if i == self.model_at {
                 out.push(Cow::Borrowed(&model));
+            }
+            if mapped.consumed.iter().any(|c| *c == key.as_ref()) {
+                continue;
             }
             match forced.iter_mut().find(|(fk, _, _)| *fk == key.as_ref()) {
                 Some((_, _, true)) => {}

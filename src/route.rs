@@ -30,6 +30,8 @@ pub struct Route {
     pub max_session: Option<Duration>,
     /// Model and query rules.
     pub policy: QueryPolicy,
+    /// Whether this route also serves its kind's models on the Workers AI path.
+    pub workers_ai: bool,
 }
 
 impl Route {

@@ -84,6 +84,17 @@ pub async fn handle(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    serve(state, peer, uri, headers, ws).await
+}
+
+/// One handshake on `state`'s route, whichever path chose it: checks, upgrade, relay.
+pub async fn serve(
+    state: RouteState,
+    peer: SocketAddr,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     let session_id = uuid::Uuid::new_v4().to_string();
     let span = info_span!(
         "session",
@@ -164,7 +175,8 @@ async fn accept(
             LimitError::Client(n) => Reject::ClientSessionLimit(n),
         })?;
     let connect_started = Instant::now();
-    let (upstream, socket, request_id) = connect_upstream(shared, route, &query, headers).await?;
+    let connected = connect_upstream(shared, route, &query, headers).await?;
+    let upstream = connected.upstream;
     span.record("upstream", upstream.name.as_str());
     let mut ws = limit(ws, &shared.server);
     if let Some(echo) = echo {
@@ -178,7 +190,7 @@ async fn accept(
     let accepted = Accepted {
         session_id: session_id.to_owned(),
         client_id: access.client_id.clone(),
-        model: upstream.aliases.map(&query.model).model,
+        model: connected.model,
         audio_rate: usage::audio_rate(
             route.kind,
             param("encoding").as_deref(),
@@ -187,8 +199,8 @@ async fn accept(
         ),
         connect_seconds: connect_started.elapsed().as_secs_f64(),
         upstream,
-        socket: Some(Box::new(socket)),
-        request_id,
+        socket: Some(Box::new(connected.socket)),
+        request_id: connected.request_id,
         max_session,
         _permit: permit,
         _tracked: tracked,

@@ -74,12 +74,13 @@ fuzz_target!(|data: &[u8]| {
             MappedModel {
                 model: subject.to_owned(),
                 params: Vec::new(),
+                consumed: Vec::new(),
             }
         );
     }
     // a key without `*` is an exact entry (a subject with `*` would be a pattern key)
     if let Some(template) = entries.get(subject).filter(|_| !subject.contains('*'))
-        && !template.contains(['*', '?'])
+        && !template.contains(['*', '?', '{'])
     {
         assert_eq!(&mapped.model, template);
         assert!(mapped.params.is_empty());

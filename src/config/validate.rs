@@ -17,8 +17,11 @@ use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
 mod upstreams;
+mod warnings;
+mod workers_ai;
 
 use upstreams::{UpstreamContext, upstream};
+pub use warnings::warnings;
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
@@ -46,6 +49,8 @@ pub struct Settings {
     pub routes: Vec<Arc<Route>>,
     /// The built-in simulator, when enabled.
     pub simulator: Option<SimulatorConfig>,
+    /// Things that are valid but probably not what was meant (see [`warnings()`]).
+    pub warnings: Vec<String>,
 }
 
 /// The server section and its TLS client configuration.
@@ -57,8 +62,9 @@ pub struct ServerSettings {
     pub tls: Arc<ClientConfig>,
 }
 
-/// Validates everything, reporting every problem at once.
-pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
+/// Validates everything, reporting every problem at once, each once: a route naming an upstream
+/// that is defined but invalid gets no error of its own.
+pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let mut errors = Vec::new();
     let tls = match tls_config(raw.server.extra_ca_file.as_deref()) {
         Ok(tls) => Some(tls),
@@ -86,12 +92,14 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             Some((name.clone(), Arc::new(built)))
         })
         .collect();
-    let routes = routes(&raw.routes, &upstreams, &mut errors);
+    let defined: BTreeSet<&str> = raw.upstreams.keys().map(String::as_str).collect();
+    let routes = routes(&raw.routes, &upstreams, &defined, &mut errors);
     let route_names: BTreeSet<&str> = raw.routes.iter().map(|r| r.name.as_str()).collect();
     let clients = client_keys(&raw.client_keys, &route_names, &mut errors);
     let client_ids: BTreeSet<&str> = raw.client_keys.iter().map(|k| k.id.as_str()).collect();
     let tokens = super::tokens::tokens(&raw.tokens, &client_ids, &mut errors);
     let limits = limits(&raw.limits, &mut errors);
+    let warnings = warnings(&raw);
     match (errors.is_empty(), tls, tokens, limits) {
         (true, Some(tls), Some(tokens), Some(limits)) => Ok(Settings {
             server: ServerSettings {
@@ -107,6 +115,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
+            warnings,
         }),
         _ => Err(ConfigError(errors)),
     }
@@ -169,15 +178,19 @@ fn client_keys(
     ClientKeys(out)
 }
 
+/// `upstreams` holds the valid upstreams; `defined` names every upstream in the file, valid or
+/// not, so an invalid one (already reported) is not reported again as unknown.
 fn routes(
     raw: &[RouteConfig],
     upstreams: &BTreeMap<String, Arc<Upstream>>,
+    defined: &BTreeSet<&str>,
     errors: &mut Vec<String>,
 ) -> Vec<Arc<Route>> {
     if raw.is_empty() {
         errors.push("routes: at least one route is required".into());
     }
     let (mut names, mut paths) = (BTreeSet::new(), BTreeSet::new());
+    let serves_workers_ai = workers_ai::serving(raw, errors);
     let mut out = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let at = format!("routes[{i}]");
@@ -226,13 +239,17 @@ fn routes(
         if r.upstreams.is_empty() {
             errors.push(format!("{at}.upstreams: at least one upstream is required"));
         }
+        let mut invalid_upstream = false;
         let ups: Vec<Arc<Upstream>> = r
             .upstreams
             .iter()
             .filter_map(|name| {
                 let found = upstreams.get(name).cloned();
                 if found.is_none() {
-                    errors.push(format!("{at}.upstreams: unknown upstream '{name}'"));
+                    invalid_upstream = true;
+                    if !defined.contains(name.as_str()) {
+                        errors.push(format!("{at}.upstreams: unknown upstream '{name}'"));
+                    }
                 }
                 found
             })
@@ -244,7 +261,7 @@ fn routes(
                 r.default_model
             ));
         }
-        if errors.len() == before {
+        if errors.len() == before && !invalid_upstream {
             out.push(Arc::new(Route {
                 name: r.name.clone(),
                 path: r.path.clone(),
@@ -268,6 +285,7 @@ fn routes(
                     deny_params: r.deny_params.clone(),
                     force_params: r.force_params.clone().into_iter().collect(),
                 },
+                workers_ai: serves_workers_ai[i],
             }));
         }
     }
@@ -316,3 +334,6 @@ fn limits(l: &LimitsConfig, errors: &mut Vec<String>) -> Option<Limits> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,34 +9,53 @@ use tracing::{debug, warn};
 
 use crate::app::Shared;
 use crate::error::Reject;
-use crate::rewrite::ClientQuery;
+use crate::rewrite::{ClientQuery, MappedModel};
 use crate::route::Route;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
 
+/// An open upstream session.
+pub(super) struct Connected {
+    /// The upstream that answered.
+    pub(super) upstream: Arc<Upstream>,
+    /// Its socket.
+    pub(super) socket: UpstreamSocket,
+    /// Its `dg-request-id`.
+    pub(super) request_id: Option<HeaderValue>,
+    /// The model as sent to it.
+    pub(super) model: String,
+}
+
 /// Connects to the route's upstreams in order within one overall deadline: a network error,
 /// timeout or 5xx moves on to the next; a 4xx is final; an open breaker skips an upstream
-/// (unless every breaker is open).
+/// (unless every breaker is open). The model is mapped for every upstream first, so a request
+/// one of them cannot take is refused (400) whichever upstream would have served it.
 pub(super) async fn connect_upstream(
     shared: &Shared,
     route: &Route,
     query: &ClientQuery<'_>,
     headers: &HeaderMap,
-) -> Result<(Arc<Upstream>, UpstreamSocket, Option<HeaderValue>), Reject> {
+) -> Result<Connected, Reject> {
+    let mapped: Vec<MappedModel> = route
+        .upstreams
+        .iter()
+        .map(|u| query.mapped(&u.aliases, &route.policy))
+        .collect::<Result<_, _>>()?;
     let deadline = Instant::now() + shared.connector.timeout();
     let metrics = &shared.metrics;
     let now = Instant::now();
-    let mut candidates: Vec<&Arc<Upstream>> = route
-        .upstreams
+    let all: Vec<(&Arc<Upstream>, &MappedModel)> = route.upstreams.iter().zip(&mapped).collect();
+    let mut candidates: Vec<(&Arc<Upstream>, &MappedModel)> = all
         .iter()
-        .filter(|u| u.breaker.allows(now))
+        .copied()
+        .filter(|(u, _)| u.breaker.allows(now))
         .collect();
     if candidates.is_empty() {
-        candidates = route.upstreams.iter().collect();
+        candidates = all.clone();
     }
     for skipped in route
         .upstreams
         .iter()
-        .filter(|u| !candidates.iter().any(|c| Arc::ptr_eq(c, u)))
+        .filter(|u| !candidates.iter().any(|(c, _)| Arc::ptr_eq(c, u)))
     {
         debug!(upstream = %skipped.name, "circuit open; skipped");
         metrics
@@ -45,13 +64,18 @@ pub(super) async fn connect_upstream(
             .inc();
     }
     let mut last = UpstreamError::Timeout;
-    for upstream in candidates {
+    for (upstream, mapped) in candidates {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             break;
         }
         let attempt = remaining.min(shared.server.upstream_attempt_timeout);
-        match attempt_upstream(shared, route, upstream, query, headers, attempt).await {
+        let target = Target {
+            upstream,
+            mapped,
+            query,
+        };
+        match attempt_upstream(shared, route, target, headers, attempt).await {
             Ok((socket, request_id)) => {
                 if !Arc::ptr_eq(upstream, route.primary()) {
                     metrics
@@ -59,7 +83,12 @@ pub(super) async fn connect_upstream(
                         .with_label_values(&[&route.name, &upstream.name])
                         .inc();
                 }
-                return Ok((upstream.clone(), socket, request_id));
+                return Ok(Connected {
+                    upstream: upstream.clone(),
+                    socket,
+                    request_id,
+                    model: mapped.model.clone(),
+                });
             }
             Err(e) if e.is_retryable() => last = e,
             Err(e) => return Err(e.into()),
@@ -68,17 +97,28 @@ pub(super) async fn connect_upstream(
     Err(last.into())
 }
 
+/// Where one attempt goes: the upstream, the model mapped for it, the client's query.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    upstream: &'a Upstream,
+    mapped: &'a MappedModel,
+    query: &'a ClientQuery<'a>,
+}
+
 /// One connect attempt, with its metrics and breaker bookkeeping.
 async fn attempt_upstream(
     shared: &Shared,
     route: &Route,
-    upstream: &Upstream,
-    query: &ClientQuery<'_>,
+    target: Target<'_>,
     headers: &HeaderMap,
     timeout: Duration,
 ) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
-    let mapped = upstream.aliases.map(&query.model);
-    let url = upstream.url(route.kind, &query.render(&mapped, &route.policy));
+    let Target {
+        upstream,
+        mapped,
+        query,
+    } = target;
+    let url = upstream.url(route.kind, &query.render(mapped, &route.policy));
     let request = upstream.request(&url, headers)?;
     let started = Instant::now();
     let connected = shared.connector.connect(request, timeout).await;

@@ -174,8 +174,13 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the app for this TOML.
     pub async fn start(toml: &str) -> TestApp {
-        LazyLock::force(&LOGS);
         let settings = voxrelay::config::from_toml(toml).expect("test config is valid");
+        Self::with_settings(settings).await
+    }
+
+    /// Starts the app for already validated settings.
+    pub async fn with_settings(settings: voxrelay::config::Settings) -> TestApp {
+        LazyLock::force(&LOGS);
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

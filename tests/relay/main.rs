@@ -16,6 +16,7 @@ mod rejections;
 mod relaying;
 mod resilience;
 mod rewriting;
+mod seed_client;
 mod shutdown;
 mod telemetry;
 mod tls;

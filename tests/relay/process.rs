@@ -23,11 +23,9 @@ fn check_config_accepts_the_local_config_and_rejects_a_bad_one() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert!(
-        local.status.success(),
-        "{}",
-        String::from_utf8_lossy(&local.stderr)
-    );
+    let local_stderr = String::from_utf8_lossy(&local.stderr);
+    assert!(local.status.success(), "{local_stderr}");
+    assert!(!local_stderr.contains("warning"), "{local_stderr}");
     let bad = temp_config("bad", "[server]\nlisten = 5\n[[routes]]\nname = \"x\"\n");
     let out = Command::new(BIN)
         .args(["check-config", "--config"])
@@ -38,6 +36,67 @@ fn check_config_accepts_the_local_config_and_rejects_a_bad_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.listen"), "{stderr}");
     assert!(stderr.contains("routes[0]"), "{stderr}");
+}
+
+/// Every error once (a missing credential is not also six "unknown upstream" errors for the
+/// routes naming that upstream), and warnings for what is valid but not meant.
+#[test]
+fn check_config_reports_each_error_once_and_warns() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/voxrelay.toml"),
+    )
+    .unwrap();
+    let shipped = temp_config("shipped", &text);
+    let check = |env: &[(&str, &str)]| {
+        Command::new(BIN)
+            .args(["check-config", "--config"])
+            .arg(&shipped)
+            .env_remove("CLOUDFLARE_AIG_TOKEN")
+            .env_remove("DEEPGRAM_API_KEY")
+            .env_remove("VOXRELAY_SIGNING_SECRET")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let warnings = [
+        "warning: client_keys: none configured",
+        "warning: upstreams.cloudflare.account_id: \"your-account-id\" looks like a placeholder",
+        "warning: routes[0].allowed_origins[0]: \"https://app.example.com\" looks like a placeholder",
+    ];
+    let secret = (
+        "VOXRELAY_SIGNING_SECRET",
+        "0123456789abcdef0123456789abcdef",
+    );
+    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), secret]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1 configuration error(s):\n  upstreams.cloudflare.key_env: environment variable \
+             CLOUDFLARE_AIG_TOKEN is not set"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unknown upstream"), "{stderr}");
+    for w in warnings {
+        assert!(stderr.contains(w), "missing {w:?} in:\n{stderr}");
+    }
+    let out = check(&[
+        ("DEEPGRAM_API_KEY", "dg-key"),
+        ("CLOUDFLARE_AIG_TOKEN", "cf-token"),
+        secret,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (3 routes"));
+    for w in warnings {
+        assert!(stderr.contains(w), "missing {w:?} in:\n{stderr}");
+    }
+    assert_eq!(
+        stderr.lines().count(),
+        stderr.matches("warning: ").count(),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderName, HeaderValue};
 
 use super::super::{AuthScheme, PricesConfig, UpstreamConfig, UpstreamKind};
-use crate::rewrite::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES};
+use crate::rewrite::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, check_template};
 use crate::secret::Secret;
 use crate::upstream::breaker::Breaker;
 use crate::upstream::{CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, SIMULATOR_BASE, Upstream};
@@ -131,6 +131,11 @@ pub(super) fn upstream(
             }
         })
         .collect();
+    for (pattern, template) in &u.aliases {
+        if let Err(e) = check_template(template) {
+            errors.push(format!("{at}.aliases.{pattern}: {e}"));
+        }
+    }
     let mut aliases: BTreeMap<String, String> = builtin
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -147,7 +152,7 @@ pub(super) fn upstream(
         breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
         prices: u.prices.unwrap_or(match u.kind {
             UpstreamKind::Cloudflare => PricesConfig::CLOUDFLARE,
-            UpstreamKind::Deepgram => PricesConfig::UNKNOWN,
+            UpstreamKind::Deepgram => PricesConfig::DEEPGRAM,
         }),
     })
 }
