@@ -115,7 +115,8 @@ fn serve(path: PathBuf) -> ExitCode {
     let result = runtime().block_on(async {
         let app = App::build(settings).await?;
         let signal = shutdown::shutdown_signal();
-        tracing::info!(addr = %app.local_addr(), "voxrelay listening");
+        let tls = app.tls_enabled();
+        tracing::info!(addr = %app.local_addr(), tls, "voxrelay listening");
         app.run(signal).await
     });
     match result {
