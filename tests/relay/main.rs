@@ -18,3 +18,4 @@ mod rewriting;
 mod shutdown;
 mod telemetry;
 mod tls;
+mod tls_server;
