@@ -1,7 +1,7 @@
 //! The listener's own TLS: `wss://` and `https://` with a test CA, rejection counting, and
 //! certificate rotation (symlink swap and rename) under live sessions.
 
-mod support;
+pub(crate) mod support;
 
 use std::process::Command;
 
