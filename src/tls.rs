@@ -6,6 +6,7 @@
 //! are HTTP/1.1).
 
 mod pair;
+mod probe;
 mod reload;
 mod resolver;
 
@@ -25,6 +26,7 @@ use crate::http::NO_ROUTE;
 use crate::metrics::Metrics;
 
 pub use pair::{Identity, PairError, PairFiles};
+pub use probe::pinned_client;
 pub use reload::{RELOAD_ERROR, RELOAD_OK, watch};
 pub use resolver::CertResolver;
 
@@ -62,6 +64,12 @@ impl ServerTls {
             resolver,
             server: Arc::new(server),
         })
+    }
+
+    /// A client configuration trusting exactly the certificate served now (for the probe).
+    pub fn probe_client(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        let leaf = self.resolver.current().key.cert.first().cloned();
+        pinned_client(leaf.ok_or(rustls::Error::NoCertificatesPresented)?)
     }
 
     /// The acceptor the serve loop wraps connections with.

@@ -4,6 +4,10 @@
 pub(crate) mod support;
 
 use std::process::Command;
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,6 +26,15 @@ async fn wss_and_https_work_through_a_tls_listener_with_alpn_http11() {
     echoes(&mut ws, "over wss").await;
     let tls = tls_connect(&app, &trust).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    // a client that speaks only HTTP/2 finds no common protocol
+    let mut h2_only = (*trust).clone();
+    h2_only.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let name = ServerName::IpAddress(app.addr.ip().into());
+    let h2 = TlsConnector::from(Arc::new(h2_only))
+        .connect(name, tcp)
+        .await;
+    assert!(h2.is_err(), "no ALPN overlap is refused");
     assert_eq!(https_get(&app, &trust, "/healthz").await.0, 200);
     let metrics = https_get(&app, &trust, "/metrics").await.1;
     assert!(
@@ -163,4 +176,37 @@ fn check_config_names_the_setting_of_each_bad_pair() {
         stderr.contains("server.tls.cert_file: cannot read"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn healthcheck_speaks_tls_to_a_tls_listener_and_trusts_only_its_own_certificate() {
+    let upstream = FakeUpstream::start(Behaviour::Echo).await;
+    let ca = TestCa::new();
+    let dir = SecretDir::new(&ca.leaf());
+    let toml = tls_config(&upstream.base(), &dir, "");
+    let app = TestApp::start(&toml).await;
+    let probe = |toml: String| {
+        let path = dir
+            .root
+            .join(format!("probe-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, toml).unwrap();
+        let addr = app.addr.to_string();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_voxrelay"))
+                .arg("--config")
+                .arg(path)
+                .args(["healthcheck", "--addr", &addr])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = probe(toml).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // a config naming another certificate does not trust this listener
+    let other = SecretDir::new(&TestCa::new().leaf());
+    let out = probe(tls_config(&upstream.base(), &other, ""))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
 }

@@ -140,9 +140,14 @@ impl Drop for SecretDir {
 }
 
 /// The standard test config against `base`, served over TLS from `dir`.
-pub async fn tls_app(base: &str, dir: &SecretDir, server_extra: &str) -> TestApp {
+pub fn tls_config(base: &str, dir: &SecretDir, server_extra: &str) -> String {
     let toml = config(base).replace("[server]\n", &format!("[server]\n{server_extra}"));
-    TestApp::start(&format!("{toml}{}", dir.section())).await
+    format!("{toml}{}", dir.section())
+}
+
+/// An app running [`tls_config`].
+pub async fn tls_app(base: &str, dir: &SecretDir, server_extra: &str) -> TestApp {
+    TestApp::start(&tls_config(base, dir, server_extra)).await
 }
 
 /// A TLS connection to the app trusting `ca`.
