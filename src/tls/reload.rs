@@ -21,7 +21,9 @@ pub const RELOAD_ERROR: &str = "error";
 
 /// Polls the pair's files until `stop` is cancelled, installing each new good pair.
 pub async fn watch(tls: ServerTls, metrics: Metrics, stop: CancellationToken) {
-    not_after(&metrics, tls.resolver.current().not_after);
+    let current = tls.resolver.current();
+    warn_if_expired(&current);
+    not_after(&metrics, current.not_after);
     let mut seen = Some(tls.resolver.current().fingerprint);
     let mut every = tokio::time::interval(tls.config.reload_interval);
     every.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -49,6 +51,7 @@ pub async fn watch(tls: ServerTls, metrics: Metrics, stop: CancellationToken) {
 
 fn installed(tls: &ServerTls, metrics: &Metrics, identity: Identity) {
     info!(not_after = identity.not_after, "tls certificate reloaded");
+    warn_if_expired(&identity);
     not_after(metrics, identity.not_after);
     metrics
         .tls_reloads_total
@@ -68,4 +71,17 @@ fn refused(metrics: &Metrics, error: &PairError) {
 fn not_after(metrics: &Metrics, unix_seconds: i64) {
     let gauge = metrics.tls_not_after_seconds.with_label_values::<&str>(&[]);
     gauge.set(unix_seconds);
+}
+
+/// Clients refuse an expired certificate; say so where an operator looks first.
+fn warn_if_expired(identity: &Identity) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if identity.not_after <= i64::try_from(now).unwrap_or(i64::MAX) {
+        warn!(
+            not_after = identity.not_after,
+            "the tls certificate has expired; clients will refuse it"
+        );
+    }
 }

@@ -210,3 +210,16 @@ async fn healthcheck_speaks_tls_to_a_tls_listener_and_trusts_only_its_own_certif
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn an_expired_certificate_still_loads_with_a_warning() {
+    let upstream = FakeUpstream::start(Behaviour::Echo).await;
+    let ca = TestCa::new();
+    let dir = SecretDir::new(&ca.expired_leaf());
+    let _app = tls_app(&upstream.base(), &dir, "").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !logs().contains("the tls certificate has expired") {
+        assert!(tokio::time::Instant::now() < deadline, "no expiry warning");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -44,9 +44,22 @@ impl TestCa {
     }
 
     pub fn leaf(&self) -> Leaf {
+        self.leaf_with(|_| {})
+    }
+
+    /// A leaf whose validity ended in 2001.
+    pub fn expired_leaf(&self) -> Leaf {
+        self.leaf_with(|p| {
+            p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        })
+    }
+
+    fn leaf_with(&self, adjust: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
         let mut params = CertificateParams::new(names).unwrap();
+        adjust(&mut params);
         params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
