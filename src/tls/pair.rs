@@ -9,6 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::{Error as RustlsError, InconsistentKeys};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::config::ServerTlsConfig;
 
@@ -71,7 +72,8 @@ pub struct PairFiles {
     cert_path: String,
     key_path: String,
     cert: Vec<u8>,
-    key: Vec<u8>,
+    /// Wiped when dropped.
+    key: Zeroizing<Vec<u8>>,
 }
 
 impl PairFiles {
@@ -86,6 +88,7 @@ impl PairFiles {
             path: key_path.clone(),
             source,
         })?;
+        let key = Zeroizing::new(key);
         Ok(Self {
             cert_path,
             key_path,
@@ -99,7 +102,7 @@ impl PairFiles {
         let mut hash = Sha256::new();
         hash.update((self.cert.len() as u64).to_le_bytes());
         hash.update(&self.cert);
-        hash.update(&self.key);
+        hash.update(self.key.as_slice());
         hash.finalize().into()
     }
 
@@ -118,7 +121,7 @@ impl PairFiles {
             });
         };
         let not_after = not_after(leaf).map_err(bad_cert)?;
-        let key = match PrivateKeyDer::from_pem_slice(&self.key) {
+        let key = match PrivateKeyDer::from_pem_slice(self.key.as_slice()) {
             Ok(key) => key,
             Err(pem::Error::NoItemsFound) => {
                 return Err(PairError::NoKey {
