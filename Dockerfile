@@ -65,7 +65,7 @@ USER 10001:10001
 EXPOSE 8080
 
 # `voxrelay healthcheck` loads the same config (VOXRELAY_CONFIG + env) and GETs /healthz on the
-# configured listen address; no curl in the image.
+# configured listen address, over TLS when [server.tls] is set; no curl in the image.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["voxrelay", "healthcheck"]
 
 # SIGTERM drains: /readyz turns 503, new upgrades are refused, live sessions get

@@ -5,22 +5,28 @@
 #                                      (tests/clients/deepgram_browser.test.mjs)
 #   - deepgram-sdk (Python)            (tests/clients/deepgram_python.py)
 #   - livekit-plugins-deepgram         (tests/clients/livekit_deepgram.py)
+#   - @deepgram/sdk in Node and deepgram-sdk (Python) again over https:// and wss:// (node-tls,
+#     python-tls), against a second voxrelay with [server.tls] and a throwaway CA
+#     (scripts/make-test-cert.sh) that each client trusts its own way: NODE_EXTRA_CA_CERTS,
+#     SSL_CERT_FILE
 # against ONE voxrelay in local mode (config/local.toml: the built-in Deepgram simulator is the
 # upstream, no credentials), on ephemeral loopback ports. Installs what is missing first: Debian's
 # chromium (apt), the npm packages (npm ci in tests/clients) and the Python virtualenv
 # .venv-clients (scripts/setup-test-deps.sh). Prints one line per client with what arrived; exits
 # non-zero if any client fails. Every step is time-bounded; everything started is stopped by pid.
 #
-#   scripts/test-clients.sh            # all four
-#   scripts/test-clients.sh node browser python livekit   # a subset, in this order
+#   scripts/test-clients.sh            # all six
+#   scripts/test-clients.sh node browser python livekit node-tls python-tls   # a subset, in this order
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEY=voxrelay-demo-key
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(node browser python livekit)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(node browser python livekit node-tls python-tls)
 for c in "${CLIENTS[@]}"; do
-    case $c in node | browser | python | livekit) ;; *) echo "unknown client: $c" >&2; exit 64 ;; esac
+    case $c in node | browser | python | livekit | node-tls | python-tls) ;;
+        *) echo "unknown client: $c" >&2; exit 64 ;;
+    esac
 done
 wants() { local c; for c in "${CLIENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 
@@ -30,19 +36,28 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-clients.XXXXXX")
 RELAY_PID=
+TLS_RELAY_PID=
+# stop_relay PID: SIGTERM (drain), SIGKILL after 10 s
+stop_relay() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local rc=$?
-    if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null; then
-        kill -TERM "$RELAY_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$RELAY_PID" 2>/dev/null || true
-        wait "$RELAY_PID" 2>/dev/null || true
-    fi
-    if [ "$rc" != 0 ] && [ -s "$WORK/voxrelay.log" ]; then
-        echo "--- voxrelay log (last 20 lines) ---" >&2
-        tail -n 20 "$WORK/voxrelay.log" >&2
-    fi
+    stop_relay "$RELAY_PID"
+    stop_relay "$TLS_RELAY_PID"
+    local log
+    for log in voxrelay voxrelay-tls; do
+        if [ "$rc" != 0 ] && [ -s "$WORK/$log.log" ]; then
+            echo "--- $log log (last 20 lines) ---" >&2
+            tail -n 20 "$WORK/$log.log" >&2
+        fi
+    done
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -67,7 +82,7 @@ if wants browser && [ ! -x "$CHROMIUM" ]; then
 fi
 
 # npm ci when node_modules is missing or older than the lock file
-if wants node || wants browser; then
+if wants node || wants browser || wants node-tls; then
     if [ ! -f tests/clients/node_modules/.package-lock.json ] \
         || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
         say "npm ci (tests/clients)"
@@ -79,7 +94,7 @@ if wants node || wants browser; then
 fi
 
 # the virtualenv, (re)installed when requirements.txt changed since the last install here
-if wants python || wants livekit; then
+if wants python || wants livekit || wants python-tls; then
     stamp=.venv-clients/.voxrelay-requirements.sha256
     want=$(sha256sum tests/clients/requirements.txt | cut -d' ' -f1)
     if [ ! -x .venv-clients/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -102,20 +117,37 @@ else
     timeout 1800 cargo build -q -p voxrelay
     BIN=target/debug/voxrelay
 fi
-VOXRELAY_SERVER__LISTEN=127.0.0.1:0 VOXRELAY_SIMULATOR__LISTEN=127.0.0.1:0 VOXRELAY_LOG__FORMAT=json \
-    "$BIN" serve --config config/local.toml >"$WORK/voxrelay.log" 2>"$WORK/voxrelay.err" &
-RELAY_PID=$!
-ADDR=
-for _ in $(seq 200); do # ≤ 20 s
-    ADDR=$(grep -m1 '"message":"voxrelay listening"' "$WORK/voxrelay.log" 2>/dev/null \
-        | sed -n 's/.*"addr":"\([^"]*\)".*/\1/p') || true
-    [ -n "$ADDR" ] && break
-    kill -0 "$RELAY_PID" 2>/dev/null || { cat "$WORK/voxrelay.err" >&2; echo "voxrelay exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "voxrelay did not report its address within 20 s" >&2; exit 1; }
-case $ADDR in 127.0.0.1:*) ;; *) echo "voxrelay is not on loopback: $ADDR" >&2; exit 1 ;; esac
+# start_relay NAME [VAR=value...]: voxrelay in local mode with these extra env vars, log in
+# $WORK/NAME.log; sets STARTED_PID, and STARTED_ADDR once it logs its (loopback) address
+start_relay() {
+    local name=$1
+    shift
+    env VOXRELAY_SERVER__LISTEN=127.0.0.1:0 VOXRELAY_SIMULATOR__LISTEN=127.0.0.1:0 VOXRELAY_LOG__FORMAT=json "$@" \
+        "$BIN" serve --config config/local.toml >"$WORK/$name.log" 2>"$WORK/$name.err" &
+    STARTED_PID=$!
+    STARTED_ADDR=
+    for _ in $(seq 200); do # ≤ 20 s
+        STARTED_ADDR=$(grep -m1 '"message":"voxrelay listening"' "$WORK/$name.log" 2>/dev/null \
+            | sed -n 's/.*"addr":"\([^"]*\)".*/\1/p') || true
+        [ -n "$STARTED_ADDR" ] && break
+        kill -0 "$STARTED_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; echo "$name exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$STARTED_ADDR" ] || { echo "$name did not report its address within 20 s" >&2; exit 1; }
+    case $STARTED_ADDR in 127.0.0.1:*) ;; *) echo "$name is not on loopback: $STARTED_ADDR" >&2; exit 1 ;; esac
+}
+start_relay voxrelay
+RELAY_PID=$STARTED_PID ADDR=$STARTED_ADDR
 say "voxrelay (pid $RELAY_PID) on $ADDR"
+# the same over TLS, for node-tls and python-tls
+TLS_DIR=$WORK/tls
+if wants node-tls || wants python-tls; then
+    scripts/make-test-cert.sh "$TLS_DIR"
+    start_relay voxrelay-tls VOXRELAY_SERVER__TLS__CERT_FILE="$TLS_DIR/cert.pem" \
+        VOXRELAY_SERVER__TLS__KEY_FILE="$TLS_DIR/key.pem"
+    TLS_RELAY_PID=$STARTED_PID TLS_ADDR=$STARTED_ADDR
+    say "voxrelay with TLS (pid $TLS_RELAY_PID) on https://$TLS_ADDR"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The clients
@@ -154,6 +186,17 @@ if wants python; then
     run python 120 .venv-clients/bin/python tests/clients/deepgram_python.py --relay "$ADDR" --key "$KEY"
     grep '^{' "$WORK/python.log" | tail -n 1 >"$WORK/deepgram-python.json" || true
 fi
+if wants node-tls; then
+    say "@deepgram/sdk in Node over wss:// (NODE_EXTRA_CA_CERTS)"
+    run node-tls 120 env VOXRELAY_ADDR="$TLS_ADDR" VOXRELAY_TLS_DIR="$TLS_DIR" \
+        NODE_EXTRA_CA_CERTS="$TLS_DIR/ca.pem" node --test tests/clients/deepgram_node.test.mjs
+fi
+if wants python-tls; then
+    say "deepgram-sdk (Python) over wss:// (SSL_CERT_FILE)"
+    run python-tls 120 env SSL_CERT_FILE="$TLS_DIR/ca.pem" \
+        .venv-clients/bin/python tests/clients/deepgram_python.py --relay "$TLS_ADDR" --key "$KEY" --tls
+    grep '^{' "$WORK/python-tls.log" | tail -n 1 >"$WORK/deepgram-python-tls.json" || true
+fi
 if wants livekit; then
     say "livekit-plugins-deepgram"
     run livekit 180 .venv-clients/bin/python tests/clients/livekit_deepgram.py --relay "$ADDR" --key "$KEY"
@@ -162,6 +205,7 @@ fi
 
 relay_alive=1
 kill -0 "$RELAY_PID" 2>/dev/null || { relay_alive=0; failed=1; }
+if [ -n "$TLS_RELAY_PID" ]; then kill -0 "$TLS_RELAY_PID" 2>/dev/null || { relay_alive=0; failed=1; }; fi
 
 # ---------------------------------------------------------------------------------------------
 # One line per client
@@ -184,8 +228,8 @@ const stt = (s) => s ? `STT ${s.interim}+${s.finals} Results "${s.text.join(" ")
 const tts = (s) => s ? `TTS ${s.audio_bytes} B audio${s.flushed ? " +Flushed" : ""} close ${s.close_code}` : "TTS -";
 const flux = (s) => s ? `Flux ${s.turn_infos} TurnInfo [${s.events.join(",")}] close ${s.close_code}` : "Flux -";
 const line = {
-  node: () => {
-    const r = load("deepgram-node");
+  node: (file = "deepgram-node") => {
+    const r = load(file);
     if (!r) return "no summary";
     return [stt(r.stt), tts(r.tts), flux(r.flux),
       r.grant ? `grant ${r.grant.expires_in}s → bearer STT ${r.grant.stt_finals} finals` : "grant -",
@@ -206,8 +250,8 @@ const line = {
       `socket.protocol ${r.stt?.protocol}/${r.bearer_stt?.protocol}`,
       `offered ${Object.entries(forms).map(([k, n]) => `${k} ×${n}`).join(", ")}`].join("; ");
   },
-  python: () => {
-    const r = load("deepgram-python");
+  python: (file = "deepgram-python") => {
+    const r = load(file);
     if (!r) return "no summary";
     return `STT ${r.stt_final_transcripts} finals "${r.stt_text}"${r.stt_metadata ? " +Metadata" : ""}; TTS ${r.tts_audio_bytes} B audio${r.tts_flushed ? " +Flushed" : ""}; Flux ${r.flux_turn_infos} TurnInfo; grant ${r.grant_expires_in}s → bearer STT ${r.grant_stt_final_transcripts} finals`;
   },
@@ -218,18 +262,22 @@ const line = {
     return `STT ${JSON.stringify(r.stt_events ?? {})} "${r.stt_text ?? ""}"; TTS ${r.tts_audio_frames ?? 0} frames ${r.tts_audio_bytes ?? 0} B @${r.tts_sample_rates ?? "-"} Hz; Flux ${JSON.stringify(r.flux_events ?? {})}; REST synthesize() ${r.rest_tts_synthesize ?? "-"}${failures}`;
   },
 };
-const label = { node: "@deepgram/sdk 5 (Node)", browser: "@deepgram/sdk 5 (browser/Chromium)", python: "deepgram-sdk 7 (Python)", livekit: "livekit-plugins-deepgram" };
+line["node-tls"] = () => line.node("deepgram-node-tls");
+line["python-tls"] = () => line.python("deepgram-python-tls");
+const label = { node: "@deepgram/sdk 5 (Node)", browser: "@deepgram/sdk 5 (browser/Chromium)", python: "deepgram-sdk 7 (Python)", livekit: "livekit-plugins-deepgram", "node-tls": "@deepgram/sdk 5 (Node, wss://)", "python-tls": "deepgram-sdk 7 (Python, wss://)" };
 for (const c of clients) {
   console.log(`${label[c].padEnd(36)} ${(results[c] ?? "not run").padEnd(16)} ${line[c]()}`);
 }
 EOF
 
-# Handshakes voxrelay refused during the run (expected: the Node test's wrong key → 401
-# unauthorized on listen; LiveKit's REST synthesize() probe → 405 on speak).
-refused=$(grep '"message":"handshake refused"' "$WORK/voxrelay.log" \
+# Handshakes voxrelay refused during the run, both relays (expected: the Node test's wrong key →
+# 401 unauthorized on listen, once per Node run; LiveKit's REST synthesize() probe → 405 on speak).
+logs=("$WORK/voxrelay.log")
+[ ! -f "$WORK/voxrelay-tls.log" ] || logs+=("$WORK/voxrelay-tls.log")
+refused=$(cat "${logs[@]}" | grep '"message":"handshake refused"' \
     | sed -n 's/.*"reason":"\([^"]*\)","status":\([0-9]*\).*"route":"\([^"]*\)".*/\3 \2 \1/p' \
     | sort | uniq -c | awk '{printf "%s%s %s %s ×%s", sep, $2, $3, $4, $1; sep="; "}')
-sessions=$(grep -c '"message":"session started"' "$WORK/voxrelay.log" || true)
+sessions=$(cat "${logs[@]}" | grep -c '"message":"session started"' || true)
 echo "$(printf '%-36s' voxrelay) $([ $relay_alive = 1 ] && echo "up" || echo "DIED")  $sessions sessions; refused handshakes: ${refused:-none}"
 say "done in $((SECONDS - started)) s"
 exit "$failed"

@@ -17,6 +17,7 @@ use crate::config::{ServerConfig, Settings};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::simulate::{Simulator, SimulatorConfig};
+use crate::tls::ServerTls;
 use crate::upstream::UpstreamConnector;
 
 /// How often idle per-IP rate-limit buckets are forgotten.
@@ -52,6 +53,7 @@ pub struct App {
     shared: Arc<Shared>,
     router: axum::Router,
     simulator: Option<Simulator>,
+    tls: Option<ServerTls>,
 }
 
 impl App {
@@ -103,6 +105,7 @@ impl App {
             shared,
             router,
             simulator,
+            tls: settings.server.listener_tls,
         })
     }
 
@@ -111,6 +114,11 @@ impl App {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Whether the listener speaks TLS (`https://`, `wss://`).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The simulator's address, when it runs.
@@ -129,6 +137,7 @@ impl App {
             shared,
             router,
             simulator,
+            tls,
         } = self;
         let stop_serving = CancellationToken::new();
         let stop_simulator = CancellationToken::new();
@@ -139,12 +148,18 @@ impl App {
         tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
         let head_timeout = shared.server.handshake_timeout;
         let metrics = shared.metrics.clone();
+        let acceptor = tls.as_ref().map(ServerTls::acceptor);
+        if let Some(tls) = tls {
+            let (metrics, stop) = (metrics.clone(), stop_serving.clone());
+            tokio::spawn(crate::tls::watch(tls, metrics, stop));
+        }
         let server = crate::serve::serve(
             listener,
             router,
             head_timeout,
             metrics,
             stop_serving.clone(),
+            acceptor,
         );
         let server = tokio::spawn(server);
         shutdown.await;

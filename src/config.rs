@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
-    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, SimulatorConfig, TokenAlgorithm,
-    TokenKeyConfig, TokensConfig,
+    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig, SimulatorConfig,
+    TokenAlgorithm, TokenKeyConfig, TokensConfig,
 };
 pub use validate::{ServerSettings, Settings, validate, warnings};
 
@@ -91,6 +91,8 @@ pub struct ServerConfig {
     pub max_write_buffer_bytes: usize,
     /// Extra PEM CA bundle trusted for `wss://` upstreams, besides the webpki roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// `[server.tls]`: serve `https://` and `wss://` on the listener; plain when absent.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +110,7 @@ impl Default for ServerConfig {
             write_buffer_bytes: 8 * 1024,
             max_write_buffer_bytes: 4 << 20,
             extra_ca_file: None,
+            tls: None,
         }
     }
 }

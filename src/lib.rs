@@ -7,6 +7,7 @@
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
 //! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
 //! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline).
+//! - [`tls`]: the listener's own TLS: PEM pair, reload on change, per-connection handshake.
 //! - [`http`]: the router: health, readiness, metrics and one handler per route.
 //! - [`workers_ai`]: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
 //! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
@@ -38,6 +39,7 @@ pub mod session;
 pub mod shutdown;
 pub mod simulate;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod upstream;
 pub mod usage;

@@ -121,7 +121,8 @@ fn serve(path: PathBuf) -> ExitCode {
     let result = runtime().block_on(async {
         let app = App::build(settings).await?;
         let signal = shutdown::shutdown_signal();
-        tracing::info!(addr = %app.local_addr(), "voxrelay listening");
+        let tls = app.tls_enabled();
+        tracing::info!(addr = %app.local_addr(), tls, "voxrelay listening");
         app.run(signal).await
     });
     match result {
@@ -165,17 +166,24 @@ fn check_config(path: PathBuf) -> ExitCode {
 }
 
 fn healthcheck(config: PathBuf, addr: Option<SocketAddr>, path: &str) -> ExitCode {
-    let addr = match addr {
-        Some(a) => a,
-        None => match config::load(&config) {
-            Ok(s) => s.server.config.listen,
-            Err(e) => {
-                eprintln!("{}: {e}", config.display());
-                return ExitCode::from(EX_USAGE);
-            }
-        },
+    // the config names the address (unless given) and whether the listener speaks TLS
+    let (addr, tls) = match (addr, config::load(&config)) {
+        (Some(a), Ok(s)) => (a, s.server.listener_tls),
+        (Some(a), Err(_)) => (a, None),
+        (None, Ok(s)) => (s.server.config.listen, s.server.listener_tls),
+        (None, Err(e)) => {
+            eprintln!("{}: {e}", config.display());
+            return ExitCode::from(EX_USAGE);
+        }
     };
-    match voxrelay::health::probe(addr, path, Duration::from_secs(3)) {
+    let tls = match tls.map(|t| t.probe_client()).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("server.tls: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match voxrelay::health::probe(addr, path, Duration::from_secs(3), tls) {
         Ok(200) => ExitCode::SUCCESS,
         Ok(status) => {
             eprintln!("{path} answered {status}");

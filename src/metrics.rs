@@ -81,6 +81,10 @@ pub struct Metrics {
     pub cost_usd_total: CounterVec,
     /// The replica's session cap.
     pub sessions_limit: IntGauge,
+    /// Listener certificate reloads by result (`ok`, `error`).
+    pub tls_reloads_total: IntCounterVec,
+    /// The served certificate's not-after time, Unix seconds (only with `[server.tls]`).
+    pub tls_not_after_seconds: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -240,6 +244,17 @@ impl Metrics {
                 "voxrelay_estimated_cost_usd_total",
                 "Estimated upstream cost from configured prices, in US dollars.",
                 &["route", "upstream", "client"],
+            ),
+            tls_reloads_total: b.counters(
+                "voxrelay_tls_reloads_total",
+                "Listener certificate reloads after its files changed, by result.",
+                &["result"],
+            ),
+            // no labels: absent from /metrics until TLS sets it, so alerts on it never see 0
+            tls_not_after_seconds: b.gauges(
+                "voxrelay_tls_certificate_not_after_seconds",
+                "Not-after time of the listener's current certificate, Unix seconds.",
+                &[],
             ),
             grants_total,
             sessions_limit,

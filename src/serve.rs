@@ -1,5 +1,5 @@
-//! The accept loop: HTTP/1.1 with upgrades, a deadline on the request head (slowloris), the
-//! peer address for `ConnectInfo`, and a graceful stop.
+//! The accept loop: HTTP/1.1 with upgrades (over TLS when configured), a deadline on the request
+//! head (slowloris), the peer address for `ConnectInfo`, and a graceful stop.
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -12,7 +12,8 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -31,13 +32,15 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` is cancelled. A client that has not sent its
 /// whole request head within `head_timeout` is disconnected and counted as a
-/// `handshake_timeout` rejection.
+/// `handshake_timeout` rejection. With `tls`, each connection's TLS handshake runs in its own
+/// task, also within `head_timeout` (see [`crate::tls::accept`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     head_timeout: Duration,
     metrics: Metrics,
     stop: CancellationToken,
+    tls: Option<TlsAcceptor>,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
     loop {
@@ -47,10 +50,13 @@ pub async fn serve(
         };
         match accepted {
             Ok((tcp, peer)) => {
-                let conn = connection(tcp, peer, router.clone(), head_timeout, stop.clone());
+                let _ = tcp.set_nodelay(true);
+                let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());
                 let metrics = metrics.clone();
                 connections.spawn(async move {
-                    if conn.await {
+                    let tls = crate::tls::accept(tls, tcp, peer, head_timeout, &metrics);
+                    let Some(io) = tls.await else { return };
+                    if connection(io, peer, router, head_timeout, stop).await {
                         debug!(%peer, "request head not received in time");
                         let labels = [NO_ROUTE, HEAD_TIMEOUT_REASON];
                         metrics.rejections_total.with_label_values(&labels).inc();
@@ -70,13 +76,12 @@ pub async fn serve(
 
 /// Serves one connection; true when it ended because the request head was too slow.
 async fn connection(
-    tcp: TcpStream,
+    io: crate::tls::Stream,
     peer: SocketAddr,
     router: Router,
     head_timeout: Duration,
     stop: CancellationToken,
 ) -> bool {
-    let _ = tcp.set_nodelay(true);
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
@@ -85,7 +90,7 @@ async fn connection(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut conn = pin!(conn);
     tokio::select! {

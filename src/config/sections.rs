@@ -1,10 +1,28 @@
-//! Config sections beyond the core ones: tokens, limits, metrics, prices, demo, simulator.
+//! Config sections beyond the core ones: listener TLS, tokens, limits, metrics, prices, demo,
+//! simulator.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// `[server.tls]`: the listener's own certificate, reloaded when its files change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key of the leaf (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key_file: PathBuf,
+    /// How often both files are read to notice a rotated pair.
+    #[serde(default = "default_reload_interval", with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+fn default_reload_interval() -> Duration {
+    Duration::from_secs(10)
+}
 
 /// `[demo]`: a page at `/demo/` that streams the microphone and plays TTS through voxrelay.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

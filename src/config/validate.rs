@@ -16,6 +16,7 @@ use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
+mod tls;
 mod upstreams;
 mod warnings;
 mod workers_ai;
@@ -60,6 +61,8 @@ pub struct ServerSettings {
     pub config: ServerConfig,
     /// Upstream TLS (webpki roots plus the extra CA).
     pub tls: Arc<ClientConfig>,
+    /// The listener's own TLS, when `[server.tls]` is set.
+    pub listener_tls: Option<crate::tls::ServerTls>,
 }
 
 /// Validates everything, reporting every problem at once, each once: a route naming an upstream
@@ -74,6 +77,7 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         }
     };
     check_server(&raw.server, &mut errors);
+    let listener_tls = tls::listener_tls(raw.server.tls.as_ref(), &mut errors);
     // an upstream no route uses needs no credentials
     let used: BTreeSet<&str> = raw
         .routes
@@ -105,6 +109,7 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             server: ServerSettings {
                 config: raw.server,
                 tls,
+                listener_tls,
             },
             log: raw.log,
             auth: Authenticator { clients, tokens },

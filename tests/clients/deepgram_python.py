@@ -89,12 +89,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--relay", required=True, help="host:port of voxrelay")
     parser.add_argument("--key", required=True, help="voxrelay client key")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="https:// and wss:// (trust the relay's CA with SSL_CERT_FILE)",
+    )
     args = parser.parse_args()
+    http, ws = ("https", "wss") if args.tls else ("http", "ws")
     env = DeepgramClientEnvironment(
-        base=f"http://{args.relay}",
-        production=f"ws://{args.relay}",
-        agent=f"ws://{args.relay}",
-        agent_rest=f"http://{args.relay}",
+        base=f"{http}://{args.relay}",
+        production=f"{ws}://{args.relay}",
+        agent=f"{ws}://{args.relay}",
+        agent_rest=f"{http}://{args.relay}",
     )
     client = DeepgramClient(api_key=args.key, environment=env)
     report = {

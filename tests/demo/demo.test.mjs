@@ -4,13 +4,18 @@
 //   node --test tests/demo/demo.test.mjs        (or scripts/test-demo.sh, which also installs and builds)
 //
 // Environment: VOXRELAY_BIN (default target/debug/voxrelay), CHROMIUM (default /usr/bin/chromium),
-// DEMO_REPORT_DIR (default reports/demo).
+// DEMO_REPORT_DIR (default reports/demo). DEMO_TLS=1 runs it all over https:// and wss://: voxrelay
+// gets [server.tls] with a throwaway CA's certificate (scripts/make-test-cert.sh), and Chromium
+// trusts that CA through the NSS database of its own $HOME (certutil, Debian's libnss3-tools) —
+// certificate verification stays on.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -23,6 +28,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
 const BIN = process.env.VOXRELAY_BIN || path.join(ROOT, "target/debug/voxrelay");
 const REPORT_DIR = process.env.DEMO_REPORT_DIR || path.join(ROOT, "reports/demo");
+const TLS = process.env.DEMO_TLS === "1";
+const SCHEME = TLS ? "https" : "http";
 
 const START_TIMEOUT_MS = 15_000; // voxrelay up and listening
 const RESULT_TIMEOUT_MS = 15_000; // a final transcript / TTS audio on the page
@@ -32,6 +39,7 @@ const SIMULATOR_WORDS = /\b(the|quick|brown|fox|jumps|over|lazy|dog)\b/i;
 
 let scratch; // temp dir: WAV and Chromium profile
 let relay; // { child, addr, log: string[] }
+let tlsDir; // with DEMO_TLS: ca.pem, cert.pem, key.pem
 let context;
 let page;
 const pageLog = [];
@@ -46,6 +54,10 @@ async function startRelay() {
       VOXRELAY_SERVER__LISTEN: "127.0.0.1:0",
       VOXRELAY_SIMULATOR__LISTEN: "127.0.0.1:0",
       VOXRELAY_LOG__FORMAT: "json",
+      ...(TLS && {
+        VOXRELAY_SERVER__TLS__CERT_FILE: path.join(tlsDir, "cert.pem"),
+        VOXRELAY_SERVER__TLS__KEY_FILE: path.join(tlsDir, "key.pem"),
+      }),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -78,6 +90,50 @@ async function startRelay() {
   return { child, addr, log };
 }
 
+/** The page's origin: `http://addr`, or `https://addr` with DEMO_TLS. */
+const origin = () => `${SCHEME}://${relay.addr}`;
+
+/**
+ * With DEMO_TLS: a test CA and server certificate in `tlsDir`, and a $HOME for Chromium whose NSS
+ * database trusts that CA (what `certutil` does for a user on Linux). Returns the browser's env.
+ */
+function trustTestCa() {
+  if (!TLS) return process.env;
+  tlsDir = path.join(scratch, "tls");
+  execFileSync(path.join(ROOT, "scripts/make-test-cert.sh"), [tlsDir]);
+  const home = path.join(scratch, "home");
+  const nssdb = path.join(home, ".pki/nssdb");
+  mkdirSync(nssdb, { recursive: true });
+  execFileSync("certutil", ["-N", "-d", `sql:${nssdb}`, "--empty-password"]);
+  execFileSync("certutil", ["-A", "-d", `sql:${nssdb}`, "-t", "C,,", "-n", "voxrelay-test-ca", "-i", path.join(tlsDir, "ca.pem")]);
+  return { ...process.env, HOME: home };
+}
+
+/**
+ * GETs `url` from Node and parses the JSON body; with DEMO_TLS trusting only the test CA (Node
+ * does not read the browser's NSS database, so Playwright's own `route.fetch()` would refuse it).
+ */
+function getJson(url) {
+  const client = TLS ? https : http;
+  const options = TLS ? { ca: readFileSync(path.join(tlsDir, "ca.pem")) } : {};
+  return new Promise((resolve, reject) => {
+    client
+      .get(url, options, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      })
+      .on("error", reject);
+  });
+}
+
 /** Stops voxrelay by its pid: SIGTERM (graceful drain), then SIGKILL if it lingers. */
 async function stopRelay() {
   const { child } = relay;
@@ -105,7 +161,7 @@ function watch(p) {
 /** Opens the demo page in a new tab of the browser; resolves once it is ready. */
 async function openDemo() {
   const p = watch(await context.newPage());
-  await p.goto(`http://${relay.addr}/demo/`);
+  await p.goto(`${origin()}/demo/`);
   await p.waitForFunction(() => document.getElementById("status").textContent.startsWith("ready"), null, {
     timeout: RESULT_TIMEOUT_MS,
   });
@@ -161,9 +217,11 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     scratch = mkdtempSync(path.join(tmpdir(), "voxrelay-demo-"));
     const wav = path.join(scratch, "tone.wav");
     execFileSync("python3", [path.join(HERE, "make_wav.py"), wav, "--rate", "48000", "--seconds", "4"]);
+    const browserEnv = trustTestCa();
     relay = await startRelay();
     context = await chromium.launchPersistentContext(path.join(scratch, "profile"), {
       executablePath: CHROMIUM,
+      env: browserEnv,
       headless: true,
       args: [
         ...CHROMIUM_FLAGS,
@@ -203,13 +261,14 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     });
 
   step("loads the page and its config from voxrelay", async () => {
-    await page.goto(`http://${relay.addr}/demo/`);
+    await page.goto(`${origin()}/demo/`);
     await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("ready"), null, {
       timeout: RESULT_TIMEOUT_MS,
     });
     assert.equal(await page.isHidden("#auth"), true, "the public demo key is used, no paste box");
     assert.equal(await page.isEnabled("#mic-start"), true);
     assert.equal(await page.isEnabled("#speak"), true);
+    assert.equal(await page.evaluate(() => location.protocol), `${SCHEME}:`);
   });
 
   step("Flux (/v2/listen): microphone → end-of-turn transcript, CloseStream closes", async () => {
@@ -247,6 +306,10 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
   step("has no page errors; screenshot", async () => {
     const errors = pageLog.filter((l) => l.startsWith("pageerror") || l.startsWith("console.error"));
     assert.deepEqual(errors, []);
+    const sockets = pageLog.filter((l) => l.startsWith("websocket ws"));
+    assert.ok(sockets.length >= 3, `the page opened its WebSockets: ${sockets}`);
+    const scheme = TLS ? "wss://" : "ws://";
+    assert.ok(sockets.every((l) => l.startsWith(`websocket ${scheme}`)), `all over ${scheme}: ${sockets}`);
     mkdirSync(REPORT_DIR, { recursive: true });
     await page.screenshot({ path: path.join(REPORT_DIR, "demo.png"), fullPage: true });
   });
@@ -256,7 +319,7 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
       if (new URLSearchParams(location.search).has("no-worklet")) delete window.AudioWorkletNode;
     });
     const p = watch(await context.newPage());
-    await p.goto(`http://${relay.addr}/demo/?no-worklet`);
+    await p.goto(`${origin()}/demo/?no-worklet`);
     await p.waitForFunction(() => document.getElementById("status").textContent.startsWith("ready"));
     const r = await transcribe(p, "/v1/listen");
     assert.match(r.streaming, /^streaming \(ScriptProcessor, \d+ Hz → 16000 Hz\)/);
@@ -269,10 +332,10 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     const p = watch(await context.newPage());
     // the same relay, but its config.json as if [demo] public_key were unset
     await p.route("**/demo/config.json", async (route) => {
-      const config = await (await route.fetch()).json();
+      const config = await getJson(route.request().url());
       await route.fulfill({ json: { ...config, key: null } });
     });
-    await p.goto(`http://${relay.addr}/demo/`);
+    await p.goto(`${origin()}/demo/`);
     await p.waitForFunction(() => document.getElementById("status").textContent.startsWith("ready"));
     assert.equal(await p.isVisible("#credential"), true);
     const speak = async () => {

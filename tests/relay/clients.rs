@@ -6,6 +6,7 @@ use std::process::Command;
 use voxrelay::simulate::{Simulator, SimulatorConfig};
 
 use crate::helpers::*;
+use crate::tls_server::support::{SecretDir, TestCa, https_get, tls_app};
 
 /// The virtualenv `scripts/setup-test-deps.sh` makes.
 const PYTHON: &str = ".venv-clients/bin/python";
@@ -22,23 +23,19 @@ fn python() -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn python_deepgram_sdk_streams_stt_tts_flux_and_uses_a_grant_through_the_relay() {
+/// Runs `deepgram_python.py` against the relay at `addr` and checks everything arrived.
+async fn python_sdk_streams_everything(addr: String, tls: Option<std::path::PathBuf>) {
     let python = python();
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
-    let app = TestApp::start(&config(&base)).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/deepgram_python.py");
-    let addr = app.addr.to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args(["--relay", &addr, "--key", CLIENT_KEY])
-            .output()
-            .unwrap()
+        let mut cmd = Command::new(python);
+        cmd.arg(script)
+            .args(["--relay", &addr, "--key", CLIENT_KEY]);
+        if let Some(ca) = tls {
+            // the SDK's websockets and httpx both verify against this file alone
+            cmd.arg("--tls").env("SSL_CERT_FILE", ca);
+        }
+        cmd.output().unwrap()
     })
     .await
     .unwrap();
@@ -60,7 +57,19 @@ async fn python_deepgram_sdk_streams_stt_tts_flux_and_uses_a_grant_through_the_r
         report["grant_stt_final_transcripts"].as_u64().unwrap() >= 1,
         "{report}"
     );
-    let metrics = app.metrics().await;
+}
+
+/// The simulator on 127.0.0.1:0, as `ws://addr`.
+async fn simulator() -> String {
+    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
+        .await
+        .unwrap();
+    let base = format!("ws://{}", sim.local_addr());
+    tokio::spawn(sim.run(std::future::pending()));
+    base
+}
+
+fn assert_traffic_on_every_route(metrics: &str) {
     for route in ["listen", "speak", "flux"] {
         let needle = format!(
             "voxrelay_messages_total{{direction=\"upstream_to_client\",route=\"{route}\"}}"
@@ -70,4 +79,24 @@ async fn python_deepgram_sdk_streams_stt_tts_flux_and_uses_a_grant_through_the_r
             "no traffic on {route}:\n{metrics}"
         );
     }
+}
+
+#[tokio::test]
+async fn python_deepgram_sdk_streams_stt_tts_flux_and_uses_a_grant_through_the_relay() {
+    let app = TestApp::start(&config(&simulator().await)).await;
+    python_sdk_streams_everything(app.addr.to_string(), None).await;
+    assert_traffic_on_every_route(&app.metrics().await);
+}
+
+#[tokio::test]
+async fn python_deepgram_sdk_works_over_wss_and_https_trusting_a_test_ca() {
+    let ca = TestCa::new();
+    let dir = SecretDir::new(&ca.leaf());
+    let ca_file = dir.root.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let app = tls_app(&simulator().await, &dir, "").await;
+    // the certificate names 127.0.0.1 (and localhost), so the address verifies as is
+    python_sdk_streams_everything(app.addr.to_string(), Some(ca_file)).await;
+    let metrics = https_get(&app, &ca.client(), "/metrics").await.1;
+    assert_traffic_on_every_route(&metrics);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use voxrelay::config::{PricesConfig, RawConfig, TokenKeyConfig};
+use voxrelay::config::{PricesConfig, RawConfig, ServerTlsConfig, TokenKeyConfig};
 use voxrelay::metrics::Metrics;
 
 fn read(path: &str) -> String {
@@ -55,6 +55,9 @@ fn every_setting() -> BTreeSet<String> {
     all.extend(keys(
         &serde_json::to_value(PricesConfig::CLOUDFLARE).unwrap(),
     ));
+    let tls: ServerTlsConfig =
+        serde_json::from_value(serde_json::json!({"cert_file": "c", "key_file": "k"})).unwrap();
+    all.extend(keys(&serde_json::to_value(tls).unwrap()));
     let token_key: TokenKeyConfig =
         serde_json::from_value(serde_json::json!({"algorithm": "HS256"})).unwrap();
     all.extend(keys(&serde_json::to_value(token_key).unwrap()));

@@ -20,3 +20,4 @@ mod seed_client;
 mod shutdown;
 mod telemetry;
 mod tls;
+mod tls_server;

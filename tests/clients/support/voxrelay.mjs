@@ -4,6 +4,10 @@
 // VOXRELAY_ADDR; run on their own (`node --test tests/clients/deepgram_node.test.mjs`), the tests
 // start their own from target/debug/voxrelay in local mode (the built-in Deepgram simulator is
 // the upstream) and stop it by pid when they finish.
+//
+// VOXRELAY_TLS_DIR=DIR (from scripts/make-test-cert.sh: ca.pem, cert.pem, key.pem) switches to
+// https:// and wss://: a relay started here gets [server.tls] with that pair, and the caller trusts
+// the CA the client's own way (Node: NODE_EXTRA_CA_CERTS=DIR/ca.pem, set before node starts).
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -14,6 +18,7 @@ import { fileURLToPath } from "node:url";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const KEY = process.env.VOXRELAY_KEY ?? "voxrelay-demo-key";
+const TLS_DIR = process.env.VOXRELAY_TLS_DIR;
 
 /** Resolves with `value`, or rejects after `ms` naming what was awaited. */
 export function within(ms, what, promise) {
@@ -41,6 +46,10 @@ export async function startRelay() {
       VOXRELAY_SERVER__LISTEN: "127.0.0.1:0",
       VOXRELAY_SIMULATOR__LISTEN: "127.0.0.1:0",
       VOXRELAY_LOG__FORMAT: "json",
+      ...(TLS_DIR && {
+        VOXRELAY_SERVER__TLS__CERT_FILE: join(TLS_DIR, "cert.pem"),
+        VOXRELAY_SERVER__TLS__KEY_FILE: join(TLS_DIR, "key.pem"),
+      }),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -79,20 +88,22 @@ export async function startRelay() {
   };
 }
 
-/** Writes `summary` to $VOXRELAY_SUMMARY_DIR/<name>.json when the runner asked for it. */
+/** Writes `summary` to $VOXRELAY_SUMMARY_DIR/<name>.json (<name>-tls.json over TLS) when asked. */
 export function writeSummary(name, summary) {
   const dir = process.env.VOXRELAY_SUMMARY_DIR;
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify(summary) + "\n");
+  const file = TLS_DIR ? `${name}-tls.json` : `${name}.json`;
+  writeFileSync(join(dir, file), JSON.stringify(summary) + "\n");
 }
 
-/** Deepgram SDK `environment` pointing every base URL at the relay. */
+/** Deepgram SDK `environment` pointing every base URL at the relay (https/wss with TLS). */
 export function environment(addr) {
+  const [http, ws] = TLS_DIR ? ["https", "wss"] : ["http", "ws"];
   return {
-    base: `http://${addr}`,
-    production: `ws://${addr}`,
-    agent: `ws://${addr}`,
-    agentRest: `http://${addr}`,
+    base: `${http}://${addr}`,
+    production: `${ws}://${addr}`,
+    agent: `${ws}://${addr}`,
+    agentRest: `${http}://${addr}`,
   };
 }
