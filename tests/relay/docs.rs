@@ -200,3 +200,78 @@ fn readme_commands_name_the_manifests_objects() {
         );
     }
 }
+
+/// The README leads with the two commands and a local tour, states the prerequisites the build
+/// really has, and keeps reference material in docs/.
+#[test]
+fn readme_leads_with_the_two_commands_and_states_true_prerequisites() {
+    let readme = read("README.md");
+    let manifest = read("Cargo.toml");
+    let rust_version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    let prerequisites = readme
+        .split("## Prerequisites")
+        .nth(1)
+        .expect("a Prerequisites section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    assert!(
+        prerequisites.contains(&format!("Rust {rust_version}")),
+        "Prerequisites must name Rust {rust_version} (Cargo.toml's rust-version)"
+    );
+    for needed in ["rustfmt", "clippy", "C compiler", "Python 3.10", "venv"] {
+        assert!(
+            prerequisites.contains(needed),
+            "Prerequisites lack {needed}"
+        );
+    }
+    // the two commands come first, before any deployment material
+    let commands = readme
+        .find("## The two commands")
+        .expect("the two commands");
+    let tour = readme
+        .find("## A five-minute local tour")
+        .expect("a local tour");
+    for later in ["docker build", "kubectl"] {
+        let at = readme.find(later).unwrap_or(usize::MAX);
+        assert!(
+            commands < at && tour < at,
+            "{later} comes before the local tour"
+        );
+    }
+    assert!(readme.contains("    cargo run -- --config config/local.toml\n"));
+    assert!(readme.contains("    scripts/test.sh\n"));
+    assert!(
+        read(".ci/run")
+            .lines()
+            .any(|l| l.trim() == "scripts/test.sh")
+    );
+    // where the browser connects in local mode, and that it is plain ws:// without TLS
+    let local = read("config/local.toml");
+    assert!(local.contains("listen = \"127.0.0.1:8080\""));
+    assert!(readme.contains("ws://127.0.0.1:8080/v1/listen"));
+    assert!(readme.contains("speaks plain `ws://`"));
+    // how to make a client key, in order: generate, hash-key, config, connect
+    let key = readme.split("## Making a client key").nth(1).unwrap();
+    let steps = [
+        "openssl rand",
+        "hash-key",
+        "[[client_keys]]",
+        "check-config",
+    ];
+    let at: Vec<usize> = steps.iter().map(|s| key.find(s).unwrap()).collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "steps out of order: {at:?}"
+    );
+    // reference tables live in docs/, not the README
+    assert!(
+        readme.lines().count() < 300,
+        "the README grew past 300 lines"
+    );
+    assert!(!readme.contains("| `max_message_bytes` |"));
+}
