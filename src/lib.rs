@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
 //! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
-//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline).
+//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline and size).
+//! - [`conns`]: open connections per client IP, counted from accept to close.
 //! - [`http`]: the router: health, readiness, metrics and one handler per route.
 //! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
 //! - [`auth`]: tokens from subprotocols or headers, client keys, the echoed subprotocol.
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod conns;
 pub mod demo;
 pub mod error;
 pub mod fds;

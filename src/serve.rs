@@ -1,8 +1,11 @@
-//! The accept loop: HTTP/1.1 with upgrades, a deadline on the request head (slowloris), the
-//! peer address for `ConnectInfo`, and a graceful stop.
+//! The accept loop: HTTP/1.1 with upgrades, a deadline and a size cap on the request head
+//! (slowloris, 431), the per-IP open-connection cap, the peer address for `ConnectInfo`, and a
+//! graceful stop.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,17 +15,51 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use crate::conns::{ConnectionLimit, Counted, OverLimit};
+use crate::error::Reject;
 use crate::http::NO_ROUTE;
 use crate::metrics::Metrics;
 
 /// Rejection reason counted when a request head does not arrive in time.
 pub const HEAD_TIMEOUT_REASON: &str = "handshake_timeout";
+/// Rejection reason counted when a request head is larger than allowed (answered 431).
+pub const HEAD_TOO_LARGE_REASON: &str = "request_head_too_large";
+/// Longest wait to write the refusal of a connection over the per-IP cap.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Most request bytes read (already received, never waited for) before closing a refused
+/// connection, so the close is a FIN rather than a reset that could destroy the answer.
+const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
+
+/// How the accept loop treats each connection.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Time a client has to send its whole request head.
+    pub head_timeout: Duration,
+    /// Largest request head accepted (at least 8192, the HTTP layer's minimum); larger → 431.
+    pub max_head_bytes: usize,
+    /// Where refusals are counted.
+    pub metrics: Metrics,
+    /// Open connections per client IP, when capped on this listener.
+    pub connections: Option<Arc<ConnectionLimit>>,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Served (or closed by either side).
+    Served,
+    /// The request head did not arrive in time.
+    HeadTimeout,
+    /// The request head was too large (hyper answered 431).
+    HeadTooLarge,
+}
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -30,13 +67,13 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` is cancelled. A client that has not sent its
-/// whole request head within `head_timeout` is disconnected and counted as a
-/// `handshake_timeout` rejection.
+/// whole request head within the head timeout is disconnected and counted as a
+/// `handshake_timeout` rejection; one whose head is too large gets 431; one over the per-IP
+/// connection cap gets 429 at once.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    head_timeout: Duration,
-    metrics: Metrics,
+    options: ServeOptions,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
@@ -47,14 +84,26 @@ pub async fn serve(
         };
         match accepted {
             Ok((tcp, peer)) => {
-                let conn = connection(tcp, peer, router.clone(), head_timeout, stop.clone());
-                let metrics = metrics.clone();
-                connections.spawn(async move {
-                    if conn.await {
-                        debug!(%peer, "request head not received in time");
-                        let labels = [NO_ROUTE, HEAD_TIMEOUT_REASON];
-                        metrics.rejections_total.with_label_values(&labels).inc();
+                let guard = match options.connections.as_ref().map(|c| c.admit(peer.ip())) {
+                    Some(Err(over)) => {
+                        connections.spawn(refuse(tcp, peer, over, options.metrics.clone()));
+                        continue;
                     }
+                    Some(Ok(guard)) => guard,
+                    None => None,
+                };
+                let tcp = Counted::new(tcp, guard);
+                let conn = connection(tcp, peer, router.clone(), &options, stop.clone());
+                let metrics = options.metrics.clone();
+                connections.spawn(async move {
+                    let reason = match conn.await {
+                        Ended::Served => return,
+                        Ended::HeadTimeout => HEAD_TIMEOUT_REASON,
+                        Ended::HeadTooLarge => HEAD_TOO_LARGE_REASON,
+                    };
+                    debug!(%peer, reason, "request head refused");
+                    let labels = [NO_ROUTE, reason];
+                    metrics.rejections_total.with_label_values(&labels).inc();
                 });
             }
             Err(e) => {
@@ -68,15 +117,15 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection; true when it ended because the request head was too slow.
-async fn connection(
-    tcp: TcpStream,
+/// Serves one connection and says how it ended.
+fn connection(
+    tcp: Counted<TcpStream>,
     peer: SocketAddr,
     router: Router,
-    head_timeout: Duration,
+    options: &ServeOptions,
     stop: CancellationToken,
-) -> bool {
-    let _ = tcp.set_nodelay(true);
+) -> impl Future<Output = Ended> + Send + 'static {
+    let _ = tcp.get_ref().set_nodelay(true);
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
@@ -84,20 +133,58 @@ async fn connection(
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(head_timeout)
+        .header_read_timeout(options.head_timeout)
+        .max_buf_size(options.max_head_bytes)
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
-    let mut conn = pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => match result {
-            Err(e) if e.is_timeout() => return true,
-            Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
-            Ok(()) => {}
-        },
-        () = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+    async move {
+        let mut conn = pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => match result {
+                Err(e) if e.is_timeout() => return Ended::HeadTimeout,
+                Err(e) if e.is_parse_too_large() => return Ended::HeadTooLarge,
+                Err(e) => debug!(%peer, error = %e, "connection ended with an error"),
+                Ok(()) => {}
+            },
+            () = stop.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+        Ended::Served
+    }
+}
+
+/// Answers a connection over the per-IP cap with 429 JSON and closes it, without waiting for
+/// its request: the point is to give the descriptor back at once.
+async fn refuse(mut tcp: TcpStream, peer: SocketAddr, over: OverLimit, metrics: Metrics) {
+    let reject = Reject::ConnectionLimit(over.0);
+    debug!(%peer, limit = over.0, "connection refused: per-IP connection cap");
+    let labels = [NO_ROUTE, reject.reason()];
+    metrics.rejections_total.with_label_values(&labels).inc();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = reject.body(&request_id).to_string();
+    let status = reject.status();
+    let head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    let answer = async {
+        tcp.write_all(head.as_bytes()).await?;
+        tcp.write_all(body.as_bytes()).await?;
+        tcp.shutdown().await
+    };
+    if tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, answer).await.is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 4096];
+    let mut drained = 0;
+    while drained < REFUSAL_DRAIN_BYTES {
+        match tcp.try_read(&mut scratch) {
+            Ok(n) if n > 0 => drained += n,
+            _ => break,
         }
     }
-    false
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use axum::http::HeaderName;
 use rustls::ClientConfig;
 
 use super::{
@@ -10,7 +11,7 @@ use super::{
     ServerConfig, SimulatorConfig,
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
-use crate::limits::Limits;
+use crate::limits::{ClientIp, Limits};
 use crate::rewrite::{Pattern, QueryPolicy};
 use crate::route::Route;
 use crate::secret::KeyDigest;
@@ -22,6 +23,11 @@ use upstreams::{UpstreamContext, upstream};
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
+
+/// Smallest `server.max_request_head_bytes`: the HTTP layer's own minimum buffer.
+const MIN_HEAD_BYTES: usize = 8192;
+/// Largest `server.max_request_head_bytes`.
+const MAX_HEAD_BYTES: usize = 1 << 20;
 
 /// Everything the app needs, validated.
 #[derive(Debug)]
@@ -122,10 +128,16 @@ fn check_server(s: &ServerConfig, errors: &mut Vec<String>) {
     if s.max_write_buffer_bytes <= s.write_buffer_bytes {
         errors.push("server.max_write_buffer_bytes: must exceed write_buffer_bytes".into());
     }
+    if !(MIN_HEAD_BYTES..=MAX_HEAD_BYTES).contains(&s.max_request_head_bytes) {
+        errors.push(format!(
+            "server.max_request_head_bytes: must be from {MIN_HEAD_BYTES} to {MAX_HEAD_BYTES}"
+        ));
+    }
     let timeouts = [
         ("upstream_connect_timeout", s.upstream_connect_timeout),
         ("upstream_attempt_timeout", s.upstream_attempt_timeout),
         ("handshake_timeout", s.handshake_timeout),
+        ("request_body_timeout", s.request_body_timeout),
         ("idle_timeout", s.idle_timeout),
     ];
     for (key, value) in timeouts {
@@ -292,6 +304,10 @@ fn limits(l: &LimitsConfig, errors: &mut Vec<String>) -> Option<Limits> {
     if l.max_sessions == 0 {
         errors.push("limits.max_sessions: must be positive".into());
     }
+    if !(1..=128).contains(&l.ipv6_prefix_len) {
+        errors.push("limits.ipv6_prefix_len: must be from 1 to 128".into());
+    }
+    let header = client_ip_header(&l.client_ip_header, errors);
     let trusted = l
         .trusted_proxies
         .iter()
@@ -311,8 +327,23 @@ fn limits(l: &LimitsConfig, errors: &mut Vec<String>) -> Option<Limits> {
         .collect();
     match (rate, burst) {
         (Some(rate), Some(burst)) if errors.len() == before => {
-            Some(Limits::new(rate, burst, l.max_sessions, trusted))
+            let ip = ClientIp::new(trusted, header?, l.ipv6_prefix_len);
+            let limits = Limits::new(rate, burst, l.max_sessions, ip);
+            Some(limits.with_connection_cap(l.max_connections_per_ip))
         }
         _ => None,
+    }
+}
+
+/// `limits.client_ip_header`: a header name; `Forwarded` is read as RFC 7239 `for=`.
+fn client_ip_header(name: &str, errors: &mut Vec<String>) -> Option<HeaderName> {
+    match HeaderName::from_bytes(name.trim().as_bytes()) {
+        Ok(header) => Some(header),
+        Err(_) => {
+            errors.push(format!(
+                "limits.client_ip_header: '{name}' is not a header name (e.g. X-Forwarded-For, Forwarded, X-Real-IP)"
+            ));
+            None
+        }
     }
 }
