@@ -107,7 +107,9 @@ async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<B
         Err(_) => Err(Reject::BodyTimeout),
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) if is_length_limit(&e) => Err(Reject::BodyTooLarge(MAX_GRANT_BODY)),
-        Ok(Err(_)) => Err(Reject::BadGrant("the request body could not be read".into())),
+        Ok(Err(_)) => Err(Reject::BadGrant(
+            "the request body could not be read".into(),
+        )),
     }
 }
 
@@ -141,7 +143,8 @@ fn requested_ttl(body: &[u8], default: Duration, max: Duration) -> Result<Durati
             max.as_secs()
         ))
     };
-    let shape = || Reject::BadGrant("the body must be a JSON object like {\"ttl_seconds\": 30}".into());
+    let shape =
+        || Reject::BadGrant("the body must be a JSON object like {\"ttl_seconds\": 30}".into());
     let value: Value = serde_json::from_slice(body).map_err(|_| shape())?;
     let Some(object) = value.as_object() else {
         return Err(shape());

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
 use crate::conns::ConnectionLimit;
+use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -73,7 +73,12 @@ impl Drop for Permit {
 impl Limits {
     /// Limits with `per_second` sustained handshakes per IP (bursts of `burst`), at most
     /// `max_sessions` sessions, and client IPs found and grouped by `ip`.
-    pub fn new(per_second: NonZeroU32, burst: NonZeroU32, max_sessions: usize, ip: ClientIp) -> Self {
+    pub fn new(
+        per_second: NonZeroU32,
+        burst: NonZeroU32,
+        max_sessions: usize,
+        ip: ClientIp,
+    ) -> Self {
         Self {
             rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             connections: ConnectionLimit::new(0, ip.clone()),

@@ -217,7 +217,10 @@ fn simulate(listen: SocketAddr, idle_timeout: Duration, api_key_env: Option<Stri
     };
     let result = runtime().block_on(async {
         let sim = Simulator::bind(listen, config).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {listen} (--listen): {e}"))
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {listen} (--listen): {e}"),
+            )
         })?;
         let signal = shutdown::shutdown_signal();
         voxrelay::simulate::announce(sim.local_addr());

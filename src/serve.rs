@@ -176,7 +176,10 @@ async fn refuse(mut tcp: TcpStream, peer: SocketAddr, over: OverLimit, metrics: 
         tcp.write_all(body.as_bytes()).await?;
         tcp.shutdown().await
     };
-    if tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, answer).await.is_err() {
+    if tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, answer)
+        .await
+        .is_err()
+    {
         return;
     }
     let mut scratch = [0u8; 4096];

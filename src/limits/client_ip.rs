@@ -99,7 +99,9 @@ fn hops(header: &HeaderName, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
 fn forwarded_for(element: &str) -> Option<IpAddr> {
     element.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
-        k.trim().eq_ignore_ascii_case("for").then(|| parse_node(v))?
+        k.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| parse_node(v))?
     })
 }
 

@@ -71,7 +71,10 @@ fn only_the_configured_header_is_believed() {
     assert_eq!(fwd.client_ip(from_proxy, &only_xff), from_proxy.ip());
 
     let real = limits_with(ip_config(&["10.0.0.0/8"], "x-real-ip"), 10);
-    let h = headers(&[("x-real-ip", "192.0.2.44"), ("x-forwarded-for", "203.0.113.7")]);
+    let h = headers(&[
+        ("x-real-ip", "192.0.2.44"),
+        ("x-forwarded-for", "203.0.113.7"),
+    ]);
     assert_eq!(real.client_ip(from_proxy, &h), ip("192.0.2.44"));
 }
 
@@ -114,7 +117,10 @@ fn ipv6_clients_share_a_bucket_per_prefix() {
     let l = limits(&[], 10);
     // burst 2: two addresses in one /64 use up the bucket together
     assert!(l.check_rate(ip("2001:db8:aa:1::1")).is_ok());
-    assert!(l.check_rate(ip("2001:db8:aa:1:ffff:ffff:ffff:ffff")).is_ok());
+    assert!(
+        l.check_rate(ip("2001:db8:aa:1:ffff:ffff:ffff:ffff"))
+            .is_ok()
+    );
     assert!(l.check_rate(ip("2001:db8:aa:1::2")).is_err());
     assert!(l.check_rate(ip("2001:db8:aa:2::1")).is_ok(), "another /64");
     // an IPv4-mapped address shares its IPv4 bucket
@@ -127,7 +133,10 @@ fn ipv6_clients_share_a_bucket_per_prefix() {
 fn bucket_masks_ipv6_to_the_configured_prefix() {
     assert_eq!(bucket(ip("2001:db8:1:2:3:4:5:6"), 64), ip("2001:db8:1:2::"));
     assert_eq!(bucket(ip("2001:db8:1:2:3:4:5:6"), 48), ip("2001:db8:1::"));
-    assert_eq!(bucket(ip("2001:db8:1:2:3:4:5:6"), 128), ip("2001:db8:1:2:3:4:5:6"));
+    assert_eq!(
+        bucket(ip("2001:db8:1:2:3:4:5:6"), 128),
+        ip("2001:db8:1:2:3:4:5:6")
+    );
     assert_eq!(bucket(ip("2001:db8:1:2:3:4:5:6"), 1), ip("::"));
     assert_eq!(bucket(ip("::ffff:192.0.2.1"), 64), ip("192.0.2.1"));
     assert_eq!(bucket(ip("192.0.2.1"), 64), ip("192.0.2.1"));

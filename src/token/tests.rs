@@ -177,12 +177,14 @@ fn a_crit_header_naming_anything_is_refused() {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(GRANT_KID.into());
         header.crit = Some(crit.clone());
-        let jwt =
-            jsonwebtoken::encode(&header, &claims("web"), &EncodingKey::from_secret(SECRET))
-                .unwrap();
+        let jwt = jsonwebtoken::encode(&header, &claims("web"), &EncodingKey::from_secret(SECRET))
+            .unwrap();
         assert_eq!(t.verify(&jwt), Err(TokenError::Invalid), "crit {crit:?}");
     }
-    assert!(t.verify(&hs(&claims("web"))).is_ok(), "the same token without crit");
+    assert!(
+        t.verify(&hs(&claims("web"))).is_ok(),
+        "the same token without crit"
+    );
 }
 
 #[test]
@@ -200,5 +202,8 @@ fn expiry_arithmetic_saturates_instead_of_overflowing() {
         HOUR,
     );
     let jwt = t.mint("web", None, Duration::MAX);
-    assert!(t.verify(&jwt).is_ok(), "a huge leeway and TTL neither panic nor wrap");
+    assert!(
+        t.verify(&jwt).is_ok(),
+        "a huge leeway and TTL neither panic nor wrap"
+    );
 }

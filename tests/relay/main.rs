@@ -9,6 +9,8 @@ mod churn;
 mod clients;
 mod deploy;
 mod docs;
+mod front;
+mod front_process;
 mod helpers;
 mod process;
 mod rejections;
