@@ -114,7 +114,7 @@ fn simulate_names_the_missing_api_key_variable() {
 }
 
 /// Starts `voxrelay simulate --listen ADDR` and returns its log lines up to the one containing
-/// `until`, then stops it.
+/// `until` (or all it wrote within [`WAIT`]), then stops it.
 fn simulate_logs(listen: &str, until: &str) -> String {
     let mut child = Command::new(BIN)
         .args(["simulate", "--listen", listen])
@@ -123,9 +123,21 @@ fn simulate_logs(listen: &str, until: &str) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + WAIT;
     let mut seen = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
         seen.push_str(&line);
         seen.push('\n');
         if line.contains(until) {
