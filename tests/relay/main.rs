@@ -11,6 +11,7 @@ mod deploy;
 mod docs;
 mod front;
 mod front_process;
+mod grant;
 mod helpers;
 mod process;
 mod rejections;
