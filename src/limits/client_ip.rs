@@ -111,7 +111,15 @@ fn parse_node(v: &str) -> Option<IpAddr> {
     let ip = if let Ok(ip) = v.parse::<IpAddr>() {
         ip
     } else if let Some(rest) = v.strip_prefix('[') {
-        rest.split(']').next()?.parse().ok()?
+        let (host, port) = rest.split_once(']')?;
+        let port_ok = port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !port_ok {
+            return None;
+        }
+        host.parse().ok()?
     } else {
         v.parse::<SocketAddr>().ok()?.ip()
     };

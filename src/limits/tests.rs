@@ -167,3 +167,93 @@ fn caps_hold_and_release_on_drop() {
     drop(a1);
     assert!(l.acquire("a", Some(2)).is_ok());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One X-Forwarded-For entry: a trusted proxy, a client address, or something else.
+    #[derive(Debug, Clone)]
+    enum Hop {
+        Trusted(u8),
+        Client(u8),
+        Junk(&'static str),
+    }
+
+    impl Hop {
+        fn text(&self) -> String {
+            match self {
+                Hop::Trusted(n) => format!("10.0.0.{n}"),
+                Hop::Client(n) => format!("203.0.113.{n}"),
+                Hop::Junk(s) => (*s).to_owned(),
+            }
+        }
+    }
+
+    fn hop() -> impl Strategy<Value = Hop> {
+        prop_oneof![
+            any::<u8>().prop_map(Hop::Trusted),
+            any::<u8>().prop_map(Hop::Client),
+            prop::sample::select(vec![
+                "unknown",
+                "_hidden",
+                "",
+                "999.1.1.1",
+                "[::1",
+                "[::1]x",
+                "1.2.3.4:"
+            ])
+            .prop_map(Hop::Junk),
+        ]
+    }
+
+    /// Reference: right to left, skip trusted, first client wins, junk or the end → the peer.
+    fn expected(hops: &[Hop], peer: IpAddr) -> IpAddr {
+        for hop in hops.iter().rev() {
+            match hop {
+                Hop::Trusted(_) => continue,
+                Hop::Client(_) => return hop.text().parse().unwrap(),
+                Hop::Junk(_) => break,
+            }
+        }
+        peer
+    }
+
+    proptest! {
+        #[test]
+        fn the_client_is_the_right_most_untrusted_hop_or_the_peer(
+            hops in prop::collection::vec(hop(), 0..8),
+            lines in 1usize..3,
+        ) {
+            let l = limits(&["10.0.0.0/8"], 1);
+            let peer: SocketAddr = "10.9.9.9:443".parse().unwrap();
+            let texts: Vec<String> = hops.iter().map(Hop::text).collect();
+            // the same list, split over one or more header lines
+            let mut h = HeaderMap::new();
+            let per_line = texts.len().div_ceil(lines).max(1);
+            for chunk in texts.chunks(per_line) {
+                if let Ok(v) = HeaderValue::from_str(&chunk.join(", ")) {
+                    h.append("x-forwarded-for", v);
+                }
+            }
+            prop_assert_eq!(l.client_ip(peer, &h), expected(&hops, peer.ip()));
+            // the client is never a trusted proxy unless it is the peer itself
+            let ip = l.client_ip(peer, &h);
+            prop_assert!(ip == peer.ip() || !l.ip().is_trusted(ip));
+        }
+
+        #[test]
+        fn ipv6_buckets_keep_exactly_the_prefix(bits in any::<u128>(), prefix in 1u8..=128) {
+            let IpAddr::V6(masked) = bucket(IpAddr::V6(bits.into()), prefix) else {
+                // an IPv4-mapped address is IPv4
+                prop_assert_eq!(bits >> 32, 0xffff);
+                return Ok(());
+            };
+            let masked = u128::from(masked);
+            let keep = u32::from(prefix);
+            prop_assert_eq!(masked >> (128 - keep), bits >> (128 - keep));
+            prop_assert_eq!(masked.checked_shl(keep).unwrap_or(0), 0);
+        }
+    }
+}
