@@ -168,16 +168,7 @@ impl App {
             connections: Some(shared.limits.connections().clone()),
         };
         if let Some(metrics_listener) = metrics_listener {
-            if let Ok(addr) = metrics_listener.local_addr() {
-                info!(%addr, "metrics listening");
-            }
-            let options = ServeOptions {
-                connections: None,
-                ..options.clone()
-            };
-            let router = crate::http::metrics_router(shared.clone());
-            let stop = stop_serving.clone();
-            tokio::spawn(crate::serve::serve(metrics_listener, router, options, stop));
+            serve_metrics(metrics_listener, &shared, &options, stop_serving.clone());
         }
         let server = crate::serve::serve(listener, router, options, stop_serving.clone());
         let server = tokio::spawn(server);
@@ -196,6 +187,24 @@ impl App {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Serves `/metrics` alone on `listener` (no per-IP cap: only Prometheus should reach it).
+fn serve_metrics(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    options: &ServeOptions,
+    stop: CancellationToken,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "metrics listening");
+    }
+    let options = ServeOptions {
+        connections: None,
+        ..options.clone()
+    };
+    let router = crate::http::metrics_router(shared.clone());
+    tokio::spawn(crate::serve::serve(listener, router, options, stop));
 }
 
 /// Binds `addr`; the error names the address and the setting it came from.
