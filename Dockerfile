@@ -62,7 +62,8 @@ ENV VOXRELAY_CONFIG=/etc/voxrelay/voxrelay.toml \
 
 # Numeric so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
-EXPOSE 8080
+# 8080: the relay; 9464: /metrics (metrics.listen in config/voxrelay.toml)
+EXPOSE 8080 9464
 
 # `voxrelay healthcheck` loads the same config (VOXRELAY_CONFIG + env) and GETs /healthz on the
 # configured listen address, over TLS when [server.tls] is set; no curl in the image.

@@ -195,6 +195,14 @@ if dep:
     cports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
     if cports.get("http") != 8080:
         err(f"container port 'http' should be 8080 (the image's listen address), is {cports.get('http')!r}")
+    metrics_listen = tomllib.loads(one("ConfigMap")["data"]["voxrelay.toml"]).get("metrics", {}).get("listen") if one("ConfigMap") else None
+    if metrics_listen:
+        want = int(metrics_listen.rsplit(":", 1)[1])
+        if cports.get("metrics") != want:
+            err(f"container port 'metrics' should be {want} (the ConfigMap's metrics.listen), is {cports.get('metrics')!r}")
+        sm = one("ServiceMonitor")
+        if sm and any(ep.get("port") != "metrics" for ep in sm["spec"].get("endpoints", [])):
+            err("ServiceMonitor should scrape the 'metrics' port: /metrics is not on 'http' when metrics.listen is set")
     probes = {k: c.get(k, {}).get("httpGet", {}) for k in ("livenessProbe", "readinessProbe")}
     for k, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         if probes[k].get("path") != path or probes[k].get("port") not in ("http", 8080):
@@ -424,8 +432,10 @@ for rf in prom.get("rule_files", []):
     if f"/etc/prometheus/{rf}" not in mounted:
         err(f"prometheus: rule file {rf} is not mounted at /etc/prometheus/{rf}")
 targets = [t for sc in prom.get("scrape_configs", []) for s in sc.get("static_configs", []) for t in s.get("targets", [])]
-if "voxrelay:8080" not in targets:
-    err(f"prometheus.yml does not scrape voxrelay:8080 (targets: {targets})")
+metrics_listen = cfg.get("metrics", {}).get("listen")
+scrape = f"voxrelay:{metrics_listen.rsplit(':', 1)[1]}" if metrics_listen else "voxrelay:8080"
+if scrape not in targets:
+    err(f"prometheus.yml does not scrape {scrape} (metrics.listen in config/voxrelay.toml; targets: {targets})")
 
 # grafana: datasource points at the prometheus service; the dashboard lands where the provider looks
 gdir = f"{base}/grafana/provisioning"

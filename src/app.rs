@@ -1,5 +1,6 @@
-//! The application: shared state, `App::build` (binds; port 0 works) and `App::run` with a
-//! bounded, tested drain.
+//! The application: shared state, `App::build` (binds the public listener, and the metrics
+//! listener and simulator when configured; port 0 works) and `App::run` with a bounded, tested
+//! drain.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::{ServerConfig, Settings};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::serve::ServeOptions;
 use crate::simulate::{Simulator, SimulatorConfig};
 use crate::tls::ServerTls;
 use crate::upstream::UpstreamConnector;
@@ -50,6 +52,7 @@ pub struct Shared {
 /// A bound, ready-to-run voxrelay.
 pub struct App {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     router: axum::Router,
     simulator: Option<Simulator>,
@@ -77,7 +80,9 @@ impl App {
                     idle_timeout: sim.idle_timeout,
                     api_key: None,
                 };
-                let sim = Simulator::bind(sim.listen, config).await?;
+                let sim = Simulator::bind(sim.listen, config)
+                    .await
+                    .map_err(|e| bind_error(e, sim.listen, "simulator.listen"))?;
                 let base = format!("ws://{}", sim.local_addr());
                 for upstream in settings.upstreams.values() {
                     let _ = upstream.simulator.set(base.clone());
@@ -86,7 +91,11 @@ impl App {
             }
             None => None,
         };
-        let listener = TcpListener::bind(server.listen).await?;
+        let listener = bind(server.listen, "server.listen").await?;
+        let metrics_listener = match settings.metrics.listen {
+            Some(addr) => Some(bind(addr, "metrics.listen").await?),
+            None => None,
+        };
         let metrics = Metrics::new(settings.metrics.max_client_labels);
         metrics.sessions_limit.set(settings.max_sessions as i64);
         let shared = Arc::new(Shared {
@@ -99,9 +108,16 @@ impl App {
             sessions_stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
-        let router = crate::http::router(shared.clone(), &settings.routes, &settings.demo);
+        let metrics_on_public = metrics_listener.is_none();
+        let router = crate::http::router(
+            shared.clone(),
+            &settings.routes,
+            &settings.demo,
+            metrics_on_public,
+        );
         Ok(App {
             listener,
+            metrics_listener,
             shared,
             router,
             simulator,
@@ -121,6 +137,13 @@ impl App {
         self.tls.is_some()
     }
 
+    /// The separate metrics listener's address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
     /// The simulator's address, when it runs.
     pub fn simulator_addr(&self) -> Option<SocketAddr> {
         self.simulator.as_ref().map(Simulator::local_addr)
@@ -134,6 +157,7 @@ impl App {
     ) -> std::io::Result<()> {
         let App {
             listener,
+            metrics_listener,
             shared,
             router,
             simulator,
@@ -142,25 +166,26 @@ impl App {
         let stop_serving = CancellationToken::new();
         let stop_simulator = CancellationToken::new();
         let simulator = simulator.map(|sim| {
-            info!(addr = %sim.local_addr(), "simulator listening");
+            crate::simulate::announce(sim.local_addr());
             tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()))
         });
         tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
-        let head_timeout = shared.server.handshake_timeout;
-        let metrics = shared.metrics.clone();
         let acceptor = tls.as_ref().map(ServerTls::acceptor);
         if let Some(tls) = tls {
-            let (metrics, stop) = (metrics.clone(), stop_serving.clone());
+            let (metrics, stop) = (shared.metrics.clone(), stop_serving.clone());
             tokio::spawn(crate::tls::watch(tls, metrics, stop));
         }
-        let server = crate::serve::serve(
-            listener,
-            router,
-            head_timeout,
-            metrics,
-            stop_serving.clone(),
-            acceptor,
-        );
+        let options = ServeOptions {
+            head_timeout: shared.server.handshake_timeout,
+            max_head_bytes: shared.server.max_request_head_bytes,
+            metrics: shared.metrics.clone(),
+            connections: Some(shared.limits.connections().clone()),
+            tls: acceptor,
+        };
+        if let Some(metrics_listener) = metrics_listener {
+            serve_metrics(metrics_listener, &shared, &options, stop_serving.clone());
+        }
+        let server = crate::serve::serve(listener, router, options, stop_serving.clone());
         let server = tokio::spawn(server);
         shutdown.await;
         drain(&shared).await;
@@ -177,6 +202,37 @@ impl App {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Serves `/metrics` alone on `listener` (no per-IP cap: only Prometheus should reach it).
+fn serve_metrics(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    options: &ServeOptions,
+    stop: CancellationToken,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "metrics listening");
+    }
+    // plain HTTP: scraped from inside the cluster or host, never through the public name
+    let options = ServeOptions {
+        connections: None,
+        tls: None,
+        ..options.clone()
+    };
+    let router = crate::http::metrics_router(shared.clone());
+    tokio::spawn(crate::serve::serve(listener, router, options, stop));
+}
+
+/// Binds `addr`; the error names the address and the setting it came from.
+async fn bind(addr: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(e, addr, key))
+}
+
+fn bind_error(e: std::io::Error, addr: SocketAddr, key: &str) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot listen on {addr} ({key}): {e}"))
 }
 
 async fn drain(shared: &Shared) {

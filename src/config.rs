@@ -75,6 +75,11 @@ pub struct ServerConfig {
     /// Time a client has to send its whole HTTP request head (slowloris defence).
     #[serde(with = "humantime_serde")]
     pub handshake_timeout: Duration,
+    /// Time a client has to send a request body (the grant endpoint's) once its head arrived.
+    #[serde(with = "humantime_serde")]
+    pub request_body_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; larger → 431.
+    pub max_request_head_bytes: usize,
     /// A session with no data in either direction for this long is closed (1001).
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
@@ -103,6 +108,8 @@ impl Default for ServerConfig {
             upstream_connect_timeout: Duration::from_secs(10),
             upstream_attempt_timeout: Duration::from_secs(4),
             handshake_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(5),
+            max_request_head_bytes: 16 * 1024,
             idle_timeout: Duration::from_secs(300),
             close_timeout: Duration::from_secs(2),
             max_message_bytes: 1 << 20,

@@ -46,6 +46,18 @@ pub enum Reject {
     /// A grant request with a bad body.
     #[error("{0}")]
     BadGrant(String),
+    /// The grant endpoint was called with a method other than POST.
+    #[error("the grant endpoint only accepts POST")]
+    GrantMethod,
+    /// The request body did not arrive within `server.request_body_timeout`.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// The request body is larger than the endpoint accepts.
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// The client IP already holds `limits.max_connections_per_ip` open connections.
+    #[error("too many open connections from this address (limits.max_connections_per_ip = {0})")]
+    ConnectionLimit(u32),
     /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -63,7 +75,10 @@ impl Reject {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::NotWebSocket => StatusCode::UPGRADE_REQUIRED,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed | Self::GrantMethod => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ConnectionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
@@ -84,7 +99,10 @@ impl Reject {
         match self {
             Self::NotFound => "not_found",
             Self::NotWebSocket => "not_websocket",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed | Self::GrantMethod => "method_not_allowed",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyTooLarge(_) => "body_too_large",
+            Self::ConnectionLimit(_) => "connection_limit",
             Self::Draining => "draining",
             Self::RateLimited(_) => "rate_limited",
             Self::OriginNotAllowed => "origin_not_allowed",
@@ -113,7 +131,10 @@ impl Reject {
         match self {
             Self::NotFound => "NOT_FOUND",
             Self::NotWebSocket => "UPGRADE_REQUIRED",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::MethodNotAllowed | Self::GrantMethod => "METHOD_NOT_ALLOWED",
+            Self::BodyTimeout => "REQUEST_TIMEOUT",
+            Self::BodyTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::ConnectionLimit(_) => "TOO_MANY_REQUESTS",
             Self::Draining | Self::GlobalSessionLimit => "SERVICE_UNAVAILABLE",
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
@@ -125,6 +146,19 @@ impl Reject {
             Self::Upstream(UpstreamError::Timeout) => "UPSTREAM_TIMEOUT",
             Self::Upstream(_) => "UPSTREAM_UNAVAILABLE",
         }
+    }
+
+    /// The message sent as `err_msg` (and `dg-error`).
+    fn message(&self) -> String {
+        match self {
+            Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The Deepgram-shaped JSON body: `err_code`, `err_msg`, `request_id`.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        json!({"err_code": self.err_code(), "err_msg": self.message(), "request_id": request_id})
     }
 
     /// The response, with the session id as `request_id`.
@@ -142,11 +176,8 @@ impl Reject {
             }
             return resp;
         }
-        let msg = match &self {
-            Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
-            other => other.to_string(),
-        };
-        let body = json!({"err_code": self.err_code(), "err_msg": msg, "request_id": request_id});
+        let msg = self.message();
+        let body = self.body(request_id);
         let mut resp = (status, Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&msg) {
             resp.headers_mut().insert("dg-error", v);

@@ -6,64 +6,126 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::info;
 
 use crate::app::Shared;
-use crate::auth::AuthError;
+use crate::auth::{AuthError, ClientKey};
 use crate::error::Reject;
 
 /// Route label for grant refusals in `voxrelay_handshake_rejections_total`.
 pub const GRANT_ROUTE: &str = "grant";
-/// Largest grant request body accepted.
+/// Where the grant endpoint is served.
+pub const GRANT_PATH: &str = "/v1/auth/grant";
+/// Largest grant request body accepted (→ 413).
 pub const MAX_GRANT_BODY: usize = 4096;
 
-/// Issues a grant, or refuses with Deepgram-shaped JSON.
+/// Issues a grant, or refuses with Deepgram-shaped JSON. The rate limit and the credential are
+/// checked from the headers before any of the body is read; the body then has
+/// `server.request_body_timeout` to arrive.
 pub async fn grant(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    match issue(&shared, peer, &headers, &body) {
+    let (parts, body) = request.into_parts();
+    let result = match admit(&shared, peer, &parts.headers) {
+        Ok(key) => match read_body(&shared, &parts.headers, body).await {
+            Ok(body) => issue(&shared, &key, &body),
+            Err(reject) => Err(reject),
+        },
+        Err(reject) => Err(reject),
+    };
+    let response = match result {
         Ok((token, ttl)) => {
             shared.metrics.grants_total.inc();
             Json(json!({"access_token": token, "expires_in": ttl.as_secs()})).into_response()
         }
-        Err(reject) => {
-            let reason = reject.reason();
-            info!(reason, status = reject.status().as_u16(), "grant refused");
-            let labels = [GRANT_ROUTE, reason];
-            shared
-                .metrics
-                .rejections_total
-                .with_label_values(&labels)
-                .inc();
-            reject.into_response_with_id(&request_id)
-        }
-    }
+        Err(reject) => refuse(&shared, reject),
+    };
+    no_store(response)
 }
 
-fn issue(
-    shared: &Shared,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(String, Duration), Reject> {
+/// Any other method on the grant path: 405 with `Allow: POST`.
+pub async fn grant_method_not_allowed(State(shared): State<Arc<Shared>>) -> Response {
+    let mut response = refuse(&shared, Reject::GrantMethod);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    no_store(response)
+}
+
+/// Counts and answers a refusal.
+fn refuse(shared: &Shared, reject: Reject) -> Response {
+    let reason = reject.reason();
+    info!(reason, status = reject.status().as_u16(), "grant refused");
+    let labels = [GRANT_ROUTE, reason];
+    shared
+        .metrics
+        .rejections_total
+        .with_label_values(&labels)
+        .inc();
+    reject.into_response_with_id(&uuid::Uuid::new_v4().to_string())
+}
+
+/// Grants (and refusals) are never cached: they carry or concern credentials.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The header checks: the caller's rate, then its client key (a token cannot renew itself).
+fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<ClientKey, Reject> {
     let ip = shared.limits.client_ip(peer, headers);
     shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
     let credential = crate::auth::credential(headers)?;
-    // only a client key may mint: a token cannot renew itself
     let key = shared
         .auth
         .clients
         .verify(&credential.token)
         .ok_or(AuthError::Invalid)?;
+    Ok(key.clone())
+}
+
+/// The body, at most [`MAX_GRANT_BODY`] bytes, within `server.request_body_timeout`.
+async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes, Reject> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_GRANT_BODY as u64) {
+        return Err(Reject::BodyTooLarge(MAX_GRANT_BODY));
+    }
+    let deadline = shared.server.request_body_timeout;
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, MAX_GRANT_BODY)).await {
+        Err(_) => Err(Reject::BodyTimeout),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if is_length_limit(&e) => Err(Reject::BodyTooLarge(MAX_GRANT_BODY)),
+        Ok(Err(_)) => Err(Reject::BadGrant(
+            "the request body could not be read".into(),
+        )),
+    }
+}
+
+/// True when reading stopped at the body size limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn issue(shared: &Shared, key: &ClientKey, body: &[u8]) -> Result<(String, Duration), Reject> {
     let tokens = &shared.auth.tokens;
     let ttl = requested_ttl(body, tokens.grant_ttl, tokens.grant_max_ttl)?;
     info!(client = %key.id, ttl_seconds = ttl.as_secs(), "grant issued");
@@ -81,9 +143,13 @@ fn requested_ttl(body: &[u8], default: Duration, max: Duration) -> Result<Durati
             max.as_secs()
         ))
     };
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| Reject::BadGrant("the body must be JSON like {\"ttl_seconds\": 30}".into()))?;
-    let ttl = match value.get("ttl_seconds") {
+    let shape =
+        || Reject::BadGrant("the body must be a JSON object like {\"ttl_seconds\": 30}".into());
+    let value: Value = serde_json::from_slice(body).map_err(|_| shape())?;
+    let Some(object) = value.as_object() else {
+        return Err(shape());
+    };
+    let ttl = match object.get("ttl_seconds") {
         None | Some(Value::Null) => return Ok(default),
         Some(ttl) => ttl,
     };
@@ -135,6 +201,11 @@ mod tests {
             br#"{"ttl_seconds": 1.5}"#,
             br#"{"ttl_seconds": "30"}"#,
             b"not json",
+            b"[]",
+            br#""x""#,
+            b"5",
+            b"null",
+            br#"[{"ttl_seconds": 30}]"#,
         ] {
             assert!(
                 requested_ttl(bad, D, MAX).is_err(),

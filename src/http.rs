@@ -1,8 +1,8 @@
-//! The HTTP surface: health, readiness, metrics, one WebSocket handler per route, JSON 404.
+//! The HTTP surface: health, readiness, metrics (here or on their own listener), the grant
+//! endpoint, one WebSocket handler per route, JSON 404.
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::Shared;
 use crate::config::DemoConfig;
 use crate::error::Reject;
-use crate::grant::{MAX_GRANT_BODY, grant};
+use crate::grant::{GRANT_PATH, grant, grant_method_not_allowed};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
 use crate::workers_ai::{self, WorkersAi};
@@ -22,18 +22,26 @@ use crate::workers_ai::{self, WorkersAi};
 /// Route label for requests that match no route.
 pub const NO_ROUTE: &str = "none";
 
-/// Builds the router for `routes`.
-pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>], demo: &DemoConfig) -> Router {
+/// Builds the router for `routes`; `/metrics` is on it only when `with_metrics` (no separate
+/// metrics listener).
+pub fn router(
+    shared: Arc<Shared>,
+    routes: &[Arc<Route>],
+    demo: &DemoConfig,
+    with_metrics: bool,
+) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(shared.clone()))
-        .route("/metrics", get(metrics).with_state(shared.clone()))
         .route(
-            "/v1/auth/grant",
+            GRANT_PATH,
             post(grant)
-                .layer(DefaultBodyLimit::max(MAX_GRANT_BODY))
+                .fallback(grant_method_not_allowed)
                 .with_state(shared.clone()),
         );
+    if with_metrics {
+        router = router.route("/metrics", get(metrics).with_state(shared.clone()));
+    }
     for route in routes {
         let state = RouteState {
             shared: shared.clone(),
@@ -53,6 +61,14 @@ pub fn router(shared: Arc<Shared>, routes: &[Arc<Route>], demo: &DemoConfig) -> 
         .fallback(not_found)
         .with_state(shared)
         .layer(trace)
+}
+
+/// The separate metrics listener's router: `/metrics`, and JSON 404 for anything else.
+pub fn metrics_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(shared)
 }
 
 async fn healthz() -> impl IntoResponse {

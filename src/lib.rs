@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
 //! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
-//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline).
+//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline and size).
+//! - [`conns`]: open connections per client IP, counted from accept to close.
 //! - [`tls`]: the listener's own TLS: PEM pair, reload on change, per-connection handshake.
 //! - [`http`]: the router: health, readiness, metrics and one handler per route.
 //! - [`workers_ai`]: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod conns;
 pub mod demo;
 pub mod error;
 pub mod fds;

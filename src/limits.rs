@@ -1,5 +1,6 @@
 //! Limits checked before the upgrade: a per-IP handshake rate (token bucket), a per-client
-//! concurrent-session cap and a replica-wide session cap; plus the client IP behind proxies.
+//! concurrent-session cap and a replica-wide session cap; plus the client IP behind proxies
+//! ([`ClientIp`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -8,10 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::conns::ConnectionLimit;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use ipnet::IpNet;
+
+mod client_ip;
+
+pub use client_ip::{ClientIp, bucket};
 
 /// Why a session may not start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +30,8 @@ pub enum LimitError {
 /// Limit state shared by every handler.
 pub struct Limits {
     rate: DefaultKeyedRateLimiter<IpAddr>,
-    trusted: Vec<IpNet>,
+    ip: ClientIp,
+    connections: Arc<ConnectionLimit>,
     max_sessions: usize,
     active: AtomicUsize,
     per_client: Mutex<HashMap<String, u32>>,
@@ -66,26 +72,39 @@ impl Drop for Permit {
 
 impl Limits {
     /// Limits with `per_second` sustained handshakes per IP (bursts of `burst`), at most
-    /// `max_sessions` sessions, and proxies in `trusted` believed about the client IP.
+    /// `max_sessions` sessions, and client IPs found and grouped by `ip`.
     pub fn new(
         per_second: NonZeroU32,
         burst: NonZeroU32,
         max_sessions: usize,
-        trusted: Vec<IpNet>,
+        ip: ClientIp,
     ) -> Self {
         Self {
             rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
-            trusted,
+            connections: ConnectionLimit::new(0, ip.clone()),
+            ip,
             max_sessions,
             active: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one handshake from `ip`'s bucket; `Err` holds how long until the next is allowed.
+    /// Caps open connections per client IP at `max` (0: no cap).
+    pub fn with_connection_cap(mut self, max: u32) -> Self {
+        self.connections = ConnectionLimit::new(max, self.ip.clone());
+        self
+    }
+
+    /// The per-IP open-connection cap, checked at accept time.
+    pub fn connections(&self) -> &Arc<ConnectionLimit> {
+        &self.connections
+    }
+
+    /// Takes one handshake from `ip`'s bucket (its /64 for IPv6 by default); `Err` holds how
+    /// long until the next is allowed.
     pub fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
         self.rate
-            .check_key(&ip)
+            .check_key(&self.ip.bucket(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -119,62 +138,15 @@ impl Limits {
         })
     }
 
-    /// The client IP: the socket peer, unless the peer is a trusted proxy, in which case the
-    /// nearest untrusted address in `Forwarded` / `X-Forwarded-For` (read right to left).
+    /// The client IP (see [`ClientIp::client_ip`]).
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        let trusted = |ip: &IpAddr| self.trusted.iter().any(|net| net.contains(ip));
-        if !trusted(&peer.ip()) {
-            return peer.ip();
-        }
-        let hops = forwarded_for(headers);
-        hops.iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .or(hops.first())
-            .copied()
-            .unwrap_or(peer.ip())
+        self.ip.client_ip(peer, headers)
     }
-}
 
-/// Addresses from `Forwarded: for=…` (RFC 7239) or, failing that, `X-Forwarded-For`, in order.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let values = |name| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let forwarded: Vec<IpAddr> = values("forwarded")
-        .iter()
-        .flat_map(|element| element.split(';'))
-        .filter_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            k.eq_ignore_ascii_case("for").then(|| parse_node(v))?
-        })
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
+    /// How client IPs are found and grouped.
+    pub fn ip(&self) -> &ClientIp {
+        &self.ip
     }
-    values("x-forwarded-for")
-        .iter()
-        .filter_map(|v| parse_node(v))
-        .collect()
-}
-
-/// `1.2.3.4`, `1.2.3.4:80`, `"[2001:db8::1]:443"` or `2001:db8::1`.
-fn parse_node(v: &str) -> Option<IpAddr> {
-    let v = v.trim().trim_matches('"');
-    if let Ok(ip) = v.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = v.strip_prefix('[') {
-        return rest.split(']').next()?.parse().ok();
-    }
-    v.parse::<SocketAddr>().ok().map(|s| s.ip())
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ fn serve(path: PathBuf) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "voxrelay failed");
+            eprintln!("voxrelay: {e}");
             ExitCode::FAILURE
         }
     }
@@ -218,22 +219,37 @@ fn hash_key(key: Option<String>) -> ExitCode {
 
 fn simulate(listen: SocketAddr, idle_timeout: Duration, api_key_env: Option<String>) -> ExitCode {
     telemetry::init(&LogConfig::default());
-    let api_key = match api_key_env.map(std::env::var) {
+    let api_key = match api_key_env {
         None => None,
-        Some(Ok(k)) => Some(k),
-        Some(Err(_)) => {
-            eprintln!("--api-key-env names a variable that is not set");
-            return ExitCode::from(EX_USAGE);
-        }
+        Some(var) => match std::env::var(&var) {
+            Ok(k) if !k.is_empty() => Some(k),
+            Ok(_) => {
+                eprintln!("--api-key-env: environment variable {var} is empty");
+                return ExitCode::from(EX_USAGE);
+            }
+            Err(std::env::VarError::NotPresent) => {
+                eprintln!("--api-key-env: environment variable {var} is not set");
+                return ExitCode::from(EX_USAGE);
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                eprintln!("--api-key-env: environment variable {var} is not valid UTF-8");
+                return ExitCode::from(EX_USAGE);
+            }
+        },
     };
     let config = SimulatorConfig {
         idle_timeout,
         api_key,
     };
     let result = runtime().block_on(async {
-        let sim = Simulator::bind(listen, config).await?;
+        let sim = Simulator::bind(listen, config).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {listen} (--listen): {e}"),
+            )
+        })?;
         let signal = shutdown::shutdown_signal();
-        tracing::info!(addr = %sim.local_addr(), "simulator listening");
+        voxrelay::simulate::announce(sim.local_addr());
         sim.run(signal).await
     });
     match result {

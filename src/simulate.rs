@@ -39,6 +39,19 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `run` waits for live sessions to close after shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// Logs where the simulator listens, with a warning when that is not a loopback address: the
+/// simulator takes any credential (or none), so only this machine should reach it.
+pub fn announce(addr: SocketAddr) {
+    info!(%addr, "simulator listening");
+    if !addr.ip().is_loopback() {
+        warn!(
+            %addr,
+            "the simulator listens on a non-loopback address: anyone who can reach it can use it; \
+             bind it to 127.0.0.1 unless other machines must reach it"
+        );
+    }
+}
+
 /// Behaviour knobs of the simulator.
 #[derive(Clone)]
 pub struct SimulatorConfig {

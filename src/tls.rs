@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -37,7 +38,7 @@ pub const HANDSHAKE_FAILED_REASON: &str = "tls_handshake_failed";
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// A connection as the HTTP server sees it: TLS or plain TCP.
-pub type Stream = Either<TlsStream<TcpStream>, TcpStream>;
+pub type Stream<IO = TcpStream> = Either<TlsStream<IO>, IO>;
 
 /// Validated listener TLS: where the pair lives and the resolver holding the current one.
 #[derive(Debug, Clone)]
@@ -80,13 +81,13 @@ impl ServerTls {
 
 /// Wraps `tcp` in TLS when `tls` is set, within `deadline`. A failed or slow handshake is
 /// logged at debug, counted as a `tls_handshake_failed` rejection, and yields `None`.
-pub async fn accept(
+pub async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(
     tls: Option<TlsAcceptor>,
-    tcp: TcpStream,
+    tcp: IO,
     peer: SocketAddr,
     deadline: Duration,
     metrics: &Metrics,
-) -> Option<Stream> {
+) -> Option<Stream<IO>> {
     let Some(acceptor) = tls else {
         return Some(Either::Right(tcp));
     };

@@ -112,6 +112,11 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// `now + ttl` in seconds since the epoch, saturating instead of overflowing.
+pub fn expiry(now: u64, ttl: Duration) -> u64 {
+    now.saturating_add(ttl.as_secs())
+}
+
 /// True when `s` has the shape of a compact JWT (three dot-separated parts).
 pub fn looks_like_jwt(s: &str) -> bool {
     s.split('.').count() == 3 && s.len() > 20
@@ -152,6 +157,10 @@ impl Tokens {
     /// for the token's `sub`.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
+        // `crit` names extensions the verifier must understand; voxrelay understands none
+        if header.crit.is_some() {
+            return Err(TokenError::Invalid);
+        }
         let mut refusal = TokenError::Invalid;
         let candidates = self.keys.iter().filter(|k| {
             k.algorithm == header.alg
@@ -188,7 +197,8 @@ impl Tokens {
     fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut v = Validation::new(algorithm);
         v.algorithms = vec![algorithm];
-        v.leeway = self.leeway.as_secs();
+        // bounded at config validation; capped again so the library's `now ± leeway` cannot wrap
+        v.leeway = self.leeway.as_secs().min(now());
         v.validate_exp = true;
         v.validate_nbf = true;
         v.set_issuer(&[&self.issuer]);
@@ -202,7 +212,7 @@ impl Tokens {
         let now = now();
         let claims = Claims {
             sub: sub.to_owned(),
-            exp: now + ttl.as_secs(),
+            exp: expiry(now, ttl),
             iat: Some(now),
             nbf: Some(now),
             iss: self.issuer.clone(),

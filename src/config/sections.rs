@@ -41,12 +41,15 @@ pub struct DemoConfig {
 pub struct MetricsConfig {
     /// Distinct client ids given their own label values; later ones are counted as `other`.
     pub max_client_labels: usize,
+    /// A separate listener for `/metrics`; when set, the public port no longer serves it.
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             max_client_labels: 100,
+            listen: None,
         }
     }
 }
@@ -180,8 +183,15 @@ pub struct LimitsConfig {
     pub handshakes_per_second_per_ip: u32,
     /// Burst of handshakes a client IP may make at once.
     pub handshake_burst_per_ip: u32,
-    /// Peers (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers name the client IP.
+    /// Peers (CIDRs) whose `client_ip_header` names the client IP.
     pub trusted_proxies: Vec<String>,
+    /// The one header trusted proxies name the client in (`X-Forwarded-For`, `Forwarded`,
+    /// `X-Real-IP` or another header holding a list of addresses).
+    pub client_ip_header: String,
+    /// IPv6 clients share rate-limit buckets and the connection cap per prefix of this length.
+    pub ipv6_prefix_len: u8,
+    /// Most open TCP connections one client IP may hold (0: no cap; trusted proxies exempt).
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for LimitsConfig {
@@ -191,6 +201,9 @@ impl Default for LimitsConfig {
             handshakes_per_second_per_ip: 20,
             handshake_burst_per_ip: 40,
             trusted_proxies: Vec::new(),
+            client_ip_header: "X-Forwarded-For".into(),
+            ipv6_prefix_len: 64,
+            max_connections_per_ip: 64,
         }
     }
 }

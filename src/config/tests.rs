@@ -174,3 +174,76 @@ fn unused_upstreams_need_no_credentials() {
         Ok(())
     });
 }
+
+/// One valid route, for tests about other sections.
+const ONE_ROUTE: &str = r#"
+    [upstreams.d]
+    kind = "deepgram"
+    base_url = "ws://127.0.0.1:9"
+    [[routes]]
+    name = "r"
+    path = "/v1/listen"
+    kind = "listen"
+    upstreams = ["d"]
+    default_model = "nova-3"
+    models = ["nova-3"]
+"#;
+
+#[test]
+fn front_door_settings_are_bounded_with_clear_errors() {
+    let text = format!(
+        r#"
+        [server]
+        max_request_head_bytes = 4096
+        request_body_timeout = "0s"
+        [tokens]
+        leeway = "1h"
+        grant_max_ttl = "30d"
+        [limits]
+        ipv6_prefix_len = 0
+        client_ip_header = "not a header"
+        {ONE_ROUTE}
+    "#
+    );
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    for needle in [
+        "server.max_request_head_bytes: must be from 8192 to 1048576",
+        "server.request_body_timeout: must be positive",
+        "tokens.leeway: at most 5m",
+        "tokens.grant_max_ttl: at most 1day",
+        "limits.ipv6_prefix_len: must be from 1 to 128",
+        "limits.client_ip_header: 'not a header' is not a header name",
+    ] {
+        assert!(all.contains(needle), "missing '{needle}' in:\n{all}");
+    }
+    let text = format!(
+        "[limits]\nipv6_prefix_len = 129\n[server]\nmax_request_head_bytes = 2000000\n{ONE_ROUTE}"
+    );
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    assert!(all.contains("limits.ipv6_prefix_len"), "{all}");
+    assert!(all.contains("server.max_request_head_bytes"), "{all}");
+}
+
+#[test]
+fn front_door_settings_at_their_bounds_are_accepted() {
+    let text = format!(
+        r#"
+        [server]
+        max_request_head_bytes = 8192
+        [tokens]
+        leeway = "5m"
+        grant_ttl = "1h"
+        grant_max_ttl = "24h"
+        [limits]
+        ipv6_prefix_len = 128
+        client_ip_header = "Forwarded"
+        max_connections_per_ip = 0
+        [metrics]
+        listen = "127.0.0.1:0"
+        {ONE_ROUTE}
+    "#
+    );
+    let s = from_toml(&text).expect("valid");
+    assert_eq!(s.server.config.max_request_head_bytes, 8192);
+    assert_eq!(s.metrics.listen, Some("127.0.0.1:0".parse().unwrap()));
+}

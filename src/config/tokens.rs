@@ -1,12 +1,20 @@
 //! `[tokens]` → [`Tokens`]: the grant-signing secret and the verification keys.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use humantime_serde::re::humantime;
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::{TokenAlgorithm, TokenKeyConfig, TokensConfig};
 use crate::token::{Tokens, VerifyKey};
+
+/// Longest `tokens.leeway` accepted.
+const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+/// Longest `tokens.grant_max_ttl` accepted.
+const MAX_GRANT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Shortest HS256 secret accepted (bytes).
 const MIN_SECRET_BYTES: usize = 32;
@@ -26,6 +34,18 @@ pub(super) fn tokens(
             errors,
         ),
     };
+    if t.leeway > MAX_LEEWAY {
+        errors.push(format!(
+            "tokens.leeway: at most {} (clock skew between hosts is seconds, not minutes)",
+            humantime::format_duration(MAX_LEEWAY)
+        ));
+    }
+    if t.grant_max_ttl > MAX_GRANT_TTL {
+        errors.push(format!(
+            "tokens.grant_max_ttl: at most {} (grants are short-lived; mint a new one instead)",
+            humantime::format_duration(MAX_GRANT_TTL)
+        ));
+    }
     if t.grant_ttl.is_zero() || t.grant_ttl > t.grant_max_ttl {
         errors.push("tokens.grant_ttl: must be positive and at most grant_max_ttl".into());
     }

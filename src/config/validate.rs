@@ -6,8 +6,8 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 
 use super::{
-    ClientKeyConfig, ConfigError, LimitsConfig, LogConfig, RawConfig, RouteConfig, RouteKind,
-    ServerConfig, SimulatorConfig,
+    ClientKeyConfig, ConfigError, LogConfig, RawConfig, RouteConfig, RouteKind, ServerConfig,
+    SimulatorConfig,
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
@@ -16,16 +16,23 @@ use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
+mod limits;
 mod tls;
 mod upstreams;
 mod warnings;
 mod workers_ai;
 
+use limits::limits;
 use upstreams::{UpstreamContext, upstream};
 pub use warnings::warnings;
 
 /// Paths voxrelay serves itself; routes may not take them.
 const RESERVED_PATHS: [&str; 4] = ["/metrics", "/healthz", "/readyz", "/v1/auth/grant"];
+
+/// Smallest `server.max_request_head_bytes`: the HTTP layer's own minimum buffer.
+const MIN_HEAD_BYTES: usize = 8192;
+/// Largest `server.max_request_head_bytes`.
+const MAX_HEAD_BYTES: usize = 1 << 20;
 
 /// Everything the app needs, validated.
 #[derive(Debug)]
@@ -136,10 +143,16 @@ fn check_server(s: &ServerConfig, errors: &mut Vec<String>) {
     if s.max_write_buffer_bytes <= s.write_buffer_bytes {
         errors.push("server.max_write_buffer_bytes: must exceed write_buffer_bytes".into());
     }
+    if !(MIN_HEAD_BYTES..=MAX_HEAD_BYTES).contains(&s.max_request_head_bytes) {
+        errors.push(format!(
+            "server.max_request_head_bytes: must be from {MIN_HEAD_BYTES} to {MAX_HEAD_BYTES}"
+        ));
+    }
     let timeouts = [
         ("upstream_connect_timeout", s.upstream_connect_timeout),
         ("upstream_attempt_timeout", s.upstream_attempt_timeout),
         ("handshake_timeout", s.handshake_timeout),
+        ("request_body_timeout", s.request_body_timeout),
         ("idle_timeout", s.idle_timeout),
     ];
     for (key, value) in timeouts {
@@ -295,49 +308,6 @@ fn routes(
         }
     }
     out
-}
-
-fn limits(l: &LimitsConfig, errors: &mut Vec<String>) -> Option<Limits> {
-    let before = errors.len();
-    let nz = |v: u32, key: &str, errors: &mut Vec<String>| {
-        let n = std::num::NonZeroU32::new(v);
-        if n.is_none() {
-            errors.push(format!("limits.{key}: must be positive"));
-        }
-        n
-    };
-    let rate = nz(
-        l.handshakes_per_second_per_ip,
-        "handshakes_per_second_per_ip",
-        errors,
-    );
-    let burst = nz(l.handshake_burst_per_ip, "handshake_burst_per_ip", errors);
-    if l.max_sessions == 0 {
-        errors.push("limits.max_sessions: must be positive".into());
-    }
-    let trusted = l
-        .trusted_proxies
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let net = p
-                .parse::<ipnet::IpNet>()
-                .ok()
-                .or_else(|| p.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
-            if net.is_none() {
-                errors.push(format!(
-                    "limits.trusted_proxies[{i}]: not an IP address or CIDR"
-                ));
-            }
-            net
-        })
-        .collect();
-    match (rate, burst) {
-        (Some(rate), Some(burst)) if errors.len() == before => {
-            Some(Limits::new(rate, burst, l.max_sessions, trusted))
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -169,3 +169,41 @@ fn base64url(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
 }
+
+#[test]
+fn a_crit_header_naming_anything_is_refused() {
+    let t = tokens(vec![]);
+    for crit in [vec!["exp".to_owned()], vec!["b64".to_owned()], vec![]] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(GRANT_KID.into());
+        header.crit = Some(crit.clone());
+        let jwt = jsonwebtoken::encode(&header, &claims("web"), &EncodingKey::from_secret(SECRET))
+            .unwrap();
+        assert_eq!(t.verify(&jwt), Err(TokenError::Invalid), "crit {crit:?}");
+    }
+    assert!(
+        t.verify(&hs(&claims("web"))).is_ok(),
+        "the same token without crit"
+    );
+}
+
+#[test]
+fn expiry_arithmetic_saturates_instead_of_overflowing() {
+    assert_eq!(expiry(u64::MAX - 5, Duration::from_secs(60)), u64::MAX);
+    assert_eq!(expiry(100, Duration::MAX), u64::MAX);
+    assert_eq!(expiry(100, Duration::from_secs(30)), 130);
+    let t = Tokens::new(
+        SECRET,
+        vec![],
+        "voxrelay".into(),
+        "voxrelay".into(),
+        Duration::MAX,
+        HOUR,
+        HOUR,
+    );
+    let jwt = t.mint("web", None, Duration::MAX);
+    assert!(
+        t.verify(&jwt).is_ok(),
+        "a huge leeway and TTL neither panic nor wrap"
+    );
+}

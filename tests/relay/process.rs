@@ -8,9 +8,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_voxrelay");
+pub const BIN: &str = env!("CARGO_BIN_EXE_voxrelay");
 
-fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
+pub fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("voxrelay-{}-{name}.toml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
@@ -117,14 +117,19 @@ fn hash_key_prints_the_sha256_digest_from_stdin() {
 }
 
 /// A running `voxrelay serve` and the address it logged.
-struct Served {
-    child: std::process::Child,
-    addr: String,
+pub struct Served {
+    pub child: std::process::Child,
+    pub addr: String,
 }
 
 /// Starts `voxrelay serve --config PATH` with JSON logs and waits for its "listening" line.
-fn serve(config: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(BIN)
+pub fn serve(config: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    serve_with(Command::new(BIN), config, env)
+}
+
+/// Like [`serve`], with `command` running the binary (e.g. `prlimit … -- voxrelay`).
+pub fn serve_with(mut command: Command, config: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    let mut child = command
         .args(["serve", "--config"])
         .arg(config)
         .envs(env.iter().copied())
@@ -150,7 +155,7 @@ fn serve(config: &std::path::Path, env: &[(&str, &str)]) -> Served {
 
 impl Served {
     /// Sends SIGTERM and returns the exit code.
-    async fn terminate(mut self) -> Option<i32> {
+    pub async fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
