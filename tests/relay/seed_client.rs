@@ -3,7 +3,8 @@
 //! no `Authorization`, Workers AI model names) and the gateway's browser form (subprotocol
 //! `cf-aig-authorization.<key>`), on voxrelay's Deepgram paths and on Cloudflare's own path
 //! shape. The shipped file is loaded as written; only its upstreams' base URLs and credentials,
-//! the listen address and one client key are set for the test.
+//! the listen address (and the metrics listener: `/metrics` is read on the public port) and one
+//! client key are set for the test.
 
 use std::path::Path;
 
@@ -32,6 +33,8 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         .merge(Toml::file_exact(path));
     let mut raw = config::extract(&figment).expect("the shipped config parses");
     raw.server.listen = "127.0.0.1:0".parse().unwrap();
+    // /metrics on the public port, as the tests read it there (the shipped file has its own port)
+    raw.metrics.listen = None;
     raw.tokens.signing_secret_env = None;
     let key_file = std::env::temp_dir().join(format!("voxrelay-seed-{}.key", std::process::id()));
     std::fs::write(&key_file, UPSTREAM_SECRET).unwrap();
