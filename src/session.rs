@@ -29,6 +29,7 @@ use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
+use crate::usage::format::AudioFormat;
 use crate::usage::{self, Meter, Usage};
 
 /// Log target of the per-session usage record.
@@ -155,6 +156,7 @@ async fn accept(
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
+    let audio_rate = AudioFormat::read(&query, &route.policy)?.rate(route.kind);
     check_model_granted(&access, &query.model)?;
     let permit = shared
         .limits
@@ -174,17 +176,11 @@ async fn accept(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let param = |k| query.param(k, &route.policy);
     let accepted = Accepted {
         session_id: session_id.to_owned(),
         client_id: access.client_id.clone(),
         model: upstream.aliases.map(&query.model).model,
-        audio_rate: usage::audio_rate(
-            route.kind,
-            param("encoding").as_deref(),
-            param("sample_rate").as_deref(),
-            param("channels").as_deref(),
-        ),
+        audio_rate,
         connect_seconds: connect_started.elapsed().as_secs_f64(),
         upstream,
         socket: Some(Box::new(socket)),
@@ -306,9 +302,7 @@ async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
     active.dec();
     client_active.dec();
     let seconds = started.elapsed().as_secs_f64();
-    m.session_seconds
-        .with_label_values(&[route])
-        .observe(seconds);
+    usage::guard::observe(&m.session_seconds.with_label_values(&[route]), seconds);
     m.sessions_total
         .with_label_values(&[route, &upstream.name, outcome.label])
         .inc();

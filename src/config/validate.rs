@@ -11,11 +11,12 @@ use super::{
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
-use crate::rewrite::{Pattern, QueryPolicy};
+use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
+mod query;
 mod upstreams;
 
 use upstreams::{UpstreamContext, upstream};
@@ -212,6 +213,7 @@ fn routes(
                 ));
             }
         }
+        query::param_rules(r, &at, errors);
         if r.kind == RouteKind::Flux && r.keepalive == Some(true) {
             errors.push(format!(
                 "{at}.keepalive: Flux (/v2/listen) has no KeepAlive message"
@@ -265,8 +267,12 @@ fn routes(
                 policy: QueryPolicy {
                     default_model: r.default_model.clone(),
                     models,
-                    deny_params: r.deny_params.clone(),
+                    deny_params: r.deny_params.iter().map(|p| params::normalise(p)).collect(),
                     force_params: r.force_params.clone().into_iter().collect(),
+                    allow_params: r
+                        .allow_params
+                        .as_ref()
+                        .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
                 },
             }));
         }

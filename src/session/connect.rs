@@ -84,10 +84,12 @@ async fn attempt_upstream(
     let connected = shared.connector.connect(request, timeout).await;
     let metrics = &shared.metrics;
     let seconds = started.elapsed().as_secs_f64();
-    metrics
-        .upstream_connect_seconds
-        .with_label_values(&[&upstream.name])
-        .observe(seconds);
+    crate::usage::guard::observe(
+        &metrics
+            .upstream_connect_seconds
+            .with_label_values(&[&upstream.name]),
+        seconds,
+    );
     let outcome = connected
         .as_ref()
         .err()

@@ -11,6 +11,7 @@ mod deploy;
 mod docs;
 mod helpers;
 mod process;
+mod query_params;
 mod rejections;
 mod relaying;
 mod resilience;
