@@ -266,8 +266,9 @@ pub struct RouteConfig {
     /// forced ones); any other is refused with 400.
     #[serde(default)]
     pub allow_params: Option<Vec<String>>,
-    /// Browser origins allowed (`https://app.example.com`, `https://*.example.com`, `*`); a
-    /// handshake with any other `Origin` gets 403. Empty: no browser origin is allowed.
+    /// Browser origins allowed (`https://app.example.com`, `https://*.example.com`,
+    /// `http://localhost:*`, `*`; see [`crate::origin`]); a handshake with any other or an
+    /// unparsable `Origin` gets 403. Empty: no browser origin is allowed.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     /// Whether handshakes without `Origin` (server-side clients) are accepted.

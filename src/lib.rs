@@ -27,6 +27,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod origin;
 pub mod relay;
 pub mod rewrite;
 pub mod route;

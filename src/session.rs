@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -148,8 +147,7 @@ async fn accept(
     let tracked = shared.tracker.token();
     let ip = shared.limits.client_ip(peer, headers);
     shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
-    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
-    if !route.origin_allowed(origin) {
+    if !route.origin_allowed(&crate::origin::presented(headers)) {
         return Err(Reject::OriginNotAllowed);
     }
     let (echo, access) = authenticate(shared, route, headers)?;

@@ -1,5 +1,5 @@
 //! Property tests for the pure parsers: handshake credentials (`voxrelay::auth`), the forwarded
-//! query, model patterns and alias tables (`voxrelay::rewrite`).
+//! query, model patterns and alias tables (`voxrelay::rewrite`), origins (`voxrelay::origin`).
 //!
 //! Each property is checked against a small reference model written here (percent-decoding,
 //! glob matching, the expected pair list), never against the code under test.
@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 use proptest::sample::select;
 use voxrelay::auth::{AuthError, credential, offered_protocols};
+use voxrelay::origin::{OriginPattern, presented};
 use voxrelay::rewrite::{
     AliasTable, CLOUDFLARE_ALIASES, ClientQuery, DEEPGRAM_ALIASES, MappedModel, Pattern,
     QueryPolicy, RewriteError,
@@ -977,5 +978,48 @@ proptest! {
         } else {
             prop_assert_eq!(cf, name);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origins
+// ---------------------------------------------------------------------------------------------
+
+/// Whether `pattern` admits the single `Origin` header `origin`.
+fn origin_allowed(pattern: &str, origin: &str) -> bool {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        axum::http::header::ORIGIN,
+        HeaderValue::from_str(origin).unwrap(),
+    );
+    OriginPattern::parse(pattern)
+        .unwrap()
+        .matches(&presented(&headers))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `https://*.example.com` admits exactly one label of letters, digits, `-` and `_` in front
+    /// of `.example.com`, whatever separators the text around it holds.
+    #[test]
+    fn host_wildcard_is_one_label(label in "[a-zA-Z0-9_.:@?/#\\[\\]%-]{0,12}") {
+        let one_label = !label.is_empty()
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let origin = format!("https://{label}.example.com");
+        prop_assert_eq!(origin_allowed("https://*.example.com", &origin), one_label, "{}", origin);
+    }
+
+    /// `http://localhost:*` admits a port of up to five digits no larger than 65535, and
+    /// nothing that merely starts like one.
+    #[test]
+    fn port_wildcard_is_a_number(port in "[0-9]{0,6}", tail in "|[.@?/#:a-z]{1,6}") {
+        let numeric = !port.is_empty() && port.len() <= 5 && port.parse::<u32>().unwrap() <= 65535;
+        let origin = format!("http://localhost:{port}{tail}");
+        prop_assert_eq!(
+            origin_allowed("http://localhost:*", &origin),
+            numeric && tail.is_empty(),
+            "{}", origin
+        );
     }
 }

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
+use crate::origin::OriginPattern;
 use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::secret::KeyDigest;
@@ -205,12 +206,11 @@ fn routes(
         } else if !paths.insert(r.path.as_str()) {
             errors.push(format!("{at}.path: duplicate path '{}'", r.path));
         }
+        let mut origins = Vec::new();
         for (j, o) in r.allowed_origins.iter().enumerate() {
-            let shape_ok = o == "*" || o.starts_with("http://") || o.starts_with("https://");
-            if !shape_ok || o.ends_with('/') {
-                errors.push(format!(
-                    "{at}.allowed_origins[{j}]: an origin is scheme://host[:port], e.g. https://app.example.com"
-                ));
+            match OriginPattern::parse(o) {
+                Ok(p) => origins.push(p),
+                Err(e) => errors.push(format!("{at}.allowed_origins[{j}]: {e}")),
             }
         }
         query::param_rules(r, &at, errors);
@@ -252,11 +252,7 @@ fn routes(
                 path: r.path.clone(),
                 kind: r.kind,
                 upstreams: ups,
-                origins: r
-                    .allowed_origins
-                    .iter()
-                    .map(|o| Pattern::new(&o.to_ascii_lowercase()))
-                    .collect(),
+                origins,
                 allow_missing_origin: r.allow_missing_origin,
                 require_auth: r.require_auth,
                 keepalive: r

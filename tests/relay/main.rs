@@ -10,6 +10,7 @@ mod clients;
 mod deploy;
 mod docs;
 mod helpers;
+mod origins;
 mod process;
 mod query_params;
 mod rejections;
