@@ -20,3 +20,4 @@ mod rewriting;
 mod shutdown;
 mod telemetry;
 mod tls;
+mod upstream_refusals;
