@@ -193,22 +193,6 @@ pub struct QueryPolicy {
     pub allow_params: Option<Vec<String>>,
 }
 
-impl QueryPolicy {
-    /// Whether a client may send this normalised name (`allow_params`, forced names aside).
-    fn allows(&self, name: &str) -> bool {
-        match &self.allow_params {
-            None => true,
-            Some(allowed) => {
-                params::listed(allowed, name)
-                    || self
-                        .force_params
-                        .iter()
-                        .any(|(k, _)| params::normalise(k) == name)
-            }
-        }
-    }
-}
-
 /// A client query split into raw pairs, with the model pulled out.
 #[derive(Debug, Clone)]
 pub struct ClientQuery<'q> {

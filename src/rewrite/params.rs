@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::decode;
+use super::{QueryPolicy, decode};
 
 /// Query parameters that carry credentials (compared normalised): never forwarded upstream.
 pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
@@ -59,6 +59,18 @@ pub fn is_credential(name: &str) -> bool {
 /// Whether a configured list (any spelling) holds this normalised name.
 pub fn listed(list: &[String], name: &str) -> bool {
     list.iter().any(|entry| normalise(entry) == name)
+}
+
+impl QueryPolicy {
+    /// Whether a client may send this normalised name (`allow_params`, forced names aside).
+    pub(super) fn allows(&self, name: &str) -> bool {
+        match &self.allow_params {
+            None => true,
+            Some(allowed) => {
+                listed(allowed, name) || self.force_params.iter().any(|(k, _)| normalise(k) == name)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
