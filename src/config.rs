@@ -272,8 +272,13 @@ pub struct RouteConfig {
     /// Query parameters forced to a value whatever the client sent.
     #[serde(default)]
     pub force_params: BTreeMap<String, String>,
-    /// Browser origins allowed (`https://app.example.com`, `https://*.example.com`, `*`); a
-    /// handshake with any other `Origin` gets 403. Empty: no browser origin is allowed.
+    /// When set, the only query parameters clients may send (besides `model`, credentials and
+    /// forced ones); any other is refused with 400.
+    #[serde(default)]
+    pub allow_params: Option<Vec<String>>,
+    /// Browser origins allowed (`https://app.example.com`, `https://*.example.com`,
+    /// `http://localhost:*`, `*`; see [`crate::origin`]); a handshake with any other or an
+    /// unparsable `Origin` gets 403. Empty: no browser origin is allowed.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     /// Whether handshakes without `Origin` (server-side clients) are accepted.

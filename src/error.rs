@@ -121,6 +121,9 @@ impl Reject {
             Self::Rewrite(RewriteError::DuplicateModel | RewriteError::MappingParam(_)) => {
                 "bad_request"
             }
+            Self::Rewrite(RewriteError::ParamNotAllowed(_)) => "param_not_allowed",
+            Self::Rewrite(RewriteError::DuplicateParam(_)) => "param_duplicate",
+            Self::Rewrite(RewriteError::InvalidParam { .. }) => "param_invalid",
             Self::Upstream(UpstreamError::Rejected { .. }) => "upstream_rejected",
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream_unreachable",
             Self::Upstream(UpstreamError::Timeout) => "upstream_timeout",
@@ -164,17 +167,12 @@ impl Reject {
     /// The response, with the session id as `request_id`.
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let status = self.status();
-        if let Self::Upstream(UpstreamError::Rejected {
-            content_type, body, ..
-        }) = &self
+        if let Self::Upstream(UpstreamError::Rejected { body, .. }) = &self
             && status.is_client_error()
         {
-            // the upstream's own 4xx: same status and body, as if the client had called it
-            let mut resp = (status, body.clone()).into_response();
-            if let Some(ct) = content_type {
-                resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-            }
-            return resp;
+            // the upstream's own 4xx (scrubbed when it arrived): same status, always JSON
+            let body = crate::upstream::refusal::client_body(status, body, request_id);
+            return (status, Json(body)).into_response();
         }
         let msg = self.message();
         let body = self.body(request_id);

@@ -32,6 +32,7 @@ pub mod http;
 pub mod limits;
 pub mod memory;
 pub mod metrics;
+pub mod origin;
 pub mod relay;
 pub mod rewrite;
 pub mod route;

@@ -11,8 +11,9 @@ use std::borrow::Cow;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-/// Query parameters that carry credentials: never forwarded upstream.
-pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
+pub mod params;
+
+pub use params::CREDENTIAL_PARAMS;
 
 /// Prefix of Cloudflare Workers AI model names for Deepgram models.
 pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
@@ -47,6 +48,20 @@ pub enum RewriteError {
     /// and digits (Deepgram direct: `speaker` becomes part of `aura-2-<speaker>-en`).
     #[error("query parameter '{0}' must be letters and digits only")]
     MappingParam(String),
+    /// The route lists the parameters it forwards (`allow_params`) and this is not one.
+    #[error("query parameter '{0}' is not accepted on this route")]
+    ParamNotAllowed(String),
+    /// A parameter voxrelay reads (for metering) appeared more than once.
+    #[error("query parameter '{0}' must appear at most once")]
+    DuplicateParam(&'static str),
+    /// A parameter voxrelay reads has a value it cannot accept.
+    #[error("query parameter '{name}' {expected}")]
+    InvalidParam {
+        /// The parameter.
+        name: &'static str,
+        /// What its value must be.
+        expected: &'static str,
+    },
 }
 
 /// A glob over model names: `*` matches any run of characters (including none).
@@ -106,17 +121,20 @@ pub struct QueryPolicy {
     pub default_model: String,
     /// Allowed bare model names.
     pub models: Vec<Pattern>,
-    /// Parameters refused with 400.
+    /// Parameters refused with 400 (compared as [`params::name`] normalises them).
     pub deny_params: Vec<String>,
     /// Parameters forced to a value.
     pub force_params: Vec<(String, String)>,
+    /// When set, the only parameters a client may send besides `model`, credentials (dropped)
+    /// and forced ones; any other is refused with 400.
+    pub allow_params: Option<Vec<String>>,
 }
 
 /// A client query split into raw pairs, with the model pulled out.
 #[derive(Debug, Clone)]
 pub struct ClientQuery<'q> {
-    /// `(decoded key, raw pair)` in order, credentials and `model` removed.
-    pairs: Vec<(Cow<'q, str>, &'q str)>,
+    /// `(normalised name, raw pair)` in order, credentials and `model` removed.
+    pairs: Vec<(String, &'q str)>,
     /// Index in `pairs` where the model goes.
     model_at: usize,
     /// The model the client asked for (decoded) or the route default.
@@ -142,19 +160,18 @@ impl<'q> ClientQuery<'q> {
         let mut model: Option<(usize, String)> = None;
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = decode(k);
+            let key = params::name(k);
             if key == "model" {
                 if model.is_some() {
                     return Err(RewriteError::DuplicateModel);
                 }
                 model = Some((pairs.len(), decode(v).into_owned()));
-            } else if CREDENTIAL_PARAMS
-                .iter()
-                .any(|c| key.eq_ignore_ascii_case(c))
-            {
+            } else if params::is_credential(&key) {
                 continue;
-            } else if policy.deny_params.iter().any(|d| *d == key) {
+            } else if params::listed(&policy.deny_params, &key) {
                 return Err(RewriteError::ParamDenied(quoted(&key)));
+            } else if !policy.allows(&key) {
+                return Err(RewriteError::ParamNotAllowed(quoted(&key)));
             } else {
                 pairs.push((key, pair));
             }
@@ -175,12 +192,25 @@ impl<'q> ClientQuery<'q> {
 
     /// The value `key` will have upstream (a forced value, else the client's first), decoded.
     pub fn param(&self, key: &str, policy: &QueryPolicy) -> Option<String> {
-        if let Some((_, v)) = policy.force_params.iter().find(|(k, _)| k == key) {
-            return Some(v.clone());
+        self.values(key, policy).into_iter().next()
+    }
+
+    /// Every value `key` will have upstream, decoded: the forced value alone, else each the
+    /// client sent under any spelling of the name, in order.
+    pub fn values(&self, key: &str, policy: &QueryPolicy) -> Vec<String> {
+        let key = params::normalise(key);
+        if let Some((_, v)) = policy
+            .force_params
+            .iter()
+            .find(|(k, _)| params::normalise(k) == key)
+        {
+            return vec![v.clone()];
         }
-        let (_, raw) = self.pairs.iter().find(|(k, _)| k == key)?;
-        let value = raw.split_once('=').map_or("", |(_, v)| v);
-        Some(decode(value).into_owned())
+        self.pairs
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, raw)| decode(raw.split_once('=').map_or("", |(_, v)| v)).into_owned())
+            .collect()
     }
 
     /// The model mapped by `aliases`, reading placeholders' parameters as they will be upstream.
@@ -196,11 +226,13 @@ impl<'q> ClientQuery<'q> {
     /// route's forced parameters set in place or appended (the route wins), the parameters the
     /// mapping consumed left out, everything else exactly as sent.
     pub fn render(&self, mapped: &MappedModel, policy: &QueryPolicy) -> String {
-        let mut forced: Vec<(&str, &str, bool)> = Vec::new();
+        // (written name, normalised name, value, written yet)
+        let mut forced: Vec<(&str, String, &str, bool)> = Vec::new();
         for (k, v) in mapped.params.iter().chain(policy.force_params.iter()) {
-            match forced.iter_mut().find(|(fk, _, _)| fk == k) {
-                Some(slot) => slot.1 = v,
-                None => forced.push((k, v, false)),
+            let name = params::normalise(k);
+            match forced.iter_mut().find(|(_, fname, _, _)| *fname == name) {
+                Some(slot) => slot.2 = v,
+                None => forced.push((k, name, v, false)),
             }
         }
         let model = pair("model", &mapped.model);
@@ -209,12 +241,12 @@ impl<'q> ClientQuery<'q> {
             if i == self.model_at {
                 out.push(Cow::Borrowed(&model));
             }
-            if mapped.consumed.iter().any(|c| *c == key.as_ref()) {
+            if mapped.consumed.iter().any(|c| params::normalise(c) == *key) {
                 continue;
             }
-            match forced.iter_mut().find(|(fk, _, _)| *fk == key.as_ref()) {
-                Some((_, _, true)) => {}
-                Some((fk, fv, done)) => {
+            match forced.iter_mut().find(|(_, fname, _, _)| fname == key) {
+                Some((_, _, _, true)) => {}
+                Some((fk, _, fv, done)) => {
                     *done = true;
                     out.push(Cow::Owned(pair(fk, fv)));
                 }
@@ -224,8 +256,8 @@ impl<'q> ClientQuery<'q> {
         if self.model_at >= self.pairs.len() {
             out.push(Cow::Borrowed(&model));
         }
-        let rest = forced.iter().filter(|(_, _, done)| !done);
-        out.extend(rest.map(|(k, v, _)| Cow::Owned(pair(k, v))));
+        let rest = forced.iter().filter(|(_, _, _, done)| !done);
+        out.extend(rest.map(|(k, _, v, _)| Cow::Owned(pair(k, v))));
         out.join("&")
     }
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::RouteKind;
-use crate::rewrite::{Pattern, QueryPolicy};
+use crate::origin::{OriginPattern, Presented};
+use crate::rewrite::QueryPolicy;
 use crate::upstream::Upstream;
 
 /// A validated route.
@@ -18,8 +19,8 @@ pub struct Route {
     pub kind: RouteKind,
     /// Upstreams in order of preference (never empty).
     pub upstreams: Vec<Arc<Upstream>>,
-    /// Browser origins allowed (lowercase patterns).
-    pub origins: Vec<Pattern>,
+    /// Browser origins allowed.
+    pub origins: Vec<OriginPattern>,
     /// Whether handshakes without `Origin` are accepted.
     pub allow_missing_origin: bool,
     /// Client silence after which a KeepAlive is sent upstream (`None`: never).
@@ -40,16 +41,13 @@ impl Route {
         &self.upstreams[0]
     }
 
-    /// Whether a handshake with this `Origin` header (or none) may proceed. A pattern's `*`
-    /// never spans `/` or `@`, so `https://*.example.com` cannot match another site.
-    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
-        let Some(origin) = origin else {
-            return self.allow_missing_origin;
-        };
-        let origin = origin.trim().to_ascii_lowercase();
-        self.origins.iter().any(|p| {
-            p.captures(&origin)
-                .is_some_and(|caps| caps.iter().all(|c| !c.contains(['/', '@'])))
-        })
+    /// Whether a handshake presenting this origin may proceed: no `Origin` as configured, an
+    /// unparsable one never, otherwise when a pattern matches (see [`crate::origin`]).
+    pub fn origin_allowed(&self, origin: &Presented) -> bool {
+        match origin {
+            Presented::Absent => self.allow_missing_origin,
+            Presented::Invalid => false,
+            _ => self.origins.iter().any(|p| p.matches(origin)),
+        }
     }
 }

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -29,6 +28,7 @@ use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
+use crate::usage::format::AudioFormat;
 use crate::usage::{self, Meter, Usage};
 
 /// Log target of the per-session usage record.
@@ -158,14 +158,14 @@ async fn accept(
     let tracked = shared.tracker.token();
     let ip = shared.limits.client_ip(peer, headers);
     shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
-    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
-    if !route.origin_allowed(origin) {
+    if !route.origin_allowed(&crate::origin::presented(headers)) {
         return Err(Reject::OriginNotAllowed);
     }
     let (echo, access) = authenticate(shared, route, headers)?;
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
+    let audio_rate = AudioFormat::read(&query, &route.policy)?.rate(route.kind);
     check_model_granted(&access, &query.model)?;
     let permit = shared
         .limits
@@ -186,17 +186,11 @@ async fn accept(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let param = |k| query.param(k, &route.policy);
     let accepted = Accepted {
         session_id: session_id.to_owned(),
         client_id: access.client_id.clone(),
         model: connected.model,
-        audio_rate: usage::audio_rate(
-            route.kind,
-            param("encoding").as_deref(),
-            param("sample_rate").as_deref(),
-            param("channels").as_deref(),
-        ),
+        audio_rate,
         connect_seconds: connect_started.elapsed().as_secs_f64(),
         upstream,
         socket: Some(Box::new(connected.socket)),
@@ -318,9 +312,7 @@ async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
     active.dec();
     client_active.dec();
     let seconds = started.elapsed().as_secs_f64();
-    m.session_seconds
-        .with_label_values(&[route])
-        .observe(seconds);
+    usage::guard::observe(&m.session_seconds.with_label_values(&[route]), seconds);
     m.sessions_total
         .with_label_values(&[route, &upstream.name, outcome.label])
         .inc();

@@ -2,6 +2,7 @@
 //! headers are built, and the connect with TLS and a deadline.
 
 pub mod breaker;
+pub mod refusal;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -11,6 +11,9 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::config::{PricesConfig, RouteKind};
 use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
 
+pub mod format;
+pub mod guard;
+
 /// Sample rate Deepgram assumes for `/v1/speak` output.
 const TTS_DEFAULT_SAMPLE_RATE: f64 = 24_000.0;
 /// Sample rate assumed for raw STT audio that names none.
@@ -18,9 +21,9 @@ const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
 /// Marks "not yet" in the millisecond slots.
 const UNSET: u64 = u64::MAX;
 
-/// Bytes per sample of the raw encodings; `None` for compressed or container formats.
+/// Bytes per sample of the raw encodings (any case); `None` for compressed or container formats.
 pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
-    match encoding {
+    match encoding.to_ascii_lowercase().as_str() {
         "linear16" => Some(2.0),
         "linear32" => Some(4.0),
         "mulaw" | "alaw" => Some(1.0),
@@ -30,26 +33,25 @@ pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
 
 /// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
 /// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to
-/// `linear16` at 24 kHz, as Deepgram's does.
+/// `linear16` at 24 kHz, as Deepgram's does. The values come checked from [`format`].
 pub fn audio_rate(
     kind: RouteKind,
     encoding: Option<&str>,
-    sample_rate: Option<&str>,
-    channels: Option<&str>,
+    sample_rate: Option<u32>,
+    channels: Option<u32>,
 ) -> Option<f64> {
     let (encoding, default_rate) = match kind {
         RouteKind::Speak => (encoding.unwrap_or("linear16"), TTS_DEFAULT_SAMPLE_RATE),
         RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
     };
     let width = bytes_per_sample(encoding)?;
-    let rate = sample_rate
-        .and_then(|r| r.parse::<f64>().ok())
-        .unwrap_or(default_rate);
+    let rate = sample_rate.map_or(default_rate, f64::from);
     let channels = match kind {
         RouteKind::Speak => 1.0,
-        _ => channels.and_then(|c| c.parse::<f64>().ok()).unwrap_or(1.0),
+        _ => channels.map_or(1.0, f64::from),
     };
-    (rate > 0.0 && channels > 0.0).then_some(rate * channels * width)
+    let bytes_per_second = rate * channels * width;
+    (bytes_per_second.is_finite() && bytes_per_second >= 1.0).then_some(bytes_per_second)
 }
 
 /// What a finished session used.
@@ -199,13 +201,13 @@ impl Meter {
                 .is_ok()
             {
                 let seconds = now.saturating_sub(first_client) as f64 / 1000.0;
-                self.counters.first_response.observe(seconds);
+                guard::observe(&self.counters.first_response, seconds);
             }
         }
         if let (RouteKind::Speak, Message::Binary(b), Some(rate)) = (self.kind, msg, self.rate) {
             self.tts_audio_bytes
                 .fetch_add(b.len() as u64, Ordering::Relaxed);
-            self.counters.tts_audio.inc_by(b.len() as f64 / rate);
+            guard::add(&self.counters.tts_audio, b.len() as f64 / rate);
         }
     }
 
@@ -215,8 +217,8 @@ impl Meter {
                 self.raw_audio_bytes
                     .fetch_add(len as u64, Ordering::Relaxed);
                 let seconds = len as f64 / rate;
-                self.counters.audio.inc_by(seconds);
-                self.counters.cost.inc_by(seconds * self.usd_per_second);
+                guard::add(&self.counters.audio, seconds);
+                guard::add(&self.counters.cost, seconds * self.usd_per_second);
             }
             None => {
                 let _ = self.first_audio_ms.compare_exchange(
@@ -245,7 +247,7 @@ impl Meter {
             let chars = speak.text.chars().count() as u64;
             self.tts_chars.fetch_add(chars, Ordering::Relaxed);
             self.counters.tts_chars.inc_by(chars);
-            self.counters.cost.inc_by(chars as f64 * self.usd_per_char);
+            guard::add(&self.counters.cost, chars as f64 * self.usd_per_char);
         }
     }
 
@@ -263,10 +265,8 @@ impl Meter {
             _ => 0.0,
         };
         if container_seconds > 0.0 {
-            self.counters.audio.inc_by(container_seconds);
-            self.counters
-                .cost
-                .inc_by(container_seconds * self.usd_per_second);
+            guard::add(&self.counters.audio, container_seconds);
+            guard::add(&self.counters.cost, container_seconds * self.usd_per_second);
         }
         let raw_seconds = match self.rate {
             Some(rate) if self.kind != RouteKind::Speak => {

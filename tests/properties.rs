@@ -1,5 +1,5 @@
 //! Property tests for the pure parsers: handshake credentials (`voxrelay::auth`), the forwarded
-//! query, model patterns and alias tables (`voxrelay::rewrite`).
+//! query, model patterns and alias tables (`voxrelay::rewrite`), origins (`voxrelay::origin`).
 //!
 //! Each property is checked against a small reference model written here (percent-decoding,
 //! glob matching, the expected pair list), never against the code under test.
@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 use proptest::sample::select;
 use voxrelay::auth::{AuthError, credential, offered_protocols};
+use voxrelay::origin::{OriginPattern, presented};
 use voxrelay::rewrite::{
     AliasTable, CLOUDFLARE_ALIASES, ClientQuery, DEEPGRAM_ALIASES, MappedModel, Pattern,
     QueryPolicy, RewriteError,
@@ -136,17 +137,70 @@ fn raw_value(pair: &str) -> &str {
     pair.split_once('=').map_or("", |(_, v)| v)
 }
 
-/// The decoded key of a pair.
-fn key(pair: &str) -> String {
-    decode(raw_key(pair))
+/// Characters a name may hide that some servers ignore (spelled out here rather than taken from
+/// the crate): soft hyphen, zero-width and direction marks, word joiners, BOM.
+fn invisible(c: char) -> bool {
+    c == '\u{AD}'
+        || c == '\u{FEFF}'
+        || ('\u{200B}'..='\u{200F}').contains(&c)
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2060}'..='\u{2064}').contains(&c)
 }
 
-/// Query parameters that carry credentials (in any case) and must never be forwarded (spelled out here rather
+/// A decoded name as the relay compares it: controls and invisible characters removed,
+/// surrounding whitespace and any trailing `[]` stripped, lowercased.
+fn norm(decoded: &str) -> String {
+    let visible: String = decoded
+        .chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .collect();
+    let mut s = visible.trim().to_lowercase();
+    while s.ends_with("[]") {
+        s.truncate(s.len() - 2);
+        s = s.trim_end().to_owned();
+    }
+    s
+}
+
+/// The name of a pair, decoded and normalised.
+fn key(pair: &str) -> String {
+    norm(&decode(raw_key(pair)))
+}
+
+/// Query parameters that carry credentials and must never be forwarded (spelled out here rather
 /// than taken from the crate, so that shortening the crate's list is caught).
 fn is_credential(k: &str) -> bool {
-    ["token", "access_token", "api_key"]
-        .iter()
-        .any(|c| k.eq_ignore_ascii_case(c))
+    ["token", "access_token", "api_key"].contains(&k)
+}
+
+/// `name` spelled the ways a server may still read as `name`: any letter case, then
+/// whitespace, NUL, `[]` or invisible characters around it, raw or percent-encoded.
+fn smuggled(name: &'static str) -> impl Strategy<Value = String> {
+    let n = name.len();
+    (
+        prop::collection::vec(any::<bool>(), n),
+        select(vec!["", "%20", "+", "%00", "%09", "%EF%BB%BF"]),
+        select(vec![
+            "",
+            "[]",
+            "%5B%5D",
+            "%00",
+            "[]%00",
+            "%00[]",
+            "+",
+            "%0A",
+            "%E2%80%8B",
+            "[][]",
+        ]),
+    )
+        .prop_map(move |(upper, before, after)| {
+            let body: String = name
+                .chars()
+                .zip(upper)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            format!("{before}{body}{after}")
+        })
 }
 
 /// A policy that allows every model, with `nova-3` as the default.
@@ -166,6 +220,8 @@ fn query_key() -> impl Strategy<Value = String> {
             "key+term", "a%20b", "a+b", "mip_opt_out", "callback", "call%62ack",
             "token", "tok%65n", "%74oken", "access_token", "access%5ftoken", "api_key",
             "api%5Fkey", "Token", "TOKEN", "model", "mod%65l", "%6D%6F%64%65%6C", "Model",
+            "token%00", "Access_Token[]", "MODEL%00", "model[]", "%20model", "Callback",
+            "callback[]", "callback%00",
             "", "%", "%zz", "%E2%82%AC", "%FF",
         ])
         .prop_map(str::to_owned),
@@ -482,6 +538,7 @@ proptest! {
             models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")],
             deny_params: vec!["callback".into()],
             force_params: vec![("mip_opt_out".into(), "true".into())],
+            allow_params: Some(vec!["keyterm".into(), "encoding".into()]),
         };
         for policy in [any_model(), strict] {
             let raw = (!absent).then_some(raw.as_str());
@@ -532,9 +589,9 @@ proptest! {
         before in prop::collection::vec(non_model_pair(), 0..6),
         after in prop::collection::vec(non_model_pair(), 0..6),
         denied in select(vec![
-            ("callback", vec!["callback", "call%62ack", "%63allback", "callbac%6B"]),
-            ("keyterm", vec!["keyterm", "key%74erm"]),
-            ("a b", vec!["a+b", "a%20b"]),
+            ("callback", vec!["callback", "call%62ack", "%63allback", "callbac%6B", "Callback", "callback[]", "callback%00", "CALLBACK%5B%5D"]),
+            ("keyterm", vec!["keyterm", "key%74erm", "KeyTerm", "keyterm%09"]),
+            ("a b", vec!["a+b", "a%20b", "A+B[]"]),
         ]),
         spelling in any::<prop::sample::Index>(),
         value in prop::option::of(query_value()),
@@ -558,6 +615,83 @@ proptest! {
             prop_assert_eq!(result.unwrap_err(), RewriteError::ParamDenied(name.to_owned()));
         } else {
             prop_assert!(result.is_ok(), "{:?}", result);
+        }
+    }
+
+    /// A name spelled with another case, `[]`, NUL, whitespace or invisible characters is
+    /// still the name: denied → refused, credential → dropped, `model` → a duplicate model,
+    /// forced → replaced by the forced value.
+    #[test]
+    fn smuggled_names_are_caught(
+        callback in smuggled("callback"),
+        credential in prop_oneof![smuggled("token"), smuggled("access_token"), smuggled("api_key")],
+        model in smuggled("model"),
+        forced in smuggled("mip_opt_out"),
+        others in prop::collection::vec(non_model_pair(), 0..4),
+    ) {
+        let policy = QueryPolicy {
+            deny_params: vec!["callback".into()],
+            force_params: vec![("mip_opt_out".into(), "true".into())],
+            ..any_model()
+        };
+        let others: Vec<String> = others.into_iter().filter(|p| key(p) != "callback").collect();
+        let with = |extra: &str| {
+            let mut pairs = others.clone();
+            pairs.push(extra.to_owned());
+            pairs.join("&")
+        };
+        prop_assert_eq!(
+            ClientQuery::parse(Some(&with(&format!("{callback}=http://x"))), &policy).unwrap_err(),
+            RewriteError::ParamDenied("callback".into())
+        );
+        prop_assert_eq!(
+            ClientQuery::parse(Some(&with(&format!("model=nova-3&{model}=nova-2"))), &policy).unwrap_err(),
+            RewriteError::DuplicateModel
+        );
+        let raw = with(&format!("{credential}=secret-9&{forced}=false"));
+        let q = ClientQuery::parse(Some(&raw), &policy).unwrap();
+        let out = q.render(&AliasTable::default().map(&q.model), &policy);
+        prop_assert!(!out.contains("secret-9"), "credential forwarded: {}", out);
+        let segs: Vec<&str> = out.split('&').collect();
+        let forced_segs: Vec<&&str> = segs.iter().filter(|s| key(s) == "mip_opt_out").collect();
+        prop_assert_eq!(forced_segs, vec![&"mip_opt_out=true"], "{}", out);
+    }
+
+    /// With `allow_params`, a query passes only when every name (normalised) is `model`, a
+    /// credential, a forced name or listed; the refusal names the first other one.
+    #[test]
+    fn allow_params_admit_only_listed_names(pairs in prop::collection::vec(query_pair(), 0..8)) {
+        let policy = QueryPolicy {
+            allow_params: Some(vec!["KeyTerm".into(), "encoding".into()]),
+            force_params: vec![("language".into(), "en".into())],
+            ..any_model()
+        };
+        let admitted = |k: &str| {
+            k == "model" || is_credential(k) || ["keyterm", "encoding", "language"].contains(&k)
+        };
+        let raw = pairs.join("&");
+        let names: Vec<String> = pairs.iter().filter(|p| !p.is_empty()).map(|p| key(p)).collect();
+        let duplicate_model = names.iter().filter(|k| *k == "model").count() > 1;
+        let result = ClientQuery::parse(Some(&raw), &policy);
+        match names.iter().find(|k| !admitted(k)) {
+            // the first failing pair decides; a second `model` before it fails first
+            Some(bad) => {
+                let at = names.iter().position(|k| k == bad).unwrap();
+                let second_model = names.iter().enumerate().filter(|(_, k)| *k == "model").nth(1);
+                match second_model {
+                    Some((i, _)) if i < at => prop_assert_eq!(result.unwrap_err(), RewriteError::DuplicateModel),
+                    _ => prop_assert_eq!(
+                        result.unwrap_err(),
+                        RewriteError::ParamNotAllowed(bad.chars().take(64).collect())
+                    ),
+                }
+            }
+            None if duplicate_model => prop_assert_eq!(result.unwrap_err(), RewriteError::DuplicateModel),
+            None => {
+                let q = result.unwrap();
+                let out = q.render(&AliasTable::default().map(&q.model), &policy);
+                prop_assert!(out.split('&').all(|s| admitted(&key(s)) && !is_credential(&key(s))), "{}", out);
+            }
         }
     }
 
@@ -848,5 +982,48 @@ proptest! {
         } else {
             prop_assert_eq!(cf, name);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origins
+// ---------------------------------------------------------------------------------------------
+
+/// Whether `pattern` admits the single `Origin` header `origin`.
+fn origin_allowed(pattern: &str, origin: &str) -> bool {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        axum::http::header::ORIGIN,
+        HeaderValue::from_str(origin).unwrap(),
+    );
+    OriginPattern::parse(pattern)
+        .unwrap()
+        .matches(&presented(&headers))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `https://*.example.com` admits exactly one label of letters, digits, `-` and `_` in front
+    /// of `.example.com`, whatever separators the text around it holds.
+    #[test]
+    fn host_wildcard_is_one_label(label in "[a-zA-Z0-9_.:@?/#\\[\\]%-]{0,12}") {
+        let one_label = !label.is_empty()
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let origin = format!("https://{label}.example.com");
+        prop_assert_eq!(origin_allowed("https://*.example.com", &origin), one_label, "{}", origin);
+    }
+
+    /// `http://localhost:*` admits a port of up to five digits no larger than 65535, and
+    /// nothing that merely starts like one.
+    #[test]
+    fn port_wildcard_is_a_number(port in "[0-9]{0,6}", tail in "|[.@?/#:a-z]{1,6}") {
+        let numeric = !port.is_empty() && port.len() <= 5 && port.parse::<u32>().unwrap() <= 65535;
+        let origin = format!("http://localhost:{port}{tail}");
+        prop_assert_eq!(
+            origin_allowed("http://localhost:*", &origin),
+            numeric && tail.is_empty(),
+            "{}", origin
+        );
     }
 }

@@ -1,8 +1,10 @@
-//! Arbitrary text → `ClientQuery::parse` → `render`, under a permissive and a strict policy and
-//! with no aliases, the Deepgram built-in table and the Cloudflare built-in table.
+//! Arbitrary text → `ClientQuery::parse` → `render`, under a permissive, a strict and an
+//! `allow_params` policy and with no aliases, the Deepgram built-in table and the Cloudflare
+//! built-in table.
 //!
 //! Every rendered query must hold exactly one `model` pair, no credential parameter, no denied
-//! parameter and each forced parameter exactly once with its value; through the alias tables
+//! parameter (names compared normalised: `Token%00` is `token`), under `allow_params` no other
+//! client name, and each forced parameter exactly once with its value; through the alias tables
 //! too, so a model capture can never inject parameters (e.g. `model=@cf/deepgram/a?model=b`).
 
 #![no_main]
@@ -43,6 +45,28 @@ fn decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A decoded name as the relay compares it: controls and invisible characters removed,
+/// surrounding whitespace and trailing `[]` stripped, lowercased.
+fn norm(decoded: &str) -> String {
+    let invisible = |c: char| {
+        c == '\u{AD}'
+            || c == '\u{FEFF}'
+            || ('\u{200B}'..='\u{200F}').contains(&c)
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2060}'..='\u{2064}').contains(&c)
+    };
+    let visible: String = decoded
+        .chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .collect();
+    let mut s = visible.trim().to_lowercase();
+    while s.ends_with("[]") {
+        s.truncate(s.len() - 2);
+        s = s.trim_end().to_owned();
+    }
+    s
+}
+
 fn table(entries: &[(&str, &str)]) -> AliasTable {
     let map: BTreeMap<String, String> = entries
         .iter()
@@ -56,7 +80,7 @@ fn check(out: &str, policy: &QueryPolicy) {
         .split('&')
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
+            (norm(&decode(k)), decode(v))
         })
         .collect();
     let count = |key: &str| pairs.iter().filter(|(k, _)| k == key).count();
@@ -65,10 +89,20 @@ fn check(out: &str, policy: &QueryPolicy) {
         assert_eq!(count(c), 0, "{out}");
     }
     for d in &policy.deny_params {
-        assert_eq!(count(d), 0, "{out}");
+        assert_eq!(count(&norm(d)), 0, "{out}");
+    }
+    if let Some(allowed) = &policy.allow_params {
+        let allowed: Vec<String> = allowed.iter().map(|a| norm(a)).collect();
+        for (k, _) in &pairs {
+            let ok = k == "model"
+                || k == "speaker"
+                || allowed.contains(k)
+                || policy.force_params.iter().any(|(f, _)| norm(f) == *k);
+            assert!(ok, "{k:?} is not allowed: {out}");
+        }
     }
     for (k, v) in &policy.force_params {
-        let hits: Vec<_> = pairs.iter().filter(|(pk, _)| pk == k).collect();
+        let hits: Vec<_> = pairs.iter().filter(|(pk, _)| *pk == norm(k)).collect();
         assert_eq!(hits.len(), 1, "{out}");
         assert_eq!(&hits[0].1, v, "{out}");
     }
@@ -86,13 +120,18 @@ fuzz_target!(|data: &[u8]| {
         models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")],
         deny_params: vec!["callback".into(), "api key".into()],
         force_params: vec![("mip_opt_out".into(), "true & sure".into())],
+        allow_params: None,
+    };
+    let allowlisted = QueryPolicy {
+        allow_params: Some(vec!["keyterm".into(), "Encoding".into()]),
+        ..strict.clone()
     };
     let tables = [
         AliasTable::default(),
         table(&DEEPGRAM_ALIASES),
         table(&CLOUDFLARE_ALIASES),
     ];
-    for policy in [&permissive, &strict] {
+    for policy in [&permissive, &strict, &allowlisted] {
         let Ok(q) = ClientQuery::parse(Some(&text), policy) else {
             continue;
         };

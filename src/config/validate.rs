@@ -11,12 +11,14 @@ use super::{
 };
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
-use crate::rewrite::{Pattern, QueryPolicy};
+use crate::origin::OriginPattern;
+use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
 mod limits;
+mod query;
 mod tls;
 mod upstreams;
 mod warnings;
@@ -235,14 +237,14 @@ fn routes(
         } else if !paths.insert(r.path.as_str()) {
             errors.push(format!("{at}.path: duplicate path '{}'", r.path));
         }
+        let mut origins = Vec::new();
         for (j, o) in r.allowed_origins.iter().enumerate() {
-            let shape_ok = o == "*" || o.starts_with("http://") || o.starts_with("https://");
-            if !shape_ok || o.ends_with('/') {
-                errors.push(format!(
-                    "{at}.allowed_origins[{j}]: an origin is scheme://host[:port], e.g. https://app.example.com"
-                ));
+            match OriginPattern::parse(o) {
+                Ok(p) => origins.push(p),
+                Err(e) => errors.push(format!("{at}.allowed_origins[{j}]: {e}")),
             }
         }
+        query::param_rules(r, &at, errors);
         if r.kind == RouteKind::Flux && r.keepalive == Some(true) {
             errors.push(format!(
                 "{at}.keepalive: Flux (/v2/listen) has no KeepAlive message"
@@ -285,11 +287,7 @@ fn routes(
                 path: r.path.clone(),
                 kind: r.kind,
                 upstreams: ups,
-                origins: r
-                    .allowed_origins
-                    .iter()
-                    .map(|o| Pattern::new(&o.to_ascii_lowercase()))
-                    .collect(),
+                origins,
                 allow_missing_origin: r.allow_missing_origin,
                 require_auth: r.require_auth,
                 keepalive: r
@@ -300,8 +298,12 @@ fn routes(
                 policy: QueryPolicy {
                     default_model: r.default_model.clone(),
                     models,
-                    deny_params: r.deny_params.clone(),
+                    deny_params: r.deny_params.iter().map(|p| params::normalise(p)).collect(),
                     force_params: r.force_params.clone().into_iter().collect(),
+                    allow_params: r
+                        .allow_params
+                        .as_ref()
+                        .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
                 },
                 workers_ai: serves_workers_ai[i],
             }));

@@ -206,3 +206,84 @@ fn captures_cannot_inject_parameters() {
         "model=@cf/deepgram/aura-2-en&speaker=x%26callback%3Dhttp://evil"
     );
 }
+
+#[test]
+fn smuggled_spellings_of_names_are_caught() {
+    let mut p = policy(&["nova-3"]);
+    p.deny_params = vec!["callback".into()];
+    for raw in [
+        "Callback=http://x",
+        "callback[]=http://x",
+        "callback%00=http://x",
+        "CALL%62ACK=http://x",
+        "%20callback%20=http://x",
+    ] {
+        assert_eq!(
+            rewrite(raw, &p, &AliasTable::default()),
+            Err(RewriteError::ParamDenied("callback".into())),
+            "{raw}"
+        );
+    }
+    assert_eq!(
+        rewrite(
+            "token%00=a&Access_Token[]=b&api%5Fkey%09=c&a=1",
+            &p,
+            &AliasTable::default()
+        )
+        .unwrap(),
+        "model=nova-3&a=1"
+    );
+    assert_eq!(
+        rewrite("model=nova-3&MODEL%00=nova-2", &p, &AliasTable::default()),
+        Err(RewriteError::DuplicateModel)
+    );
+    assert_eq!(
+        rewrite("Model=nova-2", &p, &AliasTable::default()),
+        Err(RewriteError::ModelNotAllowed("nova-2".into()))
+    );
+}
+
+#[test]
+fn forced_params_replace_every_spelling() {
+    let mut p = policy(&["nova-3"]);
+    p.force_params = vec![("mip_opt_out".into(), "true".into())];
+    assert_eq!(
+        rewrite(
+            "MIP_OPT_OUT=false&a=1&mip_opt_out%00=false&mip_opt_out[]=false",
+            &p,
+            &AliasTable::default()
+        )
+        .unwrap(),
+        "model=nova-3&mip_opt_out=true&a=1"
+    );
+}
+
+#[test]
+fn allow_params_refuses_every_other_name() {
+    let mut p = policy(&["nova-3"]);
+    p.allow_params = Some(vec!["encoding".into(), "Sample_Rate".into()]);
+    p.force_params = vec![("mip_opt_out".into(), "true".into())];
+    assert_eq!(
+        rewrite(
+            "encoding=linear16&SAMPLE_RATE=16000&token=x&model=nova-3&mip_opt_out=false",
+            &p,
+            &AliasTable::default()
+        )
+        .unwrap(),
+        "encoding=linear16&SAMPLE_RATE=16000&model=nova-3&mip_opt_out=true"
+    );
+    assert_eq!(
+        rewrite(
+            "encoding=linear16&Diarize%00=true",
+            &p,
+            &AliasTable::default()
+        ),
+        Err(RewriteError::ParamNotAllowed("diarize".into()))
+    );
+    p.allow_params = Some(Vec::new());
+    assert_eq!(
+        rewrite("a=1", &p, &AliasTable::default()),
+        Err(RewriteError::ParamNotAllowed("a".into()))
+    );
+    assert!(rewrite("model=nova-3", &p, &AliasTable::default()).is_ok());
+}

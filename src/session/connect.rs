@@ -121,13 +121,16 @@ async fn attempt_upstream(
     let url = upstream.url(route.kind, &query.render(mapped, &route.policy));
     let request = upstream.request(&url, headers)?;
     let started = Instant::now();
-    let connected = shared.connector.connect(request, timeout).await;
+    let connected = (shared.connector.connect(request, timeout).await)
+        .map_err(|e| crate::upstream::refusal::scrub(e, upstream));
     let metrics = &shared.metrics;
     let seconds = started.elapsed().as_secs_f64();
-    metrics
-        .upstream_connect_seconds
-        .with_label_values(&[&upstream.name])
-        .observe(seconds);
+    crate::usage::guard::observe(
+        &metrics
+            .upstream_connect_seconds
+            .with_label_values(&[&upstream.name]),
+        seconds,
+    );
     let outcome = connected
         .as_ref()
         .err()

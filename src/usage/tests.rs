@@ -13,11 +13,11 @@ fn meter(kind: RouteKind, rate: Option<f64>, prices: &PricesConfig) -> (Metrics,
 #[test]
 fn raw_encodings_count_bytes_as_seconds() {
     let cases = [
-        ("linear16", "16000", "1", 32_000.0),
-        ("linear16", "48000", "2", 192_000.0),
-        ("linear32", "16000", "1", 64_000.0),
-        ("mulaw", "8000", "1", 8_000.0),
-        ("alaw", "8000", "2", 16_000.0),
+        ("linear16", 16000, 1, 32_000.0),
+        ("LINEAR16", 48000, 2, 192_000.0),
+        ("linear32", 16000, 1, 64_000.0),
+        ("mulaw", 8000, 1, 8_000.0),
+        ("alaw", 8000, 2, 16_000.0),
     ];
     for (encoding, rate, channels, want) in cases {
         let got = audio_rate(
@@ -40,16 +40,16 @@ fn raw_encodings_count_bytes_as_seconds() {
         Some("webm"),
     ] {
         assert_eq!(
-            audio_rate(RouteKind::Listen, container, Some("16000"), None),
+            audio_rate(RouteKind::Listen, container, Some(16000), None),
             None
         );
     }
     assert_eq!(
-        audio_rate(RouteKind::Speak, None, None, Some("2")),
+        audio_rate(RouteKind::Speak, None, None, Some(2)),
         Some(48_000.0)
     );
     assert_eq!(
-        audio_rate(RouteKind::Speak, Some("mulaw"), Some("8000"), None),
+        audio_rate(RouteKind::Speak, Some("mulaw"), Some(8000), None),
         Some(8_000.0)
     );
 }
