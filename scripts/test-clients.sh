@@ -81,6 +81,15 @@ if wants browser && [ ! -x "$CHROMIUM" ]; then
     say "chromium installed in $((SECONDS - t)) s: $("$CHROMIUM" --version 2>/dev/null || true)"
 fi
 
+if wants node-tls || wants python-tls; then
+    if ! command -v openssl >/dev/null; then
+        say "installing openssl (apt, for the test certificate)"
+        as_root timeout 300 apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
+        as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssl >>"$WORK/apt.log" 2>&1 \
+            || { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
+    fi
+fi
+
 # npm ci when node_modules is missing or older than the lock file
 if wants node || wants browser || wants node-tls; then
     if [ ! -f tests/clients/node_modules/.package-lock.json ] \

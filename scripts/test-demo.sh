@@ -15,10 +15,12 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 command -v node >/dev/null || { echo "test-demo: node (>= 20) is needed" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "test-demo: python3 is needed (makes the test WAV)" >&2; exit 1; }
 
-# Debian packages for what is missing: chromium, and certutil (libnss3-tools) for the https run
+# Debian packages for what is missing: chromium, and certutil (libnss3-tools) and openssl for the
+# https run
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium)
 command -v certutil >/dev/null || missing+=(libnss3-tools)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-demo: missing; install with: apt-get install -y ${missing[*]}" >&2
