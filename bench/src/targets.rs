@@ -373,6 +373,8 @@ level = "warn"
 max_sessions = 50000
 handshakes_per_second_per_ip = 100000
 handshake_burst_per_ip = 100000
+# every generated session comes from 127.0.0.1
+max_connections_per_ip = 0
 
 [[client_keys]]
 id = "bench"
