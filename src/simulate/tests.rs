@@ -2,6 +2,8 @@
 
 mod flux;
 mod listen;
+mod openai;
+mod openai_flow;
 mod speak;
 mod upgrade;
 
