@@ -3,6 +3,7 @@
 mod flux;
 mod listen;
 mod openai;
+mod openai_errors;
 mod openai_flow;
 mod speak;
 mod upgrade;

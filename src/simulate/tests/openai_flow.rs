@@ -1,4 +1,4 @@
-//! OpenAI Realtime sessions over real sockets: transcription, a conversation turn, server VAD, malformed events.
+//! OpenAI Realtime sessions over real sockets: transcription, a conversation turn, text-only replies, server VAD.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -7,8 +7,6 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Client, Running, next_json};
-use crate::simulate::openai::{Realtime, Target};
-use crate::simulate::session::{Closing, Outgoing, Protocol};
 
 /// PCM16 bytes per second at 24 kHz.
 const PCM_RATE: usize = 48_000;
@@ -16,14 +14,14 @@ const PCM_RATE: usize = 48_000;
 const MAX_EVENTS: usize = 500;
 
 /// Opens a session on `path` and returns it after `session.created`.
-async fn open(sim: &Running, path: &str) -> Client {
+pub(super) async fn open(sim: &Running, path: &str) -> Client {
     let (mut ws, _) = sim.connect(path).await;
     assert_eq!(next_json(&mut ws).await["type"], "session.created");
     ws
 }
 
 /// Sends one JSON event.
-async fn send(ws: &mut Client, value: Value) {
+pub(super) async fn send(ws: &mut Client, value: Value) {
     ws.send(Message::Text(value.to_string().into()))
         .await
         .expect("event sent");
@@ -43,7 +41,7 @@ async fn append(ws: &mut Client, bytes: usize, amplitude: i16) {
 }
 
 /// Every event up to and including the first of type `last`.
-async fn until(ws: &mut Client, last: &str) -> Vec<Value> {
+pub(super) async fn until(ws: &mut Client, last: &str) -> Vec<Value> {
     let mut seen = Vec::new();
     for _ in 0..MAX_EVENTS {
         let event = next_json(ws).await;
@@ -255,119 +253,12 @@ async fn server_vad_ends_the_turn_on_silence_and_answers() {
     assert_eq!(events[1]["audio_end_ms"], 1600);
     assert_eq!(events[0]["item_id"], events[2]["item_id"]);
     assert_eq!(kinds[5], "response.created");
-}
-
-#[tokio::test]
-async fn malformed_events_get_error_events_and_the_session_goes_on() {
-    let sim = Running::default().await;
-    let mut ws = open(&sim, "/v1/realtime?model=gpt-realtime").await;
-    let cases: [(Message, &str, Value); 8] = [
-        (
-            Message::Text("not json".into()),
-            "invalid_json",
-            Value::Null,
-        ),
-        (
-            Message::Binary(vec![0; 4].into()),
-            "invalid_value",
-            Value::Null,
-        ),
-        (
-            Message::Text(json!({"audio": "AAAA"}).to_string().into()),
-            "missing_required_parameter",
-            "type".into(),
-        ),
-        (
-            Message::Text(
-                json!({"type": "nope", "event_id": "evt_1"})
-                    .to_string()
-                    .into(),
-            ),
-            "invalid_value",
-            "type".into(),
-        ),
-        (
-            Message::Text(
-                json!({"type": "input_audio_buffer.append"})
-                    .to_string()
-                    .into(),
-            ),
-            "missing_required_parameter",
-            "audio".into(),
-        ),
-        (
-            Message::Text(
-                json!({"type": "input_audio_buffer.append", "audio": "%%%"})
-                    .to_string()
-                    .into(),
-            ),
-            "invalid_value",
-            "audio".into(),
-        ),
-        (
-            Message::Text(
-                json!({"type": "session.update", "session": {"audio": {}}})
-                    .to_string()
-                    .into(),
-            ),
-            "missing_required_parameter",
-            "session.type".into(),
-        ),
-        (
-            Message::Text(
-                json!({"type": "session.update", "session": {"type": "realtime",
-                "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}})
-                .to_string()
-                .into(),
-            ),
-            "invalid_value",
-            "session.audio.input.format".into(),
-        ),
-    ];
-    for (frame, code, param) in cases {
-        ws.send(frame).await.expect("frame sent");
-        let error = next_json(&mut ws).await;
-        assert_eq!(error["type"], "error");
-        assert_eq!(error["error"]["type"], "invalid_request_error");
-        assert_eq!(error["error"]["code"], code);
-        assert_eq!(error["error"]["param"], param);
-    }
-    send(
-        &mut ws,
-        json!({"type": "input_audio_buffer.commit", "event_id": "evt_commit"}),
-    )
-    .await;
-    let error = next_json(&mut ws).await;
-    assert_eq!(error["error"]["code"], "input_audio_buffer_commit_empty");
-    assert_eq!(error["error"]["event_id"], "evt_commit");
-    let update = json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}});
-    send(&mut ws, update).await;
-    let updated = next_json(&mut ws).await;
-    assert_eq!(updated["type"], "session.updated");
-    assert_eq!(updated["session"]["output_modalities"], json!(["text"]));
+    // The 100 ms heard after the end of speech stay buffered for the next turn.
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    let committed = next_json(&mut ws).await;
+    assert_eq!(committed["type"], "input_audio_buffer.committed");
     assert_eq!(
-        updated["session"]["audio"]["input"]["format"]["rate"],
-        24_000
-    );
-}
-
-#[test]
-fn sessions_expire_after_sixty_minutes_with_session_expired_and_1001() {
-    let mut session = Realtime::new(Target::Conversation("gpt-realtime".into()), false);
-    assert_eq!(
-        session.max_duration(),
-        Some(std::time::Duration::from_secs(3600))
-    );
-    let step = session.on_expired();
-    let [Outgoing::Json(error)] = step.out.as_slice() else {
-        panic!("one error event expected, got {:?}", step.out);
-    };
-    assert_eq!(error["error"]["code"], "session_expired");
-    assert_eq!(
-        step.close,
-        Some(Closing::Status(
-            1001,
-            "Your session hit the maximum duration of 60 minutes."
-        ))
+        committed["previous_item_id"],
+        events.last().expect("done")["response"]["output"][0]["id"]
     );
 }
