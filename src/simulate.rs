@@ -59,7 +59,8 @@ pub fn announce(addr: SocketAddr) {
 pub struct SimulatorConfig {
     /// Close a `/v1/listen` session with 1011 NET-0001 after this long without any client frame (Deepgram: 10 s).
     pub idle_timeout: Duration,
-    /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`); otherwise 401.
+    /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`;
+    /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`); otherwise 401.
     pub api_key: Option<String>,
 }
 
@@ -82,7 +83,7 @@ impl std::fmt::Debug for SimulatorConfig {
     }
 }
 
-/// A bound, not yet serving, fake Deepgram server.
+/// A bound, not yet serving, fake Deepgram and OpenAI Realtime server.
 #[derive(Debug)]
 pub struct Simulator {
     /// The bound listener.
