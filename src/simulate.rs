@@ -1,4 +1,5 @@
-//! A fake Deepgram upstream (`/v1/listen`, `/v1/speak`, `/v2/listen`, Cloudflare `/workers-ai`) for keyless runs and tests.
+//! A fake Deepgram upstream (`/v1/listen`, `/v1/speak`, `/v2/listen`, Cloudflare `/workers-ai`) and OpenAI
+//! Realtime upstream (`/v1/realtime`) for keyless runs and tests.
 //!
 //! The simulator speaks the wire protocols described in `shared/protocol.md` closely enough for the
 //! official SDKs: same handshake headers, message shapes, close codes and idle behaviour. Transcripts
@@ -8,6 +9,7 @@
 mod flux;
 mod handshake;
 mod listen;
+mod openai;
 mod session;
 mod speak;
 mod wire;
@@ -57,7 +59,8 @@ pub fn announce(addr: SocketAddr) {
 pub struct SimulatorConfig {
     /// Close a `/v1/listen` session with 1011 NET-0001 after this long without any client frame (Deepgram: 10 s).
     pub idle_timeout: Duration,
-    /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`); otherwise 401.
+    /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`;
+    /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`); otherwise 401.
     pub api_key: Option<String>,
 }
 
@@ -80,7 +83,7 @@ impl std::fmt::Debug for SimulatorConfig {
     }
 }
 
-/// A bound, not yet serving, fake Deepgram server.
+/// A bound, not yet serving, fake Deepgram and OpenAI Realtime server.
 #[derive(Debug)]
 pub struct Simulator {
     /// The bound listener.
@@ -161,13 +164,16 @@ impl Simulator {
     }
 }
 
-/// Every request: decide, authenticate, upgrade; always answer with `dg-request-id`.
+/// Every request: decide, authenticate, upgrade; always answer with `dg-request-id` (OpenAI paths: `x-request-id`).
 async fn handle(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if openai::serves(&uri) {
+        return openai::handle(&shared, &uri, &headers, upgrade);
+    }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {
         Ok(response) => response,
@@ -203,19 +209,19 @@ fn accept(
     let response = match kind {
         Kind::Listen => {
             let listen = listen::Listen::new(&params, request_id, shared.config.idle_timeout);
-            start(shared, upgrade, kind, request_id, listen)
+            start(shared, upgrade, kind.name(), request_id, listen)
         }
         Kind::Speak => start(
             shared,
             upgrade,
-            kind,
+            kind.name(),
             request_id,
             speak::Speak::new(&params, request_id),
         ),
         Kind::Flux => start(
             shared,
             upgrade,
-            kind,
+            kind.name(),
             request_id,
             flux::Flux::new(&params, request_id),
         ),
@@ -227,13 +233,13 @@ fn accept(
 fn start(
     shared: &Shared,
     upgrade: WebSocketUpgrade,
-    kind: Kind,
+    kind: &'static str,
     request_id: Uuid,
     protocol: impl Protocol + Send + 'static,
 ) -> Response {
     let cancel = shared.cancel.child_token();
     let sessions = shared.sessions.clone();
-    let span = info_span!("simulated_session", kind = kind.name(), %request_id);
+    let span = info_span!("simulated_session", kind, %request_id);
     upgrade.on_upgrade(move |socket| {
         let session = async move {
             info!("session opened");

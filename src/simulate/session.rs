@@ -95,6 +95,14 @@ pub(super) trait Protocol {
     fn on_idle(&mut self) -> Step {
         Step::default()
     }
+    /// How long the session may last in all, if limited.
+    fn max_duration(&self) -> Option<Duration> {
+        None
+    }
+    /// The maximum duration passed.
+    fn on_expired(&mut self) -> Step {
+        Step::default()
+    }
 }
 
 /// Something that happened on the session.
@@ -103,6 +111,8 @@ enum Event {
     Frame(Message),
     /// The idle deadline passed.
     Idle,
+    /// The session reached its maximum duration.
+    Expired,
     /// The simulator is shutting down.
     Shutdown,
     /// The client went away or the stream failed.
@@ -127,6 +137,7 @@ pub(super) async fn drive(
 ) {
     let idle = protocol.idle_timeout();
     let mut deadline = idle.map(|limit| Instant::now() + limit);
+    let mut expiry = protocol.max_duration().map(|limit| Instant::now() + limit);
     let mut step = protocol.on_open();
     loop {
         match apply(&mut socket, step).await {
@@ -134,8 +145,12 @@ pub(super) async fn drive(
             Flow::Closed => return drain(socket).await,
             Flow::Broken => return,
         }
-        step = match next_event(&mut socket, &cancel, deadline).await {
+        step = match next_event(&mut socket, &cancel, deadline, expiry).await {
             Event::Shutdown => Step::close(Closing::Status(close_code::AWAY, SHUTDOWN_REASON)),
+            Event::Expired => {
+                expiry = None;
+                protocol.on_expired()
+            }
             Event::Idle => {
                 deadline = None;
                 protocol.on_idle()
@@ -155,18 +170,21 @@ pub(super) async fn drive(
     }
 }
 
-/// Waits for the next client frame, the idle deadline or shutdown, whichever comes first.
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_set(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the next client frame, the idle deadline, the expiry or shutdown, whichever comes first.
 async fn next_event(
     socket: &mut WebSocket,
     cancel: &CancellationToken,
     deadline: Option<Instant>,
+    expiry: Option<Instant>,
 ) -> Event {
-    let idle = async move {
-        match deadline {
-            Some(at) => sleep_until(at).await,
-            None => std::future::pending().await,
-        }
-    };
     tokio::select! {
         biased;
         () = cancel.cancelled() => Event::Shutdown,
@@ -178,7 +196,8 @@ async fn next_event(
             }
             None => Event::Ended,
         },
-        () = idle => Event::Idle,
+        () = sleep_until_set(deadline) => Event::Idle,
+        () = sleep_until_set(expiry) => Event::Expired,
     }
 }
 

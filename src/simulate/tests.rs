@@ -2,6 +2,9 @@
 
 mod flux;
 mod listen;
+mod openai;
+mod openai_errors;
+mod openai_flow;
 mod speak;
 mod upgrade;
 
