@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::info;
 
-use crate::app::Shared;
 use crate::auth::{AuthError, ClientKey};
 use crate::error::Reject;
+use crate::state::Shared;
 
 /// Route label for grant refusals in `voxrelay_handshake_rejections_total`.
 pub const GRANT_ROUTE: &str = "grant";

@@ -11,12 +11,12 @@ use axum::{Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
-use crate::app::Shared;
 use crate::config::DemoConfig;
 use crate::error::Reject;
 use crate::grant::{GRANT_PATH, grant, grant_method_not_allowed};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
+use crate::state::Shared;
 use crate::workers_ai::{self, WorkersAi};
 
 /// Route label for requests that match no route.

@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
-//! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
+//! - [`app`]: [`app::App::build`] and [`app::App::run`] with the drain.
+//! - [`state`]: the state every handler shares.
 //! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline and size).
 //! - [`conns`]: open connections per client IP, counted from accept to close.
 //! - [`tls`]: the listener's own TLS: PEM pair, reload on change, per-connection handshake.
@@ -41,6 +42,7 @@ pub mod serve;
 pub mod session;
 pub mod shutdown;
 pub mod simulate;
+pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod token;

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span};
 
-use crate::app::Shared;
 use crate::auth::Access;
 use crate::config::ServerConfig;
 use crate::error::Reject;
@@ -27,6 +26,7 @@ use crate::relay::{Outcome, RelayOptions, relay};
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
+use crate::state::Shared;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
 use crate::usage::format::AudioFormat;
 use crate::usage::{self, Meter, Usage};

@@ -15,13 +15,13 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use tracing::info;
 
-use crate::app::Shared;
 use crate::config::RouteKind;
 use crate::error::Reject;
 use crate::http::NO_ROUTE;
 use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::route::Route;
 use crate::session::{RouteState, serve};
+use crate::state::Shared;
 
 /// The path served (axum syntax).
 pub const PATH: &str = "/v1/{account}/{gateway}/workers-ai";

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderValue};
 use tracing::{debug, warn};
 
-use crate::app::Shared;
 use crate::error::Reject;
 use crate::rewrite::{ClientQuery, MappedModel};
 use crate::route::Route;
+use crate::state::Shared;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
 
 /// An open upstream session.
