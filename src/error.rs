@@ -12,7 +12,7 @@ use crate::upstream::UpstreamError;
 
 /// Why a handshake was refused before the upgrade.
 #[derive(Debug, thiserror::Error)]
-pub enum Reject {
+pub(crate) enum Reject {
     /// No route at this path.
     #[error("no route at this path")]
     NotFound,
@@ -71,7 +71,7 @@ pub enum Reject {
 
 impl Reject {
     /// HTTP status sent to the client.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::NotWebSocket => StatusCode::UPGRADE_REQUIRED,
@@ -95,7 +95,7 @@ impl Reject {
     }
 
     /// Fixed label for `voxrelay_handshake_rejections_total{reason}`.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
             Self::NotWebSocket => "not_websocket",
@@ -160,12 +160,12 @@ impl Reject {
     }
 
     /// The Deepgram-shaped JSON body: `err_code`, `err_msg`, `request_id`.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
+    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
         json!({"err_code": self.err_code(), "err_msg": self.message(), "request_id": request_id})
     }
 
     /// The response, with the session id as `request_id`.
-    pub fn into_response_with_id(self, request_id: &str) -> Response {
+    pub(crate) fn into_response_with_id(self, request_id: &str) -> Response {
         let status = self.status();
         if let Self::Upstream(UpstreamError::Rejected { body, .. }) = &self
             && status.is_client_error()

@@ -20,11 +20,11 @@ use crate::state::Shared;
 use crate::workers_ai::{self, WorkersAi};
 
 /// Route label for requests that match no route.
-pub const NO_ROUTE: &str = "none";
+pub(crate) const NO_ROUTE: &str = "none";
 
 /// Builds the router for `routes`; `/metrics` is on it only when `with_metrics` (no separate
 /// metrics listener).
-pub fn router(
+pub(crate) fn router(
     shared: Arc<Shared>,
     routes: &[Arc<Route>],
     demo: &DemoConfig,
@@ -64,7 +64,7 @@ pub fn router(
 }
 
 /// The separate metrics listener's router: `/metrics`, and JSON 404 for anything else.
-pub fn metrics_router(shared: Arc<Shared>) -> Router {
+pub(crate) fn metrics_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .fallback(not_found)

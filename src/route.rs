@@ -10,7 +10,7 @@ use crate::upstream::Upstream;
 
 /// A validated route.
 #[derive(Debug)]
-pub struct Route {
+pub(crate) struct Route {
     /// Name used in metrics, logs and key grants.
     pub name: String,
     /// Path served, e.g. `/v1/listen`.
@@ -37,13 +37,13 @@ pub struct Route {
 
 impl Route {
     /// The upstream sessions use now: the first in the list.
-    pub fn primary(&self) -> &Arc<Upstream> {
+    pub(crate) fn primary(&self) -> &Arc<Upstream> {
         &self.upstreams[0]
     }
 
     /// Whether a handshake presenting this origin may proceed: no `Origin` as configured, an
     /// unparsable one never, otherwise when a pattern matches (see [`crate::origin`]).
-    pub fn origin_allowed(&self, origin: &Presented) -> bool {
+    pub(crate) fn origin_allowed(&self, origin: &Presented) -> bool {
         match origin {
             Presented::Absent => self.allow_missing_origin,
             Presented::Invalid => false,

@@ -32,14 +32,14 @@ use crate::usage::format::AudioFormat;
 use crate::usage::{self, Meter, Usage};
 
 /// Log target of the per-session usage record.
-pub const USAGE_TARGET: &str = "voxrelay::usage";
+pub(crate) const USAGE_TARGET: &str = "voxrelay::usage";
 
 /// Client id of sessions on routes without authentication.
-pub const ANONYMOUS: &str = "anonymous";
+pub(crate) const ANONYMOUS: &str = "anonymous";
 
 /// State handed to a route's handler.
 #[derive(Clone, Debug)]
-pub struct RouteState {
+pub(crate) struct RouteState {
     /// App-wide state.
     pub shared: Arc<Shared>,
     /// This route.
@@ -77,7 +77,7 @@ struct Handshake<'a> {
 }
 
 /// Axum handler for every route path.
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<RouteState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -88,7 +88,7 @@ pub async fn handle(
 }
 
 /// One handshake on `state`'s route, whichever path chose it: checks, upgrade, relay.
-pub async fn serve(
+pub(crate) async fn serve(
     state: RouteState,
     peer: SocketAddr,
     uri: Uri,

@@ -14,7 +14,7 @@ use crate::upstream::UpstreamConnector;
 
 /// State every handler shares.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// `[server]` settings.
     pub server: ServerConfig,
     /// Client keys and tokens.

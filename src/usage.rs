@@ -11,8 +11,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::config::{PricesConfig, RouteKind};
 use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
 
-pub mod format;
-pub mod guard;
+pub(crate) mod format;
+pub(crate) mod guard;
 
 /// Sample rate Deepgram assumes for `/v1/speak` output.
 const TTS_DEFAULT_SAMPLE_RATE: f64 = 24_000.0;
@@ -22,7 +22,7 @@ const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
 const UNSET: u64 = u64::MAX;
 
 /// Bytes per sample of the raw encodings (any case); `None` for compressed or container formats.
-pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
+pub(crate) fn bytes_per_sample(encoding: &str) -> Option<f64> {
     match encoding.to_ascii_lowercase().as_str() {
         "linear16" => Some(2.0),
         "linear32" => Some(4.0),
@@ -34,7 +34,7 @@ pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
 /// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
 /// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to
 /// `linear16` at 24 kHz, as Deepgram's does. The values come checked from [`format`].
-pub fn audio_rate(
+pub(crate) fn audio_rate(
     kind: RouteKind,
     encoding: Option<&str>,
     sample_rate: Option<u32>,
@@ -56,7 +56,7 @@ pub fn audio_rate(
 
 /// What a finished session used.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Payload bytes from the client.
     pub bytes_in: u64,
     /// Payload bytes to the client.
@@ -91,7 +91,7 @@ struct Counters {
 
 /// Meters one session; shared by both relay directions.
 #[derive(Debug)]
-pub struct Meter {
+pub(crate) struct Meter {
     kind: RouteKind,
     rate: Option<f64>,
     usd_per_second: f64,
@@ -113,7 +113,7 @@ pub struct Meter {
 
 impl Meter {
     /// A meter for a session on `route` (`kind`) through `upstream` for `client` (label).
-    pub fn new(
+    pub(crate) fn new(
         metrics: &Metrics,
         kind: RouteKind,
         rate: Option<f64>,
@@ -168,7 +168,7 @@ impl Meter {
     }
 
     /// A data message from the client, about to go upstream.
-    pub fn client_message(&self, msg: &Message) {
+    pub(crate) fn client_message(&self, msg: &Message) {
         let len = payload_len(msg);
         self.counters.up.record(len);
         self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
@@ -187,7 +187,7 @@ impl Meter {
     }
 
     /// A data message from the upstream, about to go to the client.
-    pub fn upstream_message(&self, msg: &Message) {
+    pub(crate) fn upstream_message(&self, msg: &Message) {
         let len = payload_len(msg);
         self.counters.down.record(len);
         self.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
@@ -252,7 +252,7 @@ impl Meter {
     }
 
     /// Ends metering: counts container audio by stream time and returns the session's usage.
-    pub fn finish(&self) -> Usage {
+    pub(crate) fn finish(&self) -> Usage {
         let container_seconds = match (
             self.first_audio_ms.load(Ordering::Relaxed),
             self.last_audio_ms.load(Ordering::Relaxed),

@@ -24,11 +24,11 @@ use crate::session::{RouteState, serve};
 use crate::state::Shared;
 
 /// The path served (axum syntax).
-pub const PATH: &str = "/v1/{account}/{gateway}/workers-ai";
+pub(crate) const PATH: &str = "/v1/{account}/{gateway}/workers-ai";
 
 /// The routes serving the Workers AI path, one per kind at most.
 #[derive(Clone, Debug)]
-pub struct WorkersAi {
+pub(crate) struct WorkersAi {
     shared: Arc<Shared>,
     listen: Option<Arc<Route>>,
     speak: Option<Arc<Route>>,
@@ -37,7 +37,7 @@ pub struct WorkersAi {
 
 impl WorkersAi {
     /// The table for `routes`; `None` when no route serves the path.
-    pub fn new(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Option<Self> {
+    pub(crate) fn new(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Option<Self> {
         let of = |kind| {
             routes
                 .iter()
@@ -64,7 +64,7 @@ impl WorkersAi {
 }
 
 /// The API a Deepgram model speaks, from its bare or `@cf/deepgram/` name.
-pub fn kind_of(model: &str) -> Option<RouteKind> {
+pub(crate) fn kind_of(model: &str) -> Option<RouteKind> {
     let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
     if bare.starts_with("nova-") {
         Some(RouteKind::Listen)
@@ -106,7 +106,7 @@ fn choose(table: &WorkersAi, query: Option<&str>) -> Result<Arc<Route>, Reject> 
 }
 
 /// Axum handler for [`PATH`].
-pub async fn handle(
+pub(crate) async fn handle(
     State(table): State<WorkersAi>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,

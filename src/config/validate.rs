@@ -44,21 +44,21 @@ pub struct Settings {
     /// Logging.
     pub log: LogConfig,
     /// Client keys and tokens.
-    pub auth: Authenticator,
+    pub(crate) auth: Authenticator,
     /// Rate limits and caps.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// The session cap (for the `voxrelay_sessions_limit` gauge).
     pub max_sessions: usize,
     /// Metric label bounds.
-    pub metrics: super::MetricsConfig,
+    pub(crate) metrics: super::MetricsConfig,
     /// The demo page.
-    pub demo: super::DemoConfig,
+    pub(crate) demo: super::DemoConfig,
     /// Upstreams by name.
-    pub upstreams: BTreeMap<String, Arc<Upstream>>,
+    pub(crate) upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Routes in config order.
-    pub routes: Vec<Arc<Route>>,
+    pub(crate) routes: Vec<Arc<Route>>,
     /// The built-in simulator, when enabled.
-    pub simulator: Option<SimulatorConfig>,
+    pub(crate) simulator: Option<SimulatorConfig>,
     /// Things that are valid but probably not what was meant (see [`warnings()`]).
     pub warnings: Vec<String>,
 }
@@ -69,9 +69,32 @@ pub struct ServerSettings {
     /// As configured.
     pub config: ServerConfig,
     /// Upstream TLS (webpki roots plus the extra CA).
-    pub tls: Arc<ClientConfig>,
+    pub(crate) tls: Arc<ClientConfig>,
     /// The listener's own TLS, when `[server.tls]` is set.
-    pub listener_tls: Option<crate::tls::ServerTls>,
+    pub(crate) listener_tls: Option<crate::tls::ServerTls>,
+}
+
+impl Settings {
+    /// What `voxrelay check` reports: how many routes, upstreams and client keys are set.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} routes, {} upstreams, {} client keys",
+            self.routes.len(),
+            self.upstreams.len(),
+            self.auth.clients.0.len()
+        )
+    }
+}
+
+impl ServerSettings {
+    /// For `voxrelay healthcheck`: a client configuration trusting exactly the certificate the
+    /// listener serves now, when it speaks TLS.
+    pub fn probe_tls(&self) -> Result<Option<Arc<ClientConfig>>, rustls::Error> {
+        self.listener_tls
+            .as_ref()
+            .map(crate::tls::ServerTls::probe_client)
+            .transpose()
+    }
 }
 
 /// Validates everything, reporting every problem at once, each once: a route naming an upstream
