@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::provider::UpstreamKind;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
     DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig, SimulatorConfig,
@@ -165,16 +166,6 @@ pub struct ClientKeyConfig {
     /// Most concurrent sessions for this client (its tokens included); unlimited when absent.
     #[serde(default)]
     pub max_concurrent_sessions: Option<u32>,
-}
-
-/// Which API an upstream speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UpstreamKind {
-    /// Deepgram's own API (hosted or self-hosted): `<base>/v1/listen` etc.
-    Deepgram,
-    /// Cloudflare AI Gateway's Workers AI realtime endpoint.
-    Cloudflare,
 }
 
 /// How the upstream credential is written into its header.

@@ -27,7 +27,8 @@
 //! - `workers_ai`: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
 //! - `session`: a session's phases, from handshake checks to the recorded outcome; `route`: a
 //!   route at runtime; `limits`: rate limits and caps; `error`: refusals before the upgrade.
-//! - `upstream`: upstream URLs, headers, TLS and the connect deadline.
+//! - `provider`: one module per upstream API (Deepgram, Cloudflare Workers AI) and the registry.
+//! - `upstream`: a configured upstream's URL and headers; TLS and the connect deadline.
 //! - `relay`: the two-way pump with close propagation and backpressure; `usage`: metering.
 
 mod app;
@@ -44,6 +45,7 @@ mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod origin;
+mod provider;
 mod relay;
 pub mod rewrite;
 mod route;

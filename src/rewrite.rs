@@ -5,7 +5,10 @@
 
 mod alias;
 
-pub use alias::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, MappedModel, check_template};
+pub use alias::{AliasTable, MappedModel, check_template};
+// the providers' built-in tables, for the property tests and fuzz targets
+pub use crate::provider::cloudflare::ALIASES as CLOUDFLARE_ALIASES;
+pub use crate::provider::deepgram::ALIASES as DEEPGRAM_ALIASES;
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! Upstreams: where a session goes (Deepgram or Cloudflare AI Gateway), how its URL and
+//! Upstreams: where a session goes (a configured upstream of some provider), how its URL and
 //! headers are built, and the connect with TLS and a deadline.
 
 pub(crate) mod breaker;
@@ -19,14 +19,11 @@ use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::config::{RouteKind, UpstreamKind};
+use crate::config::RouteKind;
+use crate::provider::Provider;
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 
-/// Deepgram's hosted API.
-pub(crate) const DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
-/// Cloudflare AI Gateway.
-pub(crate) const CLOUDFLARE_BASE_URL: &str = "wss://gateway.ai.cloudflare.com";
 /// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
 pub(crate) const SIMULATOR_BASE: &str = "simulator";
 /// Client headers passed upstream; everything else (credentials, cookies) stays here.
@@ -65,9 +62,9 @@ pub enum UpstreamError {
 pub(crate) struct Upstream {
     /// Name from config (metrics label).
     pub name: String,
-    /// API family.
-    pub kind: UpstreamKind,
-    /// Base URL without trailing `/`; for Cloudflare it ends in `/workers-ai`. For an upstream
+    /// The API it speaks (its registry entry).
+    pub provider: &'static Provider,
+    /// Base URL without trailing `/`, plus what the provider adds. For an upstream
     /// on the built-in simulator it starts with [`SIMULATOR_BASE`], replaced once it is bound.
     pub endpoint: String,
     /// The built-in simulator's `ws://addr`, once bound (only for `base_url = "simulator"`).
@@ -122,12 +119,7 @@ impl UpstreamError {
 impl Upstream {
     /// The upstream URL for a route kind and an already-rewritten query.
     pub(crate) fn url(&self, kind: RouteKind, query: &str) -> String {
-        let path = match (self.kind, kind) {
-            (UpstreamKind::Cloudflare, _) => "",
-            (UpstreamKind::Deepgram, RouteKind::Listen) => "/v1/listen",
-            (UpstreamKind::Deepgram, RouteKind::Speak) => "/v1/speak",
-            (UpstreamKind::Deepgram, RouteKind::Flux) => "/v2/listen",
-        };
+        let path = (self.provider.path)(kind);
         match (
             self.endpoint.strip_prefix(SIMULATOR_BASE),
             self.simulator.get(),

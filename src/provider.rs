@@ -1,0 +1,69 @@
+//! Providers: everything specific to one upstream API, one module each, behind one registry.
+//!
+//! A provider module owns its default base URL, how the upstream endpoint is built from the
+//! config, the path per route kind, where the real credential goes, its built-in model aliases
+//! and its default prices. Session set-up, auth, limits, relay, metrics and config loading
+//! reach a provider only through [`UpstreamKind::provider`].
+//!
+//! A [`Provider`] is a `static` of data and plain function pointers rather than a trait object:
+//! every entry is read while loading config or setting a session up, never per relayed message,
+//! so the relay pump stays monomorphic and allocation-free; a `const` table also keeps the
+//! provider's facts in one screenful that a test can compare against.
+
+pub(crate) mod cloudflare;
+pub(crate) mod deepgram;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+
+/// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// Deepgram's own API (hosted or self-hosted): `<base>/v1/listen` etc.
+    Deepgram,
+    /// Cloudflare AI Gateway's Workers AI realtime endpoint.
+    Cloudflare,
+}
+
+impl UpstreamKind {
+    /// Every registered kind.
+    #[cfg(test)]
+    pub(crate) const ALL: [Self; 2] = [Self::Deepgram, Self::Cloudflare];
+
+    /// The provider behind this kind: the registry.
+    pub(crate) fn provider(self) -> &'static Provider {
+        match self {
+            Self::Deepgram => &deepgram::PROVIDER,
+            Self::Cloudflare => &cloudflare::PROVIDER,
+        }
+    }
+}
+
+/// Builds an upstream's endpoint (base URL without trailing `/`, plus whatever the provider
+/// adds from its config), reporting config errors under `at`.
+pub(crate) type EndpointFn =
+    fn(base: &str, u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> String;
+
+/// What voxrelay knows about one upstream API.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    /// Base URL when the config sets none.
+    pub(crate) base_url: &'static str,
+    /// Builds the endpoint sessions connect under.
+    pub(crate) endpoint: EndpointFn,
+    /// Path appended to the endpoint for each route kind.
+    pub(crate) path: fn(RouteKind) -> &'static str,
+    /// Handshake header carrying the real credential (lowercase).
+    pub(crate) credential_header: &'static str,
+    /// How the credential is written into that header unless `auth_scheme` says otherwise.
+    pub(crate) auth_scheme: AuthScheme,
+    /// Built-in model aliases; the upstream's own `aliases` are merged over them.
+    pub(crate) aliases: &'static [(&'static str, &'static str)],
+    /// List prices used unless the upstream sets `prices`.
+    pub(crate) prices: PricesConfig,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,58 @@
+//! Deepgram's own API as an upstream: `wss://api.deepgram.com`, `/v1/listen`, `/v1/speak`,
+//! `/v2/listen`, `Authorization: Token <key>`.
+
+use super::Provider;
+use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+
+/// Deepgram's hosted API.
+pub(crate) const BASE_URL: &str = "wss://api.deepgram.com";
+
+/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name; Cloudflare's
+/// Aura models become the Deepgram voice named by `speaker`, or Cloudflare's default voice for
+/// that model (so a session sounds the same whichever upstream serves it).
+pub const ALIASES: [(&str, &str); 9] = [
+    ("@cf/deepgram/*", "*"),
+    ("@cf/deepgram/flux", "flux-general-en"),
+    ("flux", "flux-general-en"),
+    ("aura-1", "aura-{speaker:angus}-en"),
+    ("@cf/deepgram/aura-1", "aura-{speaker:angus}-en"),
+    ("aura-2-en", "aura-2-{speaker:luna}-en"),
+    ("@cf/deepgram/aura-2-en", "aura-2-{speaker:luna}-en"),
+    ("aura-2-es", "aura-2-{speaker:aquila}-es"),
+    ("@cf/deepgram/aura-2-es", "aura-2-{speaker:aquila}-es"),
+];
+
+/// Deepgram's published pay-as-you-go list prices for streaming: Nova-3 (monolingual)
+/// $0.0048 and Flux (English) $0.0065 per audio minute, Aura-2 $0.030 per 1,000 characters
+/// (deepgram.com/pricing as transcribed in public price datasets verified 2026-07-19 and
+/// 2026-08-01; the page itself could not be read first-hand). Self-hosted Deepgram and
+/// contract prices: set `[upstreams.<name>.prices]`.
+pub(crate) const PRICES: PricesConfig = PricesConfig {
+    listen_usd_per_minute: 0.0048,
+    flux_usd_per_minute: 0.0065,
+    speak_usd_per_1k_chars: 0.03,
+};
+
+/// The registry entry.
+pub(crate) static PROVIDER: Provider = Provider {
+    base_url: BASE_URL,
+    endpoint,
+    path,
+    credential_header: "authorization",
+    auth_scheme: AuthScheme::Token,
+    aliases: &ALIASES,
+    prices: PRICES,
+};
+
+/// The base URL as is: Deepgram's paths hang directly under it.
+fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
+    base.to_owned()
+}
+
+fn path(kind: RouteKind) -> &'static str {
+    match kind {
+        RouteKind::Listen => "/v1/listen",
+        RouteKind::Speak => "/v1/speak",
+        RouteKind::Flux => "/v2/listen",
+    }
+}

@@ -1,0 +1,55 @@
+//! Every registry entry is complete and consistent.
+
+use axum::http::HeaderName;
+
+use super::UpstreamKind;
+use crate::config::RouteKind;
+use crate::rewrite::check_template;
+
+#[test]
+fn every_provider_has_a_websocket_base_url_and_a_valid_credential_header() {
+    for kind in UpstreamKind::ALL {
+        let p = kind.provider();
+        assert!(p.base_url.starts_with("wss://"), "{kind:?}");
+        assert!(!p.base_url.ends_with('/'), "{kind:?}");
+        HeaderName::from_static(p.credential_header);
+    }
+}
+
+#[test]
+fn every_provider_alias_template_is_valid() {
+    for kind in UpstreamKind::ALL {
+        for (pattern, template) in kind.provider().aliases {
+            assert_eq!(check_template(template), Ok(()), "{kind:?} {pattern}");
+        }
+    }
+}
+
+#[test]
+fn every_provider_prices_are_finite_and_positive() {
+    for kind in UpstreamKind::ALL {
+        let p = kind.provider().prices;
+        for v in [
+            p.listen_usd_per_minute,
+            p.flux_usd_per_minute,
+            p.speak_usd_per_1k_chars,
+        ] {
+            assert!(v.is_finite() && v > 0.0, "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn paths_per_route_kind_are_the_providers_own() {
+    let dg = UpstreamKind::Deepgram.provider();
+    let cf = UpstreamKind::Cloudflare.provider();
+    for (kind, path) in [
+        (RouteKind::Listen, "/v1/listen"),
+        (RouteKind::Speak, "/v1/speak"),
+        (RouteKind::Flux, "/v2/listen"),
+    ] {
+        assert_eq!((dg.path)(kind), path);
+        // the Workers AI endpoint serves every kind; the model picks the API
+        assert_eq!((cf.path)(kind), "");
+    }
+}
