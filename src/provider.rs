@@ -13,9 +13,12 @@
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::secret::Secret;
 
 /// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +31,7 @@ pub enum UpstreamKind {
 }
 
 impl UpstreamKind {
-    /// Every registered kind.
-    #[cfg(test)]
+    /// Every registered kind, in the order their credential forms are tried.
     pub(crate) const ALL: [Self; 2] = [Self::Deepgram, Self::Cloudflare];
 
     /// The provider behind this kind: the registry.
@@ -63,6 +65,26 @@ pub(crate) struct Provider {
     pub(crate) aliases: &'static [(&'static str, &'static str)],
     /// List prices used unless the upstream sets `prices`.
     pub(crate) prices: PricesConfig,
+    /// Where this provider's SDKs put the client's credential.
+    pub(crate) credentials: CredentialForm,
+}
+
+/// Where a provider's SDKs put the credential in a handshake. Each function answers
+/// `Ok(None)` when its form is absent, and `Err` when it is present but unusable (no other
+/// form is tried then).
+#[derive(Debug)]
+pub(crate) struct CredentialForm {
+    /// From the offered subprotocols, in order: the token and the value to echo.
+    pub(crate) from_protocols: fn(&[&str]) -> Result<Option<Credential>, AuthError>,
+    /// From the request headers (server-side clients).
+    pub(crate) from_headers: fn(&HeaderMap) -> Result<Option<Secret>, AuthError>,
+}
+
+/// Every provider's credential form, in registry order.
+pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm> {
+    UpstreamKind::ALL
+        .into_iter()
+        .map(|kind| &kind.provider().credentials)
 }
 
 #[cfg(test)]

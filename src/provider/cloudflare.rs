@@ -2,8 +2,17 @@
 //! `wss://gateway.ai.cloudflare.com/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`,
 //! credential in `cf-aig-authorization`.
 
-use super::Provider;
+use axum::http::HeaderMap;
+
+use super::{CredentialForm, Provider};
+use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::secret::Secret;
+
+/// Cloudflare's credential header, also the upstream's.
+const HEADER: &str = "cf-aig-authorization";
+/// Prefix of Cloudflare's browser subprotocol form, `cf-aig-authorization.<T>`.
+const SUBPROTOCOL_PREFIX: &str = "cf-aig-authorization.";
 
 /// Cloudflare AI Gateway.
 pub(crate) const BASE_URL: &str = "wss://gateway.ai.cloudflare.com";
@@ -37,11 +46,42 @@ pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
     endpoint,
     path,
-    credential_header: "cf-aig-authorization",
+    credential_header: HEADER,
     auth_scheme: AuthScheme::Raw,
     aliases: &ALIASES,
     prices: PRICES,
+    credentials: CredentialForm {
+        from_protocols,
+        from_headers,
+    },
 };
+
+/// Cloudflare's browser form: the subprotocol `cf-aig-authorization.<T>` (prefix in any case),
+/// echoed whole as Cloudflare does.
+fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
+    let found = offered.iter().find_map(|p| {
+        let head = p.get(..SUBPROTOCOL_PREFIX.len())?;
+        head.eq_ignore_ascii_case(SUBPROTOCOL_PREFIX)
+            .then(|| (*p, &p[SUBPROTOCOL_PREFIX.len()..]))
+    });
+    Ok(found.map(|(whole, token)| Credential {
+        token: Secret::new(token),
+        echo: Some(whole.to_owned()),
+    }))
+}
+
+/// `cf-aig-authorization: <T>` or `cf-aig-authorization: Bearer <T>`.
+fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
+    let Some(v) = headers.get(HEADER).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    let token = match v.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
+        _ => v,
+    };
+    Ok(Some(Secret::new(token)))
+}
 
 /// `<base>/v1/<account_id>/<gateway_id>/workers-ai`; both ids are required.
 fn endpoint(base: &str, u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> String {

@@ -1,8 +1,13 @@
 //! Deepgram's own API as an upstream: `wss://api.deepgram.com`, `/v1/listen`, `/v1/speak`,
 //! `/v2/listen`, `Authorization: Token <key>`.
 
-use super::Provider;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+use super::{CredentialForm, Provider};
+use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::secret::Secret;
 
 /// Deepgram's hosted API.
 pub(crate) const BASE_URL: &str = "wss://api.deepgram.com";
@@ -42,7 +47,40 @@ pub(crate) static PROVIDER: Provider = Provider {
     auth_scheme: AuthScheme::Token,
     aliases: &ALIASES,
     prices: PRICES,
+    credentials: CredentialForm {
+        from_protocols,
+        from_headers,
+    },
 };
+
+/// Whether `scheme` is one of Deepgram's: `token` or `bearer`, any case.
+fn known_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")
+}
+
+/// Deepgram's browser form: the subprotocols `token, <T>` or `bearer, <T>`; the scheme is echoed,
+/// never the token.
+fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
+    let Some(i) = offered.iter().position(|p| known_scheme(p)) else {
+        return Ok(None);
+    };
+    let token = offered.get(i + 1).ok_or(AuthError::Missing)?;
+    Ok(Some(Credential {
+        token: Secret::new(*token),
+        echo: Some(offered[i].to_owned()),
+    }))
+}
+
+/// `Authorization: Token <T>` or `Bearer <T>`; any other `Authorization` is unusable.
+fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
+    let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    match v.trim().split_once(' ') {
+        Some((scheme, token)) if known_scheme(scheme) => Ok(Some(Secret::new(token.trim()))),
+        _ => Err(AuthError::Missing),
+    }
+}
 
 /// The base URL as is: Deepgram's paths hang directly under it.
 fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
