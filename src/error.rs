@@ -1,12 +1,12 @@
-//! Handshake refusals: one place maps each to its HTTP status, Deepgram-shaped JSON body and
-//! fixed metrics reason.
+//! Handshake refusals: one place maps each to its HTTP status, JSON body (in the client API's
+//! error shape) and fixed metrics reason.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::provider::CLIENT_API;
 use crate::rewrite::RewriteError;
 use crate::upstream::UpstreamError;
 
@@ -151,7 +151,7 @@ impl Reject {
         }
     }
 
-    /// The message sent as `err_msg` (and `dg-error`).
+    /// The refusal's message, in the body (and the API's error header).
     fn message(&self) -> String {
         match self {
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
@@ -159,9 +159,9 @@ impl Reject {
         }
     }
 
-    /// The Deepgram-shaped JSON body: `err_code`, `err_msg`, `request_id`.
+    /// The JSON body in the client API's error shape.
     pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
-        json!({"err_code": self.err_code(), "err_msg": self.message(), "request_id": request_id})
+        (CLIENT_API.error_body)(self.err_code(), &self.message(), request_id)
     }
 
     /// The response, with the session id as `request_id`.
@@ -177,8 +177,8 @@ impl Reject {
         let msg = self.message();
         let body = self.body(request_id);
         let mut resp = (status, Json(body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&msg) {
-            resp.headers_mut().insert("dg-error", v);
+        if let (Some(name), Ok(v)) = (CLIENT_API.error_header, HeaderValue::from_str(&msg)) {
+            resp.headers_mut().insert(name, v);
         }
         if let Self::RateLimited(wait) = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -80,6 +80,27 @@ pub(crate) struct CredentialForm {
     pub(crate) from_headers: fn(&HeaderMap) -> Result<Option<Secret>, AuthError>,
 }
 
+/// The API every client-facing path speaks today: Deepgram's (Cloudflare's Workers AI path
+/// carries the same messages). A `const`, so what the relay reads from it (the keep-alive
+/// message) is a compile-time constant on the hot path.
+pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
+
+/// What a client-facing API fixes for every session on it.
+#[derive(Debug)]
+pub(crate) struct ClientApi {
+    /// The JSON body of a refusal before the upgrade, from its code, message and request id.
+    pub(crate) error_body: fn(code: &str, message: &str, request_id: &str) -> serde_json::Value,
+    /// Response header repeating a refusal's message, if the API has one.
+    pub(crate) error_header: Option<&'static str>,
+    /// Upstream response header with its request id, forwarded on the client's 101 (the
+    /// session id when the upstream sends none).
+    pub(crate) request_id_header: &'static str,
+    /// Client request headers passed upstream; every other one (credentials, cookies) stays.
+    pub(crate) forwarded_headers: &'static [&'static str],
+    /// The text message sent upstream when the client is silent, on routes with keep-alive.
+    pub(crate) keepalive: &'static str,
+}
+
 /// Every provider's credential form, in registry order.
 pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm> {
     UpstreamKind::ALL

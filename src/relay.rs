@@ -135,8 +135,9 @@ pub(crate) struct RelayOptions {
     pub max_message_bytes: usize,
 }
 
-/// The JSON Deepgram's `/v1/listen` accepts as a keep-alive.
-pub(crate) const KEEPALIVE: &str = r#"{"type":"KeepAlive"}"#;
+/// The keep-alive message sent upstream for a silent client: the client API's, fixed at
+/// compile time so the pump looks nothing up per message.
+pub(crate) const KEEPALIVE: &str = crate::provider::CLIENT_API.keepalive;
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
 pub(crate) async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome

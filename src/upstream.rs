@@ -20,16 +20,14 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::config::RouteKind;
-use crate::provider::Provider;
+use crate::provider::{CLIENT_API, Provider};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 
 /// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
 pub(crate) const SIMULATOR_BASE: &str = "simulator";
-/// Client headers passed upstream; everything else (credentials, cookies) stays here.
-pub(crate) const FORWARDED_HEADERS: [&str; 2] = ["user-agent", "x-deepgram-session-id"];
 /// Upstream response header forwarded on the browser's 101.
-pub(crate) const REQUEST_ID_HEADER: &str = "dg-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = CLIENT_API.request_id_header;
 /// Largest upstream error body passed back to the browser.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
@@ -139,7 +137,7 @@ impl Upstream {
             .into_client_request()
             .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
         let headers = req.headers_mut();
-        for name in FORWARDED_HEADERS {
+        for &name in CLIENT_API.forwarded_headers {
             if let Some(v) = client_headers.get(name) {
                 headers.insert(name, v.clone());
             }

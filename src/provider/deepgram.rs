@@ -4,7 +4,9 @@
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use super::{CredentialForm, Provider};
+use serde_json::{Value, json};
+
+use super::{ClientApi, CredentialForm, Provider};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
@@ -52,6 +54,20 @@ pub(crate) static PROVIDER: Provider = Provider {
         from_headers,
     },
 };
+
+/// Deepgram's API as clients speak it.
+pub(crate) const CLIENT_API: ClientApi = ClientApi {
+    error_body,
+    error_header: Some("dg-error"),
+    request_id_header: "dg-request-id",
+    forwarded_headers: &["user-agent", "x-deepgram-session-id"],
+    keepalive: r#"{"type":"KeepAlive"}"#,
+};
+
+/// Deepgram's error shape: `{"err_code", "err_msg", "request_id"}`.
+fn error_body(code: &str, message: &str, request_id: &str) -> Value {
+    json!({"err_code": code, "err_msg": message, "request_id": request_id})
+}
 
 /// Whether `scheme` is one of Deepgram's: `token` or `bearer`, any case.
 fn known_scheme(scheme: &str) -> bool {

@@ -53,3 +53,22 @@ fn paths_per_route_kind_are_the_providers_own() {
         assert_eq!((cf.path)(kind), "");
     }
 }
+
+#[test]
+fn the_client_api_refuses_in_deepgrams_error_shape() {
+    let api = super::CLIENT_API;
+    assert_eq!(
+        (api.error_body)("INVALID_AUTH", "invalid credentials", "id-1"),
+        serde_json::json!({"err_code": "INVALID_AUTH", "err_msg": "invalid credentials", "request_id": "id-1"})
+    );
+    assert_eq!(api.error_header, Some("dg-error"));
+    assert_eq!(api.request_id_header, "dg-request-id");
+    assert_eq!(api.keepalive, r#"{"type":"KeepAlive"}"#);
+    for name in api.forwarded_headers {
+        HeaderName::from_static(name);
+        assert!(
+            !name.contains("auth"),
+            "credentials are never forwarded: {name}"
+        );
+    }
+}

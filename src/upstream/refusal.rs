@@ -6,14 +6,15 @@
 //! replaced with `[redacted]` in the body as soon as it arrives, and a body cut short (so that it
 //! ends in the first characters of the key) loses that tail too. The answer is always JSON: a
 //! JSON object from the upstream is relayed (scrubbed, every string in it), anything else is
-//! wrapped in Deepgram's error shape with `err_code` `UPSTREAM_REJECTED`.
+//! wrapped in the client API's error shape with code `UPSTREAM_REJECTED`.
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Upstream, UpstreamError};
+use crate::provider::CLIENT_API;
 
 /// What replaces a credential.
 pub(crate) const REDACTED: &str = "[redacted]";
@@ -159,7 +160,7 @@ pub(crate) fn scrub(error: UpstreamError, upstream: &Upstream) -> UpstreamError 
 }
 
 /// The JSON a client gets for an (already scrubbed) upstream 4xx: the upstream's own JSON
-/// object, or its text wrapped in Deepgram's error shape.
+/// object, or its text wrapped in the client API's error shape plus `upstream_status`.
 pub(crate) fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> Value {
     if let Ok(v @ Value::Object(_)) = serde_json::from_slice::<Value>(body) {
         return v;
@@ -171,12 +172,11 @@ pub(crate) fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> 
     } else {
         text.chars().take(MAX_QUOTED_TEXT).collect()
     };
-    json!({
-        "err_code": UPSTREAM_REJECTED,
-        "err_msg": msg,
-        "request_id": request_id,
-        "upstream_status": status.as_u16(),
-    })
+    let mut body = (CLIENT_API.error_body)(UPSTREAM_REJECTED, &msg, request_id);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("upstream_status".into(), status.as_u16().into());
+    }
+    body
 }
 
 #[cfg(test)]
