@@ -40,9 +40,9 @@ pub(crate) enum Reject {
     /// The token does not grant this model.
     #[error("model '{0}' is not granted to this token")]
     ModelNotGranted(String),
-    /// A request on the Workers AI path whose `model` selects no route.
+    /// A request on a path where the model picks the route, whose model selects none.
     #[error("{0}")]
-    WorkersAiModel(String),
+    UnknownModel(String),
     /// A grant request with a bad body.
     #[error("{0}")]
     BadGrant(String),
@@ -82,7 +82,7 @@ impl Reject {
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
-            Self::BadGrant(_) | Self::WorkersAiModel(_) => StatusCode::BAD_REQUEST,
+            Self::BadGrant(_) | Self::UnknownModel(_) => StatusCode::BAD_REQUEST,
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -110,7 +110,7 @@ impl Reject {
             Self::ClientSessionLimit(_) => "client_session_limit",
             Self::ModelNotGranted(_) => "model_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
-            Self::WorkersAiModel(_) => "unknown_model",
+            Self::UnknownModel(_) => "unknown_model",
             Self::Auth(AuthError::Missing) => "missing_credentials",
             Self::Auth(AuthError::Invalid) => "invalid_credentials",
             Self::Auth(AuthError::Expired) => "token_expired",
@@ -142,7 +142,7 @@ impl Reject {
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
-            Self::BadGrant(_) | Self::WorkersAiModel(_) => "BAD_REQUEST",
+            Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",
             Self::Rewrite(_) => "BAD_REQUEST",

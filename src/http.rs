@@ -17,7 +17,6 @@ use crate::grant::{GRANT_PATH, grant, grant_method_not_allowed};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
 use crate::state::Shared;
-use crate::workers_ai::{self, WorkersAi};
 
 /// Route label for requests that match no route.
 pub(crate) const NO_ROUTE: &str = "none";
@@ -49,9 +48,7 @@ pub(crate) fn router(
         };
         router = router.route(&route.path, any(handle).with_state(state));
     }
-    if let Some(table) = WorkersAi::new(shared.clone(), routes) {
-        router = router.route(workers_ai::PATH, any(workers_ai::handle).with_state(table));
-    }
+    router = router.merge(crate::provider::paths(&shared, routes));
     // spans carry method and path only: a query may hold a token
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())

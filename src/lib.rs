@@ -24,7 +24,6 @@
 //!   `conns`: open connections per client IP; `tls`: the listener's own TLS.
 //! - `http`: the router: health, readiness, metrics and one handler per route; `grant`: the
 //!   grant endpoint; `demo`: the demo page.
-//! - `workers_ai`: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
 //! - `session`: a session's phases, from handshake checks to the recorded outcome; `route`: a
 //!   route at runtime; `limits`: rate limits and caps; `error`: refusals before the upgrade.
 //! - `provider`: one module per upstream API (Deepgram, Cloudflare Workers AI) and the registry.
@@ -60,7 +59,6 @@ mod tls;
 pub mod token;
 mod upstream;
 mod usage;
-mod workers_ai;
 
 pub use app::App;
 

@@ -13,12 +13,17 @@
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 
+use std::sync::Arc;
+
+use axum::Router;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::route::Route;
 use crate::secret::Secret;
+use crate::state::Shared;
 
 /// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +72,16 @@ pub(crate) struct Provider {
     pub(crate) prices: PricesConfig,
     /// Where this provider's SDKs put the client's credential.
     pub(crate) credentials: CredentialForm,
+    /// Prefix of this provider's names for models it shares with others (`@cf/deepgram/`);
+    /// allowlists and grants match the bare name.
+    pub(crate) model_prefix: Option<&'static str>,
+    /// Client-facing paths of this provider's own shape, mounted beside the routes' paths.
+    pub(crate) paths: Option<PathsFn>,
 }
+
+/// The router for a provider's own client-facing paths over `routes`; `None` when no route
+/// serves them.
+pub(crate) type PathsFn = fn(Arc<Shared>, &[Arc<Route>]) -> Option<Router<Arc<Shared>>>;
 
 /// Where a provider's SDKs put the credential in a handshake. Each function answers
 /// `Ok(None)` when its form is absent, and `Err` when it is present but unusable (no other
@@ -106,6 +120,24 @@ pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm
     UpstreamKind::ALL
         .into_iter()
         .map(|kind| &kind.provider().credentials)
+}
+
+/// `model` without any registered provider's model prefix.
+pub(crate) fn bare_model(model: &str) -> &str {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().model_prefix)
+        .find_map(|prefix| model.strip_prefix(prefix))
+        .unwrap_or(model)
+}
+
+/// Every provider's own client-facing paths over `routes`, merged.
+pub(crate) fn paths(shared: &Arc<Shared>, routes: &[Arc<Route>]) -> Router<Arc<Shared>> {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().paths)
+        .filter_map(|mount| mount(shared.clone(), routes))
+        .fold(Router::new(), Router::merge)
 }
 
 #[cfg(test)]

@@ -18,9 +18,6 @@ pub mod params;
 
 pub use params::CREDENTIAL_PARAMS;
 
-/// Prefix of Cloudflare Workers AI model names for Deepgram models.
-pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
-
 /// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
 /// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -180,9 +177,7 @@ impl<'q> ClientQuery<'q> {
             }
         }
         let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
-        let bare = model
-            .strip_prefix(CLOUDFLARE_MODEL_PREFIX)
-            .unwrap_or(&model);
+        let bare = crate::provider::bare_model(&model);
         if !policy.models.iter().any(|p| p.matches(bare)) {
             return Err(RewriteError::ModelNotAllowed(quoted(&model)));
         }

@@ -23,7 +23,6 @@ use crate::limits::{LimitError, Permit};
 use crate::metrics::close_code_label;
 use crate::relay::message::ClientSocket;
 use crate::relay::{Outcome, RelayOptions, relay};
-use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::state::Shared;
@@ -228,7 +227,7 @@ fn authenticate(
 
 /// A token that lists models allows only those (the route's allowlist still applies).
 fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
-    let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
+    let bare = crate::provider::bare_model(model);
     match &access.models {
         Some(granted) if !granted.iter().any(|p| p.matches(bare)) => {
             Err(Reject::ModelNotGranted(model.chars().take(64).collect()))

@@ -2,12 +2,17 @@
 //! `wss://gateway.ai.cloudflare.com/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`,
 //! credential in `cf-aig-authorization`.
 
+mod workers_ai;
+
 use axum::http::HeaderMap;
 
 use super::{CredentialForm, Provider};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
+
+/// Prefix of Workers AI model names for Deepgram models.
+pub(crate) const MODEL_PREFIX: &str = "@cf/deepgram/";
 
 /// Cloudflare's credential header, also the upstream's.
 const HEADER: &str = "cf-aig-authorization";
@@ -54,6 +59,8 @@ pub(crate) static PROVIDER: Provider = Provider {
         from_protocols,
         from_headers,
     },
+    model_prefix: Some(MODEL_PREFIX),
+    paths: Some(workers_ai::router),
 };
 
 /// Cloudflare's browser form: the subprotocol `cf-aig-authorization.<T>` (prefix in any case),

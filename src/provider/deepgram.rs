@@ -53,6 +53,9 @@ pub(crate) static PROVIDER: Provider = Provider {
         from_protocols,
         from_headers,
     },
+    model_prefix: None,
+    // its paths are the routes' own
+    paths: None,
 };
 
 /// Deepgram's API as clients speak it.

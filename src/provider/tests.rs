@@ -72,3 +72,17 @@ fn the_client_api_refuses_in_deepgrams_error_shape() {
         );
     }
 }
+
+#[test]
+fn bare_model_strips_any_registered_model_prefix_once() {
+    assert_eq!(super::bare_model("@cf/deepgram/nova-3"), "nova-3");
+    assert_eq!(super::bare_model("nova-3"), "nova-3");
+    assert_eq!(
+        super::bare_model("@cf/openai/whisper"),
+        "@cf/openai/whisper"
+    );
+    assert_eq!(
+        super::bare_model("@cf/deepgram/@cf/deepgram/x"),
+        "@cf/deepgram/x"
+    );
+}
