@@ -18,6 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
@@ -113,6 +114,32 @@ pub(crate) struct ClientApi {
     pub(crate) forwarded_headers: &'static [&'static str],
     /// The text message sent upstream when the client is silent, on routes with keep-alive.
     pub(crate) keepalive: &'static str,
+    /// Text-to-speech output encoding and sample rate when the client names none.
+    pub(crate) tts_output: (&'static str, f64),
+}
+
+/// What a client message counts for in metering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientUsage {
+    /// Speech-to-text audio of this many bytes.
+    Audio(usize),
+    /// Text-to-speech input of this many characters.
+    Characters(u64),
+    /// Nothing metered (control messages).
+    Nothing,
+}
+
+/// What a relayed client message counts for under the client API: a static call the compiler
+/// inlines, no lookup per message.
+#[inline]
+pub(crate) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
+    deepgram::client_usage(kind, msg)
+}
+
+/// Bytes of text-to-speech audio in a relayed upstream message, if it is that.
+#[inline]
+pub(crate) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
+    deepgram::tts_audio(kind, msg)
 }
 
 /// Every provider's credential form, in registry order.

@@ -6,7 +6,9 @@ use axum::http::header::AUTHORIZATION;
 
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{ClientApi, ClientUsage, CredentialForm, Provider};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
@@ -65,7 +67,44 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     request_id_header: "dg-request-id",
     forwarded_headers: &["user-agent", "x-deepgram-session-id"],
     keepalive: r#"{"type":"KeepAlive"}"#,
+    // `/v1/speak` answers linear16 at 24 kHz unless asked otherwise
+    tts_output: ("linear16", 24_000.0),
 };
+
+/// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`
+/// messages.
+pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
+    match (kind, msg) {
+        (RouteKind::Speak, Message::Text(t)) => {
+            speak_chars(t.as_str()).map_or(ClientUsage::Nothing, ClientUsage::Characters)
+        }
+        (RouteKind::Listen | RouteKind::Flux, Message::Binary(b)) if !b.is_empty() => {
+            ClientUsage::Audio(b.len())
+        }
+        _ => ClientUsage::Nothing,
+    }
+}
+
+/// Speak's binary frames are its audio.
+pub(super) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
+    match (kind, msg) {
+        (RouteKind::Speak, Message::Binary(b)) => Some(b.len()),
+        _ => None,
+    }
+}
+
+/// The characters of a `{"type":"Speak","text":…}` message; `None` for any other message.
+fn speak_chars(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Speak<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(default, borrow)]
+        text: std::borrow::Cow<'a, str>,
+    }
+    let speak = serde_json::from_str::<Speak<'_>>(text).ok()?;
+    (speak.kind == "Speak").then(|| speak.text.chars().count() as u64)
+}
 
 /// Deepgram's error shape: `{"err_code", "err_msg", "request_id"}`.
 fn error_body(code: &str, message: &str, request_id: &str) -> Value {

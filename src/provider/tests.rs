@@ -86,3 +86,36 @@ fn bare_model_strips_any_registered_model_prefix_once() {
         "@cf/deepgram/x"
     );
 }
+
+#[test]
+fn the_client_api_meters_audio_frames_and_speak_characters() {
+    use super::{ClientUsage, client_usage, tts_audio};
+    use tokio_tungstenite::tungstenite::Message;
+    let audio = Message::Binary(vec![0; 320].into());
+    let speak = Message::Text(r#"{"type":"Speak","text":"Héllo"}"#.into());
+    let flush = Message::Text(r#"{"type":"Flush"}"#.into());
+    assert_eq!(
+        client_usage(RouteKind::Listen, &audio),
+        ClientUsage::Audio(320)
+    );
+    assert_eq!(
+        client_usage(RouteKind::Flux, &audio),
+        ClientUsage::Audio(320)
+    );
+    let empty = Message::Binary(Vec::new().into());
+    assert_eq!(
+        client_usage(RouteKind::Listen, &empty),
+        ClientUsage::Nothing
+    );
+    assert_eq!(
+        client_usage(RouteKind::Speak, &speak),
+        ClientUsage::Characters(5)
+    );
+    assert_eq!(client_usage(RouteKind::Speak, &flush), ClientUsage::Nothing);
+    assert_eq!(
+        client_usage(RouteKind::Listen, &speak),
+        ClientUsage::Nothing
+    );
+    assert_eq!(tts_audio(RouteKind::Speak, &audio), Some(320));
+    assert_eq!(tts_audio(RouteKind::Listen, &audio), None);
+}
