@@ -24,7 +24,7 @@ pub(crate) const GRANT_PATH: &str = "/v1/auth/grant";
 /// Largest grant request body accepted (→ 413).
 pub(crate) const MAX_GRANT_BODY: usize = 4096;
 
-/// Issues a grant, or refuses with Deepgram-shaped JSON. The rate limit and the credential are
+/// Issues a grant, or refuses in the client API's error shape. The rate limit and the credential are
 /// checked from the headers before any of the body is read; the body then has
 /// `server.request_body_timeout` to arrive.
 pub(crate) async fn grant(

@@ -40,7 +40,7 @@ pub(crate) const CLOSE_INTERNAL: u16 = 1011;
 pub(crate) enum Side {
     /// The browser or other client.
     Client,
-    /// Deepgram or the gateway.
+    /// The upstream the session was connected to.
     Upstream,
     /// voxrelay itself (shutdown).
     Relay,
@@ -129,7 +129,7 @@ pub(crate) struct RelayOptions {
     pub max_session: Option<Duration>,
     /// A session with no data either way for this long is closed.
     pub idle_timeout: Duration,
-    /// Client silence after which a KeepAlive goes upstream, and its counter.
+    /// Client silence after which the keep-alive message goes upstream, and its counter.
     pub keepalive: Option<(Duration, IntCounter)>,
     /// The message size limit, named in the 1009 reason.
     pub max_message_bytes: usize,

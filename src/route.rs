@@ -23,7 +23,7 @@ pub(crate) struct Route {
     pub origins: Vec<OriginPattern>,
     /// Whether handshakes without `Origin` are accepted.
     pub allow_missing_origin: bool,
-    /// Client silence after which a KeepAlive is sent upstream (`None`: never).
+    /// Client silence after which the keep-alive message is sent upstream (`None`: never).
     pub keepalive: Option<Duration>,
     /// Whether clients must authenticate (only `false` on trusted networks).
     pub require_auth: bool,
@@ -31,7 +31,8 @@ pub(crate) struct Route {
     pub max_session: Option<Duration>,
     /// Model and query rules.
     pub policy: QueryPolicy,
-    /// Whether this route also serves its kind's models on the Workers AI path.
+    /// Whether this route also serves its kind's models on a provider's own path shape (the
+    /// `workers_ai` setting).
     pub workers_ai: bool,
 }
 

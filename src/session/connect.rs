@@ -19,7 +19,7 @@ pub(super) struct Connected {
     pub(super) upstream: Arc<Upstream>,
     /// Its socket.
     pub(super) socket: UpstreamSocket,
-    /// Its `dg-request-id`.
+    /// Its request id (the client API's request-id header).
     pub(super) request_id: Option<HeaderValue>,
     /// The model as sent to it.
     pub(super) model: String,
