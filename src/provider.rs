@@ -114,6 +114,10 @@ pub(crate) struct ClientApi {
     pub(crate) forwarded_headers: &'static [&'static str],
     /// The text message sent upstream when the client is silent, on routes with keep-alive.
     pub(crate) keepalive: &'static str,
+    /// Whether routes of a kind send keep-alives unless `keepalive` says otherwise.
+    pub(crate) keepalive_by_default: fn(RouteKind) -> bool,
+    /// Why routes of a kind cannot send keep-alives, if they cannot.
+    pub(crate) keepalive_refused: fn(RouteKind) -> Option<&'static str>,
     /// Text-to-speech output encoding and sample rate when the client names none.
     pub(crate) tts_output: (&'static str, f64),
 }

@@ -119,3 +119,14 @@ fn the_client_api_meters_audio_frames_and_speak_characters() {
     assert_eq!(tts_audio(RouteKind::Speak, &audio), Some(320));
     assert_eq!(tts_audio(RouteKind::Listen, &audio), None);
 }
+
+#[test]
+fn keep_alive_is_on_by_default_for_listen_and_refused_on_flux() {
+    let api = super::CLIENT_API;
+    assert!((api.keepalive_by_default)(RouteKind::Listen));
+    assert!(!(api.keepalive_by_default)(RouteKind::Speak));
+    assert!(!(api.keepalive_by_default)(RouteKind::Flux));
+    assert_eq!((api.keepalive_refused)(RouteKind::Listen), None);
+    assert_eq!((api.keepalive_refused)(RouteKind::Speak), None);
+    assert!((api.keepalive_refused)(RouteKind::Flux).is_some());
+}

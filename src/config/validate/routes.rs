@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::super::{RouteConfig, RouteKind};
+use super::super::RouteConfig;
 use super::{RESERVED_PATHS, query, workers_ai};
 use crate::origin::OriginPattern;
+use crate::provider::CLIENT_API;
 use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::upstream::Upstream;
@@ -57,10 +58,10 @@ pub(super) fn routes(
             }
         }
         query::param_rules(r, &at, errors);
-        if r.kind == RouteKind::Flux && r.keepalive == Some(true) {
-            errors.push(format!(
-                "{at}.keepalive: Flux (/v2/listen) has no KeepAlive message"
-            ));
+        if r.keepalive == Some(true)
+            && let Some(why) = (CLIENT_API.keepalive_refused)(r.kind)
+        {
+            errors.push(format!("{at}.keepalive: {why}"));
         }
         if r.keepalive_interval.is_zero() {
             errors.push(format!("{at}.keepalive_interval: must be positive"));
@@ -104,7 +105,7 @@ pub(super) fn routes(
                 require_auth: r.require_auth,
                 keepalive: r
                     .keepalive
-                    .unwrap_or(r.kind == RouteKind::Listen)
+                    .unwrap_or((CLIENT_API.keepalive_by_default)(r.kind))
                     .then_some(r.keepalive_interval),
                 max_session: r.max_session,
                 policy: QueryPolicy {
