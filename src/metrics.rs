@@ -63,7 +63,7 @@ pub struct Metrics {
     pub fallbacks_total: IntCounterVec,
     /// 1 while an upstream's circuit breaker is open.
     pub circuit_open: IntGaugeVec,
-    /// KeepAlive messages injected upstream by route.
+    /// Keep-alive messages injected upstream by route.
     pub keepalives_total: IntCounterVec,
     /// Close frames by who sent them and code.
     pub close_codes_total: IntCounterVec,

@@ -78,6 +78,7 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
 
 /// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`
 /// messages.
+#[inline]
 pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
     match (kind, msg) {
         (RouteKind::Speak, Message::Text(t)) => {
@@ -91,6 +92,7 @@ pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
 }
 
 /// Speak's binary frames are its audio.
+#[inline]
 pub(super) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
     match (kind, msg) {
         (RouteKind::Speak, Message::Binary(b)) => Some(b.len()),

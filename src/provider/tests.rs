@@ -130,3 +130,72 @@ fn keep_alive_is_on_by_default_for_listen_and_refused_on_flux() {
     assert_eq!((api.keepalive_refused)(RouteKind::Speak), None);
     assert!((api.keepalive_refused)(RouteKind::Flux).is_some());
 }
+
+/// The provider-agnostic modules, as compiled.
+const AGNOSTIC: [(&str, &str); 28] = [
+    ("app.rs", include_str!("../app.rs")),
+    ("auth.rs", include_str!("../auth.rs")),
+    ("config/load.rs", include_str!("../config/load.rs")),
+    ("config/validate.rs", include_str!("../config/validate.rs")),
+    (
+        "config/validate/limits.rs",
+        include_str!("../config/validate/limits.rs"),
+    ),
+    (
+        "config/validate/routes.rs",
+        include_str!("../config/validate/routes.rs"),
+    ),
+    (
+        "config/validate/upstreams.rs",
+        include_str!("../config/validate/upstreams.rs"),
+    ),
+    ("conns.rs", include_str!("../conns.rs")),
+    ("error.rs", include_str!("../error.rs")),
+    ("http.rs", include_str!("../http.rs")),
+    ("limits.rs", include_str!("../limits.rs")),
+    (
+        "limits/client_ip.rs",
+        include_str!("../limits/client_ip.rs"),
+    ),
+    ("metrics.rs", include_str!("../metrics.rs")),
+    ("metrics/builder.rs", include_str!("../metrics/builder.rs")),
+    ("relay.rs", include_str!("../relay.rs")),
+    ("relay/pump.rs", include_str!("../relay/pump.rs")),
+    ("serve.rs", include_str!("../serve.rs")),
+    ("session.rs", include_str!("../session.rs")),
+    ("session/connect.rs", include_str!("../session/connect.rs")),
+    ("session/run.rs", include_str!("../session/run.rs")),
+    ("state.rs", include_str!("../state.rs")),
+    ("upstream.rs", include_str!("../upstream.rs")),
+    (
+        "upstream/breaker.rs",
+        include_str!("../upstream/breaker.rs"),
+    ),
+    (
+        "upstream/refusal.rs",
+        include_str!("../upstream/refusal.rs"),
+    ),
+    ("usage.rs", include_str!("../usage.rs")),
+    ("usage/format.rs", include_str!("../usage/format.rs")),
+    ("usage/guard.rs", include_str!("../usage/guard.rs")),
+    ("route.rs", include_str!("../route.rs")),
+];
+
+#[test]
+fn session_auth_limits_relay_metrics_and_config_loading_name_no_provider() {
+    let marks = [
+        "deepgram",
+        "cloudflare",
+        "cf-aig",
+        "dg-",
+        "@cf/",
+        "\"keepalive\"",
+        "\"speak\"",
+    ];
+    for (file, text) in AGNOSTIC {
+        let text = text.to_ascii_lowercase();
+        for mark in marks {
+            assert!(!text.contains(mark), "src/{file} names a provider: {mark}");
+        }
+    }
+}
