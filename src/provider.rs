@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth::{AuthError, Credential};
-use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamConfig};
 use crate::route::Route;
 use crate::secret::Secret;
 use crate::state::Shared;
@@ -78,7 +78,14 @@ pub(crate) struct Provider {
     pub(crate) model_prefix: Option<&'static str>,
     /// Client-facing paths of this provider's own shape, mounted beside the routes' paths.
     pub(crate) paths: Option<PathsFn>,
+    /// Which configured routes serve those paths (the routes' `workers_ai` setting), with
+    /// config errors reported.
+    pub(crate) own_path_routes: Option<OwnPathRoutesFn>,
 }
+
+/// For each configured route, whether it serves the provider's own paths; errors under their
+/// key paths.
+pub(crate) type OwnPathRoutesFn = fn(&[RouteConfig], &mut Vec<String>) -> Vec<bool>;
 
 /// The router for a provider's own client-facing paths over `routes`; `None` when no route
 /// serves them.
@@ -160,6 +167,21 @@ pub(crate) fn bare_model(model: &str) -> &str {
         .filter_map(|kind| kind.provider().model_prefix)
         .find_map(|prefix| model.strip_prefix(prefix))
         .unwrap_or(model)
+}
+
+/// For each configured route, whether it serves a provider's own paths (one provider has them
+/// today; a route's flag is set when any provider's rule picks it).
+pub(crate) fn own_path_routes(routes: &[RouteConfig], errors: &mut Vec<String>) -> Vec<bool> {
+    let mut out = vec![false; routes.len()];
+    for pick in UpstreamKind::ALL
+        .iter()
+        .filter_map(|k| k.provider().own_path_routes)
+    {
+        for (flag, picked) in out.iter_mut().zip(pick(routes, errors)) {
+            *flag |= picked;
+        }
+    }
+    out
 }
 
 /// Every provider's own client-facing paths over `routes`, merged.

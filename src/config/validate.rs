@@ -18,7 +18,6 @@ mod routes;
 mod tls;
 mod upstreams;
 mod warnings;
-mod workers_ai;
 
 use limits::limits;
 use routes::routes;

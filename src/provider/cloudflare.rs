@@ -2,6 +2,7 @@
 //! `wss://gateway.ai.cloudflare.com/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`,
 //! credential in `cf-aig-authorization`.
 
+mod serving;
 mod workers_ai;
 
 use axum::http::HeaderMap;
@@ -61,6 +62,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     },
     model_prefix: Some(MODEL_PREFIX),
     paths: Some(workers_ai::router),
+    own_path_routes: Some(serving::serving),
 };
 
 /// Cloudflare's browser form: the subprotocol `cf-aig-authorization.<T>` (prefix in any case),

@@ -58,6 +58,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     // its paths are the routes' own
     paths: None,
+    own_path_routes: None,
 };
 
 /// Deepgram's API as clients speak it.

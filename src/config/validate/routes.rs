@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::super::RouteConfig;
-use super::{RESERVED_PATHS, query, workers_ai};
+use super::{RESERVED_PATHS, query};
 use crate::origin::OriginPattern;
 use crate::provider::CLIENT_API;
 use crate::rewrite::{Pattern, QueryPolicy, params};
@@ -23,7 +23,7 @@ pub(super) fn routes(
         errors.push("routes: at least one route is required".into());
     }
     let (mut names, mut paths) = (BTreeSet::new(), BTreeSet::new());
-    let serves_workers_ai = workers_ai::serving(raw, errors);
+    let serves_own_paths = crate::provider::own_path_routes(raw, errors);
     let mut out = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let at = format!("routes[{i}]");
@@ -118,7 +118,7 @@ pub(super) fn routes(
                         .as_ref()
                         .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
                 },
-                workers_ai: serves_workers_ai[i],
+                workers_ai: serves_own_paths[i],
             }));
         }
     }
