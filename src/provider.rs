@@ -2,13 +2,16 @@
 //!
 //! A provider module owns its default base URL, how the upstream endpoint is built from the
 //! config, the path per route kind, where the real credential goes, its built-in model aliases
-//! and its default prices. Session set-up, auth, limits, relay, metrics and config loading
-//! reach a provider only through [`UpstreamKind::provider`].
+//! and default prices, where its SDKs put the client's credential and what is echoed, its own
+//! client-facing paths, and (for the API clients speak, [`CLIENT_API`]) the error shape, the
+//! request-id and forwarded headers, keep-alive and metering. Session set-up, auth, limits,
+//! relay, metrics and config loading reach a provider only through this module.
 //!
 //! A [`Provider`] is a `static` of data and plain function pointers rather than a trait object:
-//! every entry is read while loading config or setting a session up, never per relayed message,
-//! so the relay pump stays monomorphic and allocation-free; a `const` table also keeps the
-//! provider's facts in one screenful that a test can compare against.
+//! every entry is read while loading config or setting a session up, never per relayed message.
+//! What the relay needs per message is a `const` ([`ClientApi::keepalive`]) or a plain function
+//! the compiler inlines ([`client_usage`], [`tts_audio`]), so the pump has no dynamic dispatch
+//! and no lookup per message.
 
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;

@@ -1,6 +1,7 @@
-//! Cloudflare AI Gateway's Workers AI realtime endpoint as an upstream:
-//! `wss://gateway.ai.cloudflare.com/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`,
-//! credential in `cf-aig-authorization`.
+//! Cloudflare AI Gateway's Workers AI realtime endpoint: as an upstream
+//! (`wss://gateway.ai.cloudflare.com/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`,
+//! credential in `cf-aig-authorization`), and the same path shape and credential forms offered
+//! to clients written against the gateway.
 
 mod serving;
 mod workers_ai;

@@ -1,11 +1,10 @@
-//! Deepgram's own API as an upstream: `wss://api.deepgram.com`, `/v1/listen`, `/v1/speak`,
-//! `/v2/listen`, `Authorization: Token <key>`.
+//! Deepgram's API: as an upstream (`wss://api.deepgram.com`, `/v1/listen`, `/v1/speak`,
+//! `/v2/listen`, `Authorization: Token <key>`) and as the API clients speak (its credential
+//! forms, error shape, headers, KeepAlive and metering).
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-
 use serde_json::{Value, json};
-
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{ClientApi, ClientUsage, CredentialForm, Provider};
