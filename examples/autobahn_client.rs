@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use voxrelay::upstream::{UpstreamConnector, UpstreamSocket, tls_config};
+use voxrelay::client::{UpstreamConnector, UpstreamSocket, tls_config};
 
 /// Agent name the reports are filed under.
 const AGENT: &str = "voxrelay";

@@ -1,4 +1,4 @@
-//! The application: shared state, `App::build` (binds the public listener, and the metrics
+//! The application: `App::build` (binds the public listener, and the metrics
 //! listener and simulator when configured; port 0 works) and `App::run` with a bounded, tested
 //! drain.
 
@@ -13,12 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use crate::auth::Authenticator;
-use crate::config::{ServerConfig, Settings};
-use crate::limits::Limits;
+use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::serve::ServeOptions;
 use crate::simulate::{Simulator, SimulatorConfig};
+use crate::state::Shared;
 use crate::tls::ServerTls;
 use crate::upstream::UpstreamConnector;
 
@@ -27,27 +26,6 @@ const RATE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Extra time, beyond the close timeout, given to sessions to finish once told to close.
 const CLOSE_SLACK: Duration = Duration::from_secs(1);
-
-/// State every handler shares.
-#[derive(Debug)]
-pub struct Shared {
-    /// `[server]` settings.
-    pub server: ServerConfig,
-    /// Client keys and tokens.
-    pub auth: Authenticator,
-    /// Rate limits and session caps.
-    pub limits: Arc<Limits>,
-    /// The app's own metrics registry.
-    pub metrics: Metrics,
-    /// Upstream connector (TLS, limits, deadline).
-    pub connector: UpstreamConnector,
-    /// Cancelled when shutdown begins: `/readyz` and new upgrades answer 503.
-    pub draining: CancellationToken,
-    /// Cancelled when the grace period ends: live sessions close with 1001.
-    pub sessions_stop: CancellationToken,
-    /// Tracks every session from handshake to end.
-    pub tracker: TaskTracker,
-}
 
 /// A bound, ready-to-run voxrelay.
 pub struct App {

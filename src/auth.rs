@@ -1,23 +1,18 @@
 //! Client authentication: find the token in the handshake, check it against the client keys,
 //! and choose the subprotocol value to echo.
 //!
-//! Browsers cannot set headers, so they carry the token in `Sec-WebSocket-Protocol`:
-//! `token, <T>` / `bearer, <T>` (Deepgram) or `cf-aig-authorization.<T>` (Cloudflare).
-//! Server-side clients send `Authorization: Token <T>` / `Bearer <T>` instead.
+//! Browsers cannot set headers, so they carry the token in `Sec-WebSocket-Protocol`;
+//! server-side clients send a header instead. Where each provider's SDKs put it is that
+//! provider's credential form (`crate::provider`); this module tries them all.
 
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
+use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 
 use std::time::Duration;
 
 use crate::rewrite::Pattern;
 use crate::secret::{KeyDigest, Secret};
 use crate::token::{TokenError, Tokens, looks_like_jwt};
-
-/// Prefix of Cloudflare's browser subprotocol form.
-const CF_SUBPROTOCOL_PREFIX: &str = "cf-aig-authorization.";
-/// Cloudflare's header form, accepted from server-side clients too.
-const CF_HEADER: &str = "cf-aig-authorization";
 
 /// Why a handshake is refused before the upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -62,54 +57,23 @@ pub fn offered_protocols(headers: &HeaderMap) -> Vec<&str> {
         .collect()
 }
 
-/// Finds the credential: subprotocol forms first, then `Authorization`, then `cf-aig-authorization`.
+/// Finds the credential: every provider's subprotocol form first, then every provider's header
+/// form, in registry order.
 pub fn credential(headers: &HeaderMap) -> Result<Credential, AuthError> {
     let offered = offered_protocols(headers);
-    if let Some(c) = from_protocols(&offered)? {
-        return Ok(c);
+    for form in crate::provider::credential_forms() {
+        if let Some(c) = (form.from_protocols)(&offered)? {
+            return Ok(c);
+        }
     }
-    let token = header_token(headers).ok_or(AuthError::Missing)?;
+    let token = crate::provider::credential_forms()
+        .find_map(|form| (form.from_headers)(headers).transpose())
+        .unwrap_or(Err(AuthError::Missing))?;
     Ok(Credential {
         token,
         // nothing secret is known among them: echo the first, as a server must echo one
         echo: offered.first().map(|s| (*s).to_owned()),
     })
-}
-
-fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
-    let scheme = offered
-        .iter()
-        .position(|p| p.eq_ignore_ascii_case("token") || p.eq_ignore_ascii_case("bearer"));
-    if let Some(i) = scheme {
-        let token = offered.get(i + 1).ok_or(AuthError::Missing)?;
-        return Ok(Some(Credential {
-            token: Secret::new(*token),
-            echo: Some(offered[i].to_owned()),
-        }));
-    }
-    let cf = offered.iter().find_map(|p| {
-        let head = p.get(..CF_SUBPROTOCOL_PREFIX.len())?;
-        head.eq_ignore_ascii_case(CF_SUBPROTOCOL_PREFIX)
-            .then(|| (*p, &p[CF_SUBPROTOCOL_PREFIX.len()..]))
-    });
-    Ok(cf.map(|(whole, token)| Credential {
-        token: Secret::new(token),
-        echo: Some(whole.to_owned()),
-    }))
-}
-
-fn header_token(headers: &HeaderMap) -> Option<Secret> {
-    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let (scheme, token) = v.trim().split_once(' ')?;
-        let known = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
-        return known.then(|| Secret::new(token.trim()));
-    }
-    let v = headers.get(CF_HEADER)?.to_str().ok()?.trim();
-    let token = match v.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
-        _ => v,
-    };
-    Some(Secret::new(token))
 }
 
 /// A client key: its id and digest, and the routes it may use.

@@ -20,7 +20,7 @@ use crate::limits::ClientIp;
 
 /// Counts open connections per client IP (IPv6 per prefix) under one cap.
 #[derive(Debug)]
-pub struct ConnectionLimit {
+pub(crate) struct ConnectionLimit {
     /// Most connections per address; 0 means no cap.
     max: u32,
     /// Which peers are proxies, and how addresses are grouped.
@@ -31,7 +31,7 @@ pub struct ConnectionLimit {
 
 /// One counted connection; dropping it gives the place back.
 #[derive(Debug)]
-pub struct ConnectionGuard {
+pub(crate) struct ConnectionGuard {
     limit: Arc<ConnectionLimit>,
     key: IpAddr,
 }
@@ -50,11 +50,11 @@ impl Drop for ConnectionGuard {
 
 /// Why a connection was refused: the cap it hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverLimit(pub u32);
+pub(crate) struct OverLimit(pub u32);
 
 impl ConnectionLimit {
     /// A cap of `max` connections per address (0: none), grouping and exempting per `ip`.
-    pub fn new(max: u32, ip: ClientIp) -> Arc<Self> {
+    pub(crate) fn new(max: u32, ip: ClientIp) -> Arc<Self> {
         Arc::new(Self {
             max,
             ip,
@@ -64,7 +64,10 @@ impl ConnectionLimit {
 
     /// Counts a connection from `peer`: `Ok(None)` when uncounted (no cap, trusted proxy),
     /// `Ok(Some(guard))` while under the cap, `Err` when `peer` already holds `max`.
-    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Option<ConnectionGuard>, OverLimit> {
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        peer: IpAddr,
+    ) -> Result<Option<ConnectionGuard>, OverLimit> {
         if self.max == 0 || self.ip.is_trusted(peer) {
             return Ok(None);
         }
@@ -82,7 +85,8 @@ impl ConnectionLimit {
     }
 
     /// Connections open from `peer`'s group.
-    pub fn open_from(&self, peer: IpAddr) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn open_from(&self, peer: IpAddr) -> u32 {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.get(&self.ip.bucket(peer)).copied().unwrap_or(0)
     }
@@ -91,23 +95,18 @@ impl ConnectionLimit {
 /// A stream that holds its connection's place until it is dropped, wherever it ends up (hyper
 /// hands it to the WebSocket session on upgrade).
 #[derive(Debug)]
-pub struct Counted<S> {
+pub(crate) struct Counted<S> {
     inner: S,
     _guard: Option<ConnectionGuard>,
 }
 
 impl<S> Counted<S> {
     /// Wraps `inner`, holding `guard` for its lifetime.
-    pub fn new(inner: S, guard: Option<ConnectionGuard>) -> Self {
+    pub(crate) fn new(inner: S, guard: Option<ConnectionGuard>) -> Self {
         Self {
             inner,
             _guard: guard,
         }
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
     }
 }
 

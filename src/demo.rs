@@ -17,7 +17,7 @@ const INDEX: &str = include_str!("../demo/index.html");
 const APP: &str = include_str!("../demo/app.js");
 
 /// Routes serving the page; empty when the demo is disabled.
-pub fn router<S: Clone + Send + Sync + 'static>(
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     demo: &DemoConfig,
     routes: &[Arc<Route>],
 ) -> Router<S> {

@@ -1,18 +1,18 @@
-//! Handshake refusals: one place maps each to its HTTP status, Deepgram-shaped JSON body and
-//! fixed metrics reason.
+//! Handshake refusals: one place maps each to its HTTP status, JSON body (in the client API's
+//! error shape) and fixed metrics reason.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::provider::CLIENT_API;
 use crate::rewrite::RewriteError;
 use crate::upstream::UpstreamError;
 
 /// Why a handshake was refused before the upgrade.
 #[derive(Debug, thiserror::Error)]
-pub enum Reject {
+pub(crate) enum Reject {
     /// No route at this path.
     #[error("no route at this path")]
     NotFound,
@@ -40,9 +40,9 @@ pub enum Reject {
     /// The token does not grant this model.
     #[error("model '{0}' is not granted to this token")]
     ModelNotGranted(String),
-    /// A request on the Workers AI path whose `model` selects no route.
+    /// A request on a path where the model picks the route, whose model selects none.
     #[error("{0}")]
-    WorkersAiModel(String),
+    UnknownModel(String),
     /// A grant request with a bad body.
     #[error("{0}")]
     BadGrant(String),
@@ -71,7 +71,7 @@ pub enum Reject {
 
 impl Reject {
     /// HTTP status sent to the client.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::NotWebSocket => StatusCode::UPGRADE_REQUIRED,
@@ -82,7 +82,7 @@ impl Reject {
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
-            Self::BadGrant(_) | Self::WorkersAiModel(_) => StatusCode::BAD_REQUEST,
+            Self::BadGrant(_) | Self::UnknownModel(_) => StatusCode::BAD_REQUEST,
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -95,7 +95,7 @@ impl Reject {
     }
 
     /// Fixed label for `voxrelay_handshake_rejections_total{reason}`.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
             Self::NotWebSocket => "not_websocket",
@@ -110,7 +110,7 @@ impl Reject {
             Self::ClientSessionLimit(_) => "client_session_limit",
             Self::ModelNotGranted(_) => "model_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
-            Self::WorkersAiModel(_) => "unknown_model",
+            Self::UnknownModel(_) => "unknown_model",
             Self::Auth(AuthError::Missing) => "missing_credentials",
             Self::Auth(AuthError::Invalid) => "invalid_credentials",
             Self::Auth(AuthError::Expired) => "token_expired",
@@ -142,7 +142,7 @@ impl Reject {
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
-            Self::BadGrant(_) | Self::WorkersAiModel(_) => "BAD_REQUEST",
+            Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",
             Self::Rewrite(_) => "BAD_REQUEST",
@@ -151,7 +151,7 @@ impl Reject {
         }
     }
 
-    /// The message sent as `err_msg` (and `dg-error`).
+    /// The refusal's message, in the body (and the API's error header).
     fn message(&self) -> String {
         match self {
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
@@ -159,13 +159,13 @@ impl Reject {
         }
     }
 
-    /// The Deepgram-shaped JSON body: `err_code`, `err_msg`, `request_id`.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
-        json!({"err_code": self.err_code(), "err_msg": self.message(), "request_id": request_id})
+    /// The JSON body in the client API's error shape.
+    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
+        (CLIENT_API.error_body)(self.err_code(), &self.message(), request_id)
     }
 
     /// The response, with the session id as `request_id`.
-    pub fn into_response_with_id(self, request_id: &str) -> Response {
+    pub(crate) fn into_response_with_id(self, request_id: &str) -> Response {
         let status = self.status();
         if let Self::Upstream(UpstreamError::Rejected { body, .. }) = &self
             && status.is_client_error()
@@ -177,8 +177,8 @@ impl Reject {
         let msg = self.message();
         let body = self.body(request_id);
         let mut resp = (status, Json(body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&msg) {
-            resp.headers_mut().insert("dg-error", v);
+        if let (Some(name), Ok(v)) = (CLIENT_API.error_header, HeaderValue::from_str(&msg)) {
+            resp.headers_mut().insert(name, v);
         }
         if let Self::RateLimited(wait) = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -13,21 +13,21 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::info;
 
-use crate::app::Shared;
 use crate::auth::{AuthError, ClientKey};
 use crate::error::Reject;
+use crate::state::Shared;
 
 /// Route label for grant refusals in `voxrelay_handshake_rejections_total`.
-pub const GRANT_ROUTE: &str = "grant";
+pub(crate) const GRANT_ROUTE: &str = "grant";
 /// Where the grant endpoint is served.
-pub const GRANT_PATH: &str = "/v1/auth/grant";
+pub(crate) const GRANT_PATH: &str = "/v1/auth/grant";
 /// Largest grant request body accepted (→ 413).
-pub const MAX_GRANT_BODY: usize = 4096;
+pub(crate) const MAX_GRANT_BODY: usize = 4096;
 
-/// Issues a grant, or refuses with Deepgram-shaped JSON. The rate limit and the credential are
+/// Issues a grant, or refuses in the client API's error shape. The rate limit and the credential are
 /// checked from the headers before any of the body is read; the body then has
 /// `server.request_body_timeout` to arrive.
-pub async fn grant(
+pub(crate) async fn grant(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
@@ -51,7 +51,7 @@ pub async fn grant(
 }
 
 /// Any other method on the grant path: 405 with `Allow: POST`.
-pub async fn grant_method_not_allowed(State(shared): State<Arc<Shared>>) -> Response {
+pub(crate) async fn grant_method_not_allowed(State(shared): State<Arc<Shared>>) -> Response {
     let mut response = refuse(&shared, Reject::GrantMethod);
     response
         .headers_mut()

@@ -11,20 +11,19 @@ use axum::{Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
-use crate::app::Shared;
 use crate::config::DemoConfig;
 use crate::error::Reject;
 use crate::grant::{GRANT_PATH, grant, grant_method_not_allowed};
 use crate::route::Route;
 use crate::session::{RouteState, handle};
-use crate::workers_ai::{self, WorkersAi};
+use crate::state::Shared;
 
 /// Route label for requests that match no route.
-pub const NO_ROUTE: &str = "none";
+pub(crate) const NO_ROUTE: &str = "none";
 
 /// Builds the router for `routes`; `/metrics` is on it only when `with_metrics` (no separate
 /// metrics listener).
-pub fn router(
+pub(crate) fn router(
     shared: Arc<Shared>,
     routes: &[Arc<Route>],
     demo: &DemoConfig,
@@ -49,9 +48,7 @@ pub fn router(
         };
         router = router.route(&route.path, any(handle).with_state(state));
     }
-    if let Some(table) = WorkersAi::new(shared.clone(), routes) {
-        router = router.route(workers_ai::PATH, any(workers_ai::handle).with_state(table));
-    }
+    router = router.merge(crate::provider::paths(&shared, routes));
     // spans carry method and path only: a query may hold a token
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
@@ -64,7 +61,7 @@ pub fn router(
 }
 
 /// The separate metrics listener's router: `/metrics`, and JSON 404 for anything else.
-pub fn metrics_router(shared: Arc<Shared>) -> Router {
+pub(crate) fn metrics_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -4,48 +4,68 @@
 //!
 //! # Layout
 //!
+//! Public, for the binary, the integration tests and the fuzz targets:
+//!
 //! - [`config`]: TOML + `VOXRELAY_` env layers, validated into [`config::Settings`].
-//! - [`app`]: shared state, [`app::App::build`] and [`app::App::run`] with the drain.
-//! - [`serve`]: the accept loop (HTTP/1.1 with upgrades, request-head deadline and size).
-//! - [`conns`]: open connections per client IP, counted from accept to close.
-//! - [`tls`]: the listener's own TLS: PEM pair, reload on change, per-connection handshake.
-//! - [`http`]: the router: health, readiness, metrics and one handler per route.
-//! - [`workers_ai`]: Cloudflare's `/workers-ai` path shape, handed to the route of the model's kind.
-//! - [`session`]: a session's phases, from handshake checks to the recorded outcome.
+//! - [`App`]: [`App::build`] and [`App::run`] with the drain.
 //! - [`auth`]: tokens from subprotocols or headers, client keys, the echoed subprotocol.
+//! - [`token`]: JWT verification and minting.
 //! - [`rewrite`]: model aliases, allowlists and the forwarded query.
-//! - [`upstream`]: upstream URLs, headers, TLS and the connect deadline.
-//! - [`relay`]: the two-way pump with close propagation and backpressure.
-//! - [`metrics`], [`telemetry`], [`shutdown`], [`secret`], [`error`]: the supporting cast.
+//! - [`origin`]: `Origin` patterns.
+//! - [`client`]: the upstream WebSocket client (TLS, limits, deadline) on its own.
 //! - [`simulate`]: a Deepgram-protocol simulator for keyless local runs and tests.
+//! - [`metrics`], [`telemetry`], [`shutdown`], [`secret`], [`health`], [`fds`], [`memory`]: the
+//!   supporting cast.
+//!
+//! Crate-internal:
+//!
+//! - `app` builds and runs; `state` holds what every handler shares.
+//! - `serve`: the accept loop (HTTP/1.1 with upgrades, request-head deadline and size);
+//!   `conns`: open connections per client IP; `tls`: the listener's own TLS.
+//! - `http`: the router: health, readiness, metrics and one handler per route; `grant`: the
+//!   grant endpoint; `demo`: the demo page.
+//! - `session`: a session's phases, from handshake checks to the recorded outcome; `route`: a
+//!   route at runtime; `limits`: rate limits and caps; `error`: refusals before the upgrade.
+//! - `provider`: one module per upstream API (Deepgram, Cloudflare Workers AI) and the registry.
+//! - `upstream`: a configured upstream's URL and headers; TLS and the connect deadline.
+//! - `relay`: the two-way pump with close propagation and backpressure; `usage`: metering.
 
-pub mod app;
+mod app;
 pub mod auth;
 pub mod config;
-pub mod conns;
-pub mod demo;
-pub mod error;
+mod conns;
+mod demo;
+mod error;
 pub mod fds;
-pub mod grant;
+mod grant;
 pub mod health;
-pub mod http;
-pub mod limits;
+mod http;
+mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod origin;
-pub mod relay;
+mod provider;
+mod relay;
 pub mod rewrite;
-pub mod route;
+mod route;
 pub mod secret;
-pub mod serve;
-pub mod session;
+mod serve;
+mod session;
 pub mod shutdown;
 pub mod simulate;
+mod state;
 pub mod telemetry;
-pub mod tls;
+mod tls;
 pub mod token;
-pub mod upstream;
-pub mod usage;
-pub mod workers_ai;
+mod upstream;
+mod usage;
 
 pub use app::App;
+
+/// The upstream WebSocket client on its own: TLS roots, limits and the connect deadline (the
+/// Autobahn client-leg run drives it directly).
+pub mod client {
+    pub use crate::upstream::{
+        TlsError, UpstreamConnector, UpstreamError, UpstreamSocket, tls_config,
+    };
+}

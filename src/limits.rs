@@ -16,11 +16,11 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 mod client_ip;
 
-pub use client_ip::{ClientIp, bucket};
+pub(crate) use client_ip::ClientIp;
 
 /// Why a session may not start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     /// The replica relays its maximum number of sessions.
     Global,
     /// The client already has this many sessions.
@@ -28,7 +28,7 @@ pub enum LimitError {
 }
 
 /// Limit state shared by every handler.
-pub struct Limits {
+pub(crate) struct Limits {
     rate: DefaultKeyedRateLimiter<IpAddr>,
     ip: ClientIp,
     connections: Arc<ConnectionLimit>,
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Limits {
 
 /// Holds one session's place under the caps; released on drop.
 #[derive(Debug)]
-pub struct Permit {
+pub(crate) struct Permit {
     limits: Arc<Limits>,
     client: String,
 }
@@ -73,7 +73,7 @@ impl Drop for Permit {
 impl Limits {
     /// Limits with `per_second` sustained handshakes per IP (bursts of `burst`), at most
     /// `max_sessions` sessions, and client IPs found and grouped by `ip`.
-    pub fn new(
+    pub(crate) fn new(
         per_second: NonZeroU32,
         burst: NonZeroU32,
         max_sessions: usize,
@@ -90,32 +90,36 @@ impl Limits {
     }
 
     /// Caps open connections per client IP at `max` (0: no cap).
-    pub fn with_connection_cap(mut self, max: u32) -> Self {
+    pub(crate) fn with_connection_cap(mut self, max: u32) -> Self {
         self.connections = ConnectionLimit::new(max, self.ip.clone());
         self
     }
 
     /// The per-IP open-connection cap, checked at accept time.
-    pub fn connections(&self) -> &Arc<ConnectionLimit> {
+    pub(crate) fn connections(&self) -> &Arc<ConnectionLimit> {
         &self.connections
     }
 
     /// Takes one handshake from `ip`'s bucket (its /64 for IPv6 by default); `Err` holds how
     /// long until the next is allowed.
-    pub fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
+    pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
         self.rate
             .check_key(&self.ip.bucket(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Forgets idle buckets (call periodically to bound memory).
-    pub fn prune(&self) {
+    pub(crate) fn prune(&self) {
         self.rate.retain_recent();
         self.rate.shrink_to_fit();
     }
 
     /// Reserves a session for `client` under the global cap and its own `cap`.
-    pub fn acquire(self: &Arc<Self>, client: &str, cap: Option<u32>) -> Result<Permit, LimitError> {
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        client: &str,
+        cap: Option<u32>,
+    ) -> Result<Permit, LimitError> {
         if self.active.fetch_add(1, Ordering::SeqCst) >= self.max_sessions {
             self.active.fetch_sub(1, Ordering::SeqCst);
             return Err(LimitError::Global);
@@ -139,12 +143,13 @@ impl Limits {
     }
 
     /// The client IP (see [`ClientIp::client_ip`]).
-    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         self.ip.client_ip(peer, headers)
     }
 
     /// How client IPs are found and grouped.
-    pub fn ip(&self) -> &ClientIp {
+    #[cfg(test)]
+    pub(crate) fn ip(&self) -> &ClientIp {
         &self.ip
     }
 }

@@ -150,13 +150,7 @@ fn check_config(path: PathBuf) -> ExitCode {
     }
     match config::validate(raw) {
         Ok(s) => {
-            println!(
-                "{}: ok ({} routes, {} upstreams, {} client keys)",
-                path.display(),
-                s.routes.len(),
-                s.upstreams.len(),
-                s.auth.clients.0.len()
-            );
+            println!("{}: ok ({})", path.display(), s.summary());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -169,15 +163,15 @@ fn check_config(path: PathBuf) -> ExitCode {
 fn healthcheck(config: PathBuf, addr: Option<SocketAddr>, path: &str) -> ExitCode {
     // the config names the address (unless given) and whether the listener speaks TLS
     let (addr, tls) = match (addr, config::load(&config)) {
-        (Some(a), Ok(s)) => (a, s.server.listener_tls),
-        (Some(a), Err(_)) => (a, None),
-        (None, Ok(s)) => (s.server.config.listen, s.server.listener_tls),
+        (Some(a), Ok(s)) => (a, s.server.probe_tls()),
+        (Some(a), Err(_)) => (a, Ok(None)),
+        (None, Ok(s)) => (s.server.config.listen, s.server.probe_tls()),
         (None, Err(e)) => {
             eprintln!("{}: {e}", config.display());
             return ExitCode::from(EX_USAGE);
         }
     };
-    let tls = match tls.map(|t| t.probe_client()).transpose() {
+    let tls = match tls {
         Ok(tls) => tls,
         Err(e) => {
             eprintln!("server.tls: {e}");

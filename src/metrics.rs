@@ -1,13 +1,15 @@
 //! Prometheus metrics owned by the app (never the global registry), with bounded labels:
 //! route, upstream and client names from config and fixed reason/outcome/code strings.
 
+mod builder;
+
+use builder::Builder;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
+    TextEncoder,
 };
 
 /// Direction label for frames from the browser.
@@ -61,7 +63,7 @@ pub struct Metrics {
     pub fallbacks_total: IntCounterVec,
     /// 1 while an upstream's circuit breaker is open.
     pub circuit_open: IntGaugeVec,
-    /// KeepAlive messages injected upstream by route.
+    /// Keep-alive messages injected upstream by route.
     pub keepalives_total: IntCounterVec,
     /// Close frames by who sent them and code.
     pub close_codes_total: IntCounterVec,
@@ -90,45 +92,6 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new(100)
-    }
-}
-
-struct Builder {
-    registry: Registry,
-    names: Vec<String>,
-}
-
-impl Builder {
-    fn add<C: Collector + Clone + 'static>(&mut self, c: C) -> C {
-        self.names
-            .extend(c.desc().iter().map(|d| d.fq_name.clone()));
-        self.registry
-            .register(Box::new(c.clone()))
-            .expect("metric names are unique");
-        c
-    }
-
-    fn counters(&mut self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
-    }
-
-    fn float_counters(&mut self, name: &str, help: &str, labels: &[&str]) -> CounterVec {
-        self.add(CounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
-    }
-
-    fn gauges(&mut self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-        self.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
-    }
-
-    fn histograms(
-        &mut self,
-        name: &str,
-        help: &str,
-        buckets: &[f64],
-        labels: &[&str],
-    ) -> HistogramVec {
-        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-        self.add(HistogramVec::new(opts, labels).expect("valid metric"))
     }
 }
 
@@ -328,35 +291,4 @@ pub fn close_code_label(code: Option<u16>) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_labels_are_capped() {
-        let m = Metrics::new(2);
-        assert_eq!(m.client_label("a"), "a");
-        assert_eq!(m.client_label("b"), "b");
-        assert_eq!(m.client_label("c"), OTHER_CLIENT);
-        assert_eq!(m.client_label("a"), "a");
-    }
-
-    #[test]
-    fn close_codes_map_to_a_bounded_set() {
-        assert_eq!(close_code_label(Some(1011)), "1011");
-        assert_eq!(close_code_label(Some(4000)), "4xxx");
-        assert_eq!(close_code_label(Some(2999)), "other");
-        assert_eq!(close_code_label(None), "none");
-    }
-
-    #[test]
-    fn names_cover_every_family() {
-        let m = Metrics::default();
-        for name in [
-            "voxrelay_sessions_total",
-            "voxrelay_audio_seconds_total",
-            "voxrelay_grants_total",
-        ] {
-            assert!(m.names().iter().any(|n| n == name), "{name}");
-        }
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@
 //! stops reading its source (backpressure with no queue). Pings are answered by each hop's own
 //! WebSocket layer and never crossed; close codes and reasons cross in both directions.
 
-pub mod message;
+pub(crate) mod message;
 mod pump;
 
 use std::sync::Arc;
@@ -22,27 +22,25 @@ use prometheus::IntCounter;
 use crate::usage::Meter;
 use message::close;
 
-/// Close code: normal closure.
-pub const CLOSE_NORMAL: u16 = 1000;
 /// Close code: going away (shutdown, peer vanished).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code: protocol error.
-pub const CLOSE_PROTOCOL: u16 = 1002;
+pub(crate) const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code: invalid payload (bad UTF-8 in a text frame).
-pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+pub(crate) const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// Close code: policy violation (session time limit).
-pub const CLOSE_POLICY: u16 = 1008;
+pub(crate) const CLOSE_POLICY: u16 = 1008;
 /// Close code: message too big.
-pub const CLOSE_TOO_BIG: u16 = 1009;
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: internal error (upstream failed).
-pub const CLOSE_INTERNAL: u16 = 1011;
+pub(crate) const CLOSE_INTERNAL: u16 = 1011;
 
 /// Which peer ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     /// The browser or other client.
     Client,
-    /// Deepgram or the gateway.
+    /// The upstream the session was connected to.
     Upstream,
     /// voxrelay itself (shutdown).
     Relay,
@@ -50,7 +48,7 @@ pub enum Side {
 
 impl Side {
     /// `client`, `upstream` or `relay`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Client => "client",
             Self::Upstream => "upstream",
@@ -61,7 +59,7 @@ impl Side {
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Who ended it.
     pub ended_by: Side,
     /// Fixed label for `voxrelay_sessions_total{outcome}`.
@@ -93,7 +91,7 @@ enum First {
 
 impl Outcome {
     /// Who sent which close code: the peer that closed, or voxrelay for each side it closed.
-    pub fn closes(&self) -> Vec<(&'static str, Option<u16>)> {
+    pub(crate) fn closes(&self) -> Vec<(&'static str, Option<u16>)> {
         match self.ended_by {
             Side::Client if self.label == "client_closed" => vec![("client", self.client_code)],
             Side::Upstream if self.label == "upstream_closed" => {
@@ -120,7 +118,7 @@ enum End {
 
 /// Per-session relay settings.
 #[derive(Debug, Clone)]
-pub struct RelayOptions {
+pub(crate) struct RelayOptions {
     /// Counts and meters what crosses, both ways.
     pub meter: Arc<Meter>,
     /// How long to wait for close replies once the session is ending.
@@ -131,17 +129,18 @@ pub struct RelayOptions {
     pub max_session: Option<Duration>,
     /// A session with no data either way for this long is closed.
     pub idle_timeout: Duration,
-    /// Client silence after which a KeepAlive goes upstream, and its counter.
+    /// Client silence after which the keep-alive message goes upstream, and its counter.
     pub keepalive: Option<(Duration, IntCounter)>,
     /// The message size limit, named in the 1009 reason.
     pub max_message_bytes: usize,
 }
 
-/// The JSON Deepgram's `/v1/listen` accepts as a keep-alive.
-pub const KEEPALIVE: &str = r#"{"type":"KeepAlive"}"#;
+/// The keep-alive message sent upstream for a silent client: the client API's, fixed at
+/// compile time so the pump looks nothing up per message.
+pub(crate) const KEEPALIVE: &str = crate::provider::CLIENT_API.keepalive;
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
-pub async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome
+pub(crate) async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome
 where
     C: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
     U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,

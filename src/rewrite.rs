@@ -5,7 +5,10 @@
 
 mod alias;
 
-pub use alias::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, MappedModel, check_template};
+pub use alias::{AliasTable, MappedModel, check_template};
+// the providers' built-in tables, for the property tests and fuzz targets
+pub use crate::provider::cloudflare::ALIASES as CLOUDFLARE_ALIASES;
+pub use crate::provider::deepgram::ALIASES as DEEPGRAM_ALIASES;
 
 use std::borrow::Cow;
 
@@ -14,9 +17,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 pub mod params;
 
 pub use params::CREDENTIAL_PARAMS;
-
-/// Prefix of Cloudflare Workers AI model names for Deepgram models.
-pub const CLOUDFLARE_MODEL_PREFIX: &str = "@cf/deepgram/";
 
 /// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
 /// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
@@ -177,9 +177,7 @@ impl<'q> ClientQuery<'q> {
             }
         }
         let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
-        let bare = model
-            .strip_prefix(CLOUDFLARE_MODEL_PREFIX)
-            .unwrap_or(&model);
+        let bare = crate::provider::bare_model(&model);
         if !policy.models.iter().any(|p| p.matches(bare)) {
             return Err(RewriteError::ModelNotAllowed(quoted(&model)));
         }

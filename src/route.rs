@@ -10,7 +10,7 @@ use crate::upstream::Upstream;
 
 /// A validated route.
 #[derive(Debug)]
-pub struct Route {
+pub(crate) struct Route {
     /// Name used in metrics, logs and key grants.
     pub name: String,
     /// Path served, e.g. `/v1/listen`.
@@ -23,7 +23,7 @@ pub struct Route {
     pub origins: Vec<OriginPattern>,
     /// Whether handshakes without `Origin` are accepted.
     pub allow_missing_origin: bool,
-    /// Client silence after which a KeepAlive is sent upstream (`None`: never).
+    /// Client silence after which the keep-alive message is sent upstream (`None`: never).
     pub keepalive: Option<Duration>,
     /// Whether clients must authenticate (only `false` on trusted networks).
     pub require_auth: bool,
@@ -31,19 +31,20 @@ pub struct Route {
     pub max_session: Option<Duration>,
     /// Model and query rules.
     pub policy: QueryPolicy,
-    /// Whether this route also serves its kind's models on the Workers AI path.
+    /// Whether this route also serves its kind's models on a provider's own path shape (the
+    /// `workers_ai` setting).
     pub workers_ai: bool,
 }
 
 impl Route {
     /// The upstream sessions use now: the first in the list.
-    pub fn primary(&self) -> &Arc<Upstream> {
+    pub(crate) fn primary(&self) -> &Arc<Upstream> {
         &self.upstreams[0]
     }
 
     /// Whether a handshake presenting this origin may proceed: no `Origin` as configured, an
     /// unparsable one never, otherwise when a pattern matches (see [`crate::origin`]).
-    pub fn origin_allowed(&self, origin: &Presented) -> bool {
+    pub(crate) fn origin_allowed(&self, origin: &Presented) -> bool {
         match origin {
             Presented::Absent => self.allow_missing_origin,
             Presented::Invalid => false,

@@ -29,9 +29,9 @@ use crate::http::NO_ROUTE;
 use crate::metrics::Metrics;
 
 /// Rejection reason counted when a request head does not arrive in time.
-pub const HEAD_TIMEOUT_REASON: &str = "handshake_timeout";
+pub(crate) const HEAD_TIMEOUT_REASON: &str = "handshake_timeout";
 /// Rejection reason counted when a request head is larger than allowed (answered 431).
-pub const HEAD_TOO_LARGE_REASON: &str = "request_head_too_large";
+pub(crate) const HEAD_TOO_LARGE_REASON: &str = "request_head_too_large";
 /// Longest wait to write the refusal of a connection over the per-IP cap.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Most request bytes read (already received, never waited for) before closing a refused
@@ -40,7 +40,7 @@ const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
 
 /// How the accept loop treats each connection.
 #[derive(Clone)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// Time a client has to send its whole request head.
     pub head_timeout: Duration,
     /// Largest request head accepted (at least 8192, the HTTP layer's minimum); larger → 431.
@@ -85,7 +85,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// `handshake_timeout` rejection; one whose head is too large gets 431; one over the per-IP
 /// connection cap gets 429 at once (on a TLS listener it is closed without an answer: a plain
 /// HTTP answer would not be understood, and a TLS handshake would spend the work the cap saves).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     options: ServeOptions,

@@ -2,8 +2,10 @@
 //! upstream, complete the upgrade, relay, record the outcome.
 
 mod connect;
+mod run;
 
 use connect::connect_upstream;
+use run::run;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,30 +18,23 @@ use axum::response::{IntoResponse, Response};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span};
 
-use crate::app::Shared;
 use crate::auth::Access;
 use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
-use crate::metrics::close_code_label;
 use crate::relay::message::ClientSocket;
-use crate::relay::{Outcome, RelayOptions, relay};
-use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
+use crate::state::Shared;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
 use crate::usage::format::AudioFormat;
-use crate::usage::{self, Meter, Usage};
-
-/// Log target of the per-session usage record.
-pub const USAGE_TARGET: &str = "voxrelay::usage";
 
 /// Client id of sessions on routes without authentication.
-pub const ANONYMOUS: &str = "anonymous";
+pub(crate) const ANONYMOUS: &str = "anonymous";
 
 /// State handed to a route's handler.
 #[derive(Clone, Debug)]
-pub struct RouteState {
+pub(crate) struct RouteState {
     /// App-wide state.
     pub shared: Arc<Shared>,
     /// This route.
@@ -59,7 +54,7 @@ struct Accepted {
     /// Taken by the relay.
     /// Boxed, so the session's futures carry a pointer rather than the whole socket.
     socket: Option<Box<UpstreamSocket>>,
-    /// The upstream's `dg-request-id`, forwarded on the 101.
+    /// The upstream's request id, forwarded on the 101.
     request_id: Option<HeaderValue>,
     /// Session length limit (route and token, the tighter).
     max_session: Option<Duration>,
@@ -77,7 +72,7 @@ struct Handshake<'a> {
 }
 
 /// Axum handler for every route path.
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<RouteState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -88,7 +83,7 @@ pub async fn handle(
 }
 
 /// One handshake on `state`'s route, whichever path chose it: checks, upgrade, relay.
-pub async fn serve(
+pub(crate) async fn serve(
     state: RouteState,
     peer: SocketAddr,
     uri: Uri,
@@ -228,7 +223,7 @@ fn authenticate(
 
 /// A token that lists models allows only those (the route's allowlist still applies).
 fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
-    let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
+    let bare = crate::provider::bare_model(model);
     match &access.models {
         Some(granted) if !granted.iter().any(|p| p.matches(bare)) => {
             Err(Reject::ModelNotGranted(model.chars().take(64).collect()))
@@ -263,98 +258,4 @@ fn upgrade(
         resp.headers_mut().insert(REQUEST_ID_HEADER, id);
     }
     resp.into_response()
-}
-
-/// Relays one upgraded session and records how it ended.
-async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
-    let Some(socket) = accepted.socket.take() else {
-        return;
-    };
-    let shared = &state.shared;
-    let m = &shared.metrics;
-    let route = &state.route.name;
-    let client_label = m.client_label(&accepted.client_id);
-    let active = m.sessions_active.with_label_values(&[route]);
-    let client_active = m.client_sessions_active.with_label_values(&[&client_label]);
-    active.inc();
-    client_active.inc();
-    m.client_sessions_total
-        .with_label_values(&[route, &client_label])
-        .inc();
-    let upstream = &accepted.upstream;
-    let labels = [
-        route.as_str(),
-        upstream.name.as_str(),
-        client_label.as_str(),
-    ];
-    let meter = Arc::new(Meter::new(
-        m,
-        state.route.kind,
-        accepted.audio_rate,
-        &upstream.prices,
-        labels,
-    ));
-    let started = Instant::now();
-    info!("session started");
-    let opts = RelayOptions {
-        meter: meter.clone(),
-        close_timeout: shared.server.close_timeout,
-        max_session: accepted.max_session,
-        idle_timeout: shared.server.idle_timeout,
-        keepalive: state.route.keepalive.map(|interval| {
-            let counter = m.keepalives_total.with_label_values(&[route]);
-            (interval, counter)
-        }),
-        max_message_bytes: shared.server.max_message_bytes,
-        shutdown: shared.sessions_stop.clone(),
-    };
-    let outcome = relay(client, socket, opts).await;
-    active.dec();
-    client_active.dec();
-    let seconds = started.elapsed().as_secs_f64();
-    usage::guard::observe(&m.session_seconds.with_label_values(&[route]), seconds);
-    m.sessions_total
-        .with_label_values(&[route, &upstream.name, outcome.label])
-        .inc();
-    for (side, code) in outcome.closes() {
-        m.close_codes_total
-            .with_label_values(&[side, close_code_label(code)])
-            .inc();
-    }
-    let usage = meter.finish();
-    record_usage(&state.route, &accepted, &outcome, seconds, &usage);
-}
-
-/// The usage record: one structured event per session, for billing and audit pipelines.
-fn record_usage(
-    route: &Route,
-    accepted: &Accepted,
-    outcome: &Outcome,
-    seconds: f64,
-    usage: &Usage,
-) {
-    info!(
-        target: USAGE_TARGET,
-        session_id = %accepted.session_id,
-        client = %accepted.client_id,
-        route = %route.name,
-        upstream = %accepted.upstream.name,
-        model = %accepted.model,
-        duration_seconds = seconds,
-        connect_seconds = accepted.connect_seconds,
-        first_response_seconds = usage.first_response_seconds,
-        bytes_in = usage.bytes_in,
-        bytes_out = usage.bytes_out,
-        messages_in = usage.messages_in,
-        messages_out = usage.messages_out,
-        audio_seconds = usage.audio_seconds,
-        tts_characters = usage.tts_characters,
-        tts_audio_seconds = usage.tts_audio_seconds,
-        estimated_cost_usd = usage.cost_usd,
-        outcome = outcome.label,
-        closed_by = outcome.ended_by.as_str(),
-        client_close_code = outcome.client_code,
-        upstream_close_code = outcome.upstream_code,
-        "session usage"
-    );
 }

@@ -26,23 +26,23 @@ use crate::config::ServerTlsConfig;
 use crate::http::NO_ROUTE;
 use crate::metrics::Metrics;
 
-pub use pair::{Identity, PairError, PairFiles};
-pub use probe::pinned_client;
-pub use reload::{RELOAD_ERROR, RELOAD_OK, watch};
-pub use resolver::CertResolver;
+pub(crate) use pair::{Identity, PairError, PairFiles};
+pub(crate) use probe::pinned_client;
+pub(crate) use reload::watch;
+pub(crate) use resolver::CertResolver;
 
 /// Rejection reason counted when a client's TLS handshake fails or does not finish in time.
-pub const HANDSHAKE_FAILED_REASON: &str = "tls_handshake_failed";
+pub(crate) const HANDSHAKE_FAILED_REASON: &str = "tls_handshake_failed";
 
 /// The one ALPN protocol offered: WebSocket upgrades need HTTP/1.1.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// A connection as the HTTP server sees it: TLS or plain TCP.
-pub type Stream<IO = TcpStream> = Either<TlsStream<IO>, IO>;
+pub(crate) type Stream<IO = TcpStream> = Either<TlsStream<IO>, IO>;
 
 /// Validated listener TLS: where the pair lives and the resolver holding the current one.
 #[derive(Debug, Clone)]
-pub struct ServerTls {
+pub(crate) struct ServerTls {
     /// As configured.
     pub config: ServerTlsConfig,
     /// The pair handed to every new handshake; replaced on reload.
@@ -52,7 +52,7 @@ pub struct ServerTls {
 
 impl ServerTls {
     /// A TLS server with the `ring` provider, safe default versions and ALPN `http/1.1`.
-    pub fn new(config: ServerTlsConfig, identity: Identity) -> Result<Self, rustls::Error> {
+    pub(crate) fn new(config: ServerTlsConfig, identity: Identity) -> Result<Self, rustls::Error> {
         let resolver = Arc::new(CertResolver::new(identity));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut server = ServerConfig::builder_with_provider(provider)
@@ -68,20 +68,20 @@ impl ServerTls {
     }
 
     /// A client configuration trusting exactly the certificate served now (for the probe).
-    pub fn probe_client(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    pub(crate) fn probe_client(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
         let leaf = self.resolver.current().key.cert.first().cloned();
         pinned_client(leaf.ok_or(rustls::Error::NoCertificatesPresented)?)
     }
 
     /// The acceptor the serve loop wraps connections with.
-    pub fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.server.clone())
     }
 }
 
 /// Wraps `tcp` in TLS when `tls` is set, within `deadline`. A failed or slow handshake is
 /// logged at debug, counted as a `tls_handshake_failed` rejection, and yields `None`.
-pub async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(
     tls: Option<TlsAcceptor>,
     tcp: IO,
     peer: SocketAddr,

@@ -1,8 +1,8 @@
-//! Upstreams: where a session goes (Deepgram or Cloudflare AI Gateway), how its URL and
+//! Upstreams: where a session goes (a configured upstream of some provider), how its URL and
 //! headers are built, and the connect with TLS and a deadline.
 
-pub mod breaker;
-pub mod refusal;
+pub(crate) mod breaker;
+pub(crate) mod refusal;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,20 +19,15 @@ use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::config::{RouteKind, UpstreamKind};
+use crate::config::RouteKind;
+use crate::provider::{CLIENT_API, Provider};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 
-/// Deepgram's hosted API.
-pub const DEEPGRAM_BASE_URL: &str = "wss://api.deepgram.com";
-/// Cloudflare AI Gateway.
-pub const CLOUDFLARE_BASE_URL: &str = "wss://gateway.ai.cloudflare.com";
 /// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
-pub const SIMULATOR_BASE: &str = "simulator";
-/// Client headers passed upstream; everything else (credentials, cookies) stays here.
-pub const FORWARDED_HEADERS: [&str; 2] = ["user-agent", "x-deepgram-session-id"];
+pub(crate) const SIMULATOR_BASE: &str = "simulator";
 /// Upstream response header forwarded on the browser's 101.
-pub const REQUEST_ID_HEADER: &str = "dg-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = CLIENT_API.request_id_header;
 /// Largest upstream error body passed back to the browser.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
@@ -62,12 +57,12 @@ pub enum UpstreamError {
 
 /// A configured upstream, ready to build requests.
 #[derive(Debug)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// Name from config (metrics label).
     pub name: String,
-    /// API family.
-    pub kind: UpstreamKind,
-    /// Base URL without trailing `/`; for Cloudflare it ends in `/workers-ai`. For an upstream
+    /// The API it speaks (its registry entry).
+    pub provider: &'static Provider,
+    /// Base URL without trailing `/`, plus what the provider adds. For an upstream
     /// on the built-in simulator it starts with [`SIMULATOR_BASE`], replaced once it is bound.
     pub endpoint: String,
     /// The built-in simulator's `ws://addr`, once bound (only for `base_url = "simulator"`).
@@ -86,7 +81,7 @@ pub struct Upstream {
 
 impl UpstreamError {
     /// Whether the next upstream should be tried: network errors, timeouts and 5xx, never a 4xx.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Self::Rejected { status, .. } => status.is_server_error(),
             _ => true,
@@ -94,7 +89,7 @@ impl UpstreamError {
     }
 
     /// Fixed label for `voxrelay_upstream_handshakes_total{status_class}`.
-    pub fn status_class(&self) -> &'static str {
+    pub(crate) fn status_class(&self) -> &'static str {
         match self {
             Self::Rejected { status, .. } => match status.as_u16() {
                 100..=199 => "1xx",
@@ -109,7 +104,7 @@ impl UpstreamError {
     }
 
     /// Fixed label for `voxrelay_upstream_attempts_total{outcome}`.
-    pub fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Self::Rejected { status, .. } if status.is_server_error() => "server_error",
             Self::Rejected { .. } => "rejected",
@@ -121,13 +116,8 @@ impl UpstreamError {
 
 impl Upstream {
     /// The upstream URL for a route kind and an already-rewritten query.
-    pub fn url(&self, kind: RouteKind, query: &str) -> String {
-        let path = match (self.kind, kind) {
-            (UpstreamKind::Cloudflare, _) => "",
-            (UpstreamKind::Deepgram, RouteKind::Listen) => "/v1/listen",
-            (UpstreamKind::Deepgram, RouteKind::Speak) => "/v1/speak",
-            (UpstreamKind::Deepgram, RouteKind::Flux) => "/v2/listen",
-        };
+    pub(crate) fn url(&self, kind: RouteKind, query: &str) -> String {
+        let path = (self.provider.path)(kind);
         match (
             self.endpoint.strip_prefix(SIMULATOR_BASE),
             self.simulator.get(),
@@ -138,12 +128,16 @@ impl Upstream {
     }
 
     /// The handshake request: URL, forwarded client headers, extra headers, credential.
-    pub fn request(&self, url: &str, client_headers: &HeaderMap) -> Result<Request, UpstreamError> {
+    pub(crate) fn request(
+        &self,
+        url: &str,
+        client_headers: &HeaderMap,
+    ) -> Result<Request, UpstreamError> {
         let mut req = url
             .into_client_request()
             .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
         let headers = req.headers_mut();
-        for name in FORWARDED_HEADERS {
+        for &name in CLIENT_API.forwarded_headers {
             if let Some(v) = client_headers.get(name) {
                 headers.insert(name, v.clone());
             }

@@ -10,19 +10,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{PricesConfig, RouteKind};
 use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
+use crate::provider::{self, CLIENT_API, ClientUsage};
 
-pub mod format;
-pub mod guard;
+pub(crate) mod format;
+pub(crate) mod guard;
 
-/// Sample rate Deepgram assumes for `/v1/speak` output.
-const TTS_DEFAULT_SAMPLE_RATE: f64 = 24_000.0;
 /// Sample rate assumed for raw STT audio that names none.
 const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
 /// Marks "not yet" in the millisecond slots.
 const UNSET: u64 = u64::MAX;
 
 /// Bytes per sample of the raw encodings (any case); `None` for compressed or container formats.
-pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
+pub(crate) fn bytes_per_sample(encoding: &str) -> Option<f64> {
     match encoding.to_ascii_lowercase().as_str() {
         "linear16" => Some(2.0),
         "linear32" => Some(4.0),
@@ -32,16 +31,19 @@ pub fn bytes_per_sample(encoding: &str) -> Option<f64> {
 }
 
 /// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
-/// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to
-/// `linear16` at 24 kHz, as Deepgram's does. The values come checked from [`format`].
-pub fn audio_rate(
+/// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to the
+/// client API's output format. The values come checked from [`format`].
+pub(crate) fn audio_rate(
     kind: RouteKind,
     encoding: Option<&str>,
     sample_rate: Option<u32>,
     channels: Option<u32>,
 ) -> Option<f64> {
     let (encoding, default_rate) = match kind {
-        RouteKind::Speak => (encoding.unwrap_or("linear16"), TTS_DEFAULT_SAMPLE_RATE),
+        RouteKind::Speak => {
+            let (default_encoding, default_rate) = CLIENT_API.tts_output;
+            (encoding.unwrap_or(default_encoding), default_rate)
+        }
         RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
     };
     let width = bytes_per_sample(encoding)?;
@@ -56,7 +58,7 @@ pub fn audio_rate(
 
 /// What a finished session used.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Payload bytes from the client.
     pub bytes_in: u64,
     /// Payload bytes to the client.
@@ -91,7 +93,7 @@ struct Counters {
 
 /// Meters one session; shared by both relay directions.
 #[derive(Debug)]
-pub struct Meter {
+pub(crate) struct Meter {
     kind: RouteKind,
     rate: Option<f64>,
     usd_per_second: f64,
@@ -113,7 +115,7 @@ pub struct Meter {
 
 impl Meter {
     /// A meter for a session on `route` (`kind`) through `upstream` for `client` (label).
-    pub fn new(
+    pub(crate) fn new(
         metrics: &Metrics,
         kind: RouteKind,
         rate: Option<f64>,
@@ -168,7 +170,7 @@ impl Meter {
     }
 
     /// A data message from the client, about to go upstream.
-    pub fn client_message(&self, msg: &Message) {
+    pub(crate) fn client_message(&self, msg: &Message) {
         let len = payload_len(msg);
         self.counters.up.record(len);
         self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
@@ -177,17 +179,15 @@ impl Meter {
         let _ =
             self.first_client_ms
                 .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed);
-        match (self.kind, msg) {
-            (RouteKind::Speak, Message::Text(t)) => self.speak_text(t.as_str()),
-            (RouteKind::Listen | RouteKind::Flux, Message::Binary(b)) if !b.is_empty() => {
-                self.audio_in(b.len(), now)
-            }
-            _ => {}
+        match provider::client_usage(self.kind, msg) {
+            ClientUsage::Audio(len) => self.audio_in(len, now),
+            ClientUsage::Characters(chars) => self.tts_text(chars),
+            ClientUsage::Nothing => {}
         }
     }
 
     /// A data message from the upstream, about to go to the client.
-    pub fn upstream_message(&self, msg: &Message) {
+    pub(crate) fn upstream_message(&self, msg: &Message) {
         let len = payload_len(msg);
         self.counters.down.record(len);
         self.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
@@ -204,10 +204,10 @@ impl Meter {
                 guard::observe(&self.counters.first_response, seconds);
             }
         }
-        if let (RouteKind::Speak, Message::Binary(b), Some(rate)) = (self.kind, msg, self.rate) {
+        if let (Some(len), Some(rate)) = (provider::tts_audio(self.kind, msg), self.rate) {
             self.tts_audio_bytes
-                .fetch_add(b.len() as u64, Ordering::Relaxed);
-            guard::add(&self.counters.tts_audio, b.len() as f64 / rate);
+                .fetch_add(len as u64, Ordering::Relaxed);
+            guard::add(&self.counters.tts_audio, len as f64 / rate);
         }
     }
 
@@ -232,27 +232,14 @@ impl Meter {
         }
     }
 
-    fn speak_text(&self, text: &str) {
-        #[derive(serde::Deserialize)]
-        struct Speak<'a> {
-            #[serde(rename = "type")]
-            kind: &'a str,
-            #[serde(default, borrow)]
-            text: std::borrow::Cow<'a, str>,
-        }
-        let Ok(speak) = serde_json::from_str::<Speak<'_>>(text) else {
-            return;
-        };
-        if speak.kind == "Speak" {
-            let chars = speak.text.chars().count() as u64;
-            self.tts_chars.fetch_add(chars, Ordering::Relaxed);
-            self.counters.tts_chars.inc_by(chars);
-            guard::add(&self.counters.cost, chars as f64 * self.usd_per_char);
-        }
+    fn tts_text(&self, chars: u64) {
+        self.tts_chars.fetch_add(chars, Ordering::Relaxed);
+        self.counters.tts_chars.inc_by(chars);
+        guard::add(&self.counters.cost, chars as f64 * self.usd_per_char);
     }
 
     /// Ends metering: counts container audio by stream time and returns the session's usage.
-    pub fn finish(&self) -> Usage {
+    pub(crate) fn finish(&self) -> Usage {
         let container_seconds = match (
             self.first_audio_ms.load(Ordering::Relaxed),
             self.last_audio_ms.load(Ordering::Relaxed),

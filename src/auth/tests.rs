@@ -174,3 +174,45 @@ fn tokens_for_unknown_clients_are_refused() {
         AuthError::Invalid
     );
 }
+
+#[test]
+fn forms_are_tried_in_registry_order_subprotocols_before_headers() {
+    // both subprotocol forms offered: the first registered provider's wins
+    assert_eq!(
+        cred(&[(
+            "sec-websocket-protocol",
+            "cf-aig-authorization.cf, token, dg"
+        )]),
+        Ok(("dg".to_owned(), Some("token".to_owned())))
+    );
+    // any subprotocol form beats any header form
+    assert_eq!(
+        cred(&[
+            ("authorization", "Token header"),
+            ("sec-websocket-protocol", "cf-aig-authorization.proto")
+        ]),
+        Ok((
+            "proto".to_owned(),
+            Some("cf-aig-authorization.proto".to_owned())
+        ))
+    );
+    // both header forms: the first registered provider's wins
+    assert_eq!(
+        cred(&[
+            ("cf-aig-authorization", "cf"),
+            ("authorization", "Bearer dg")
+        ]),
+        Ok(("dg".to_owned(), None))
+    );
+}
+
+#[test]
+fn an_unusable_authorization_header_is_not_rescued_by_a_later_form() {
+    assert_eq!(
+        cred(&[
+            ("authorization", "Basic k1"),
+            ("cf-aig-authorization", "k2")
+        ]),
+        Err(AuthError::Missing)
+    );
+}

@@ -70,23 +70,7 @@ pub struct PricesConfig {
 }
 
 impl PricesConfig {
-    /// Cloudflare Workers AI's published WebSocket prices: Nova-3 $0.0092 and Flux $0.0077 per
-    /// audio minute, Aura-2 $0.03 per 1,000 characters (Workers AI model catalog).
-    pub const CLOUDFLARE: Self = Self {
-        listen_usd_per_minute: 0.0092,
-        flux_usd_per_minute: 0.0077,
-        speak_usd_per_1k_chars: 0.03,
-    };
-    /// Deepgram's published pay-as-you-go list prices for streaming: Nova-3 (monolingual)
-    /// $0.0048 and Flux (English) $0.0065 per audio minute, Aura-2 $0.030 per 1,000 characters
-    /// (deepgram.com/pricing as transcribed in public price datasets verified 2026-07-19 and
-    /// 2026-08-01; the page itself could not be read first-hand). Self-hosted Deepgram and
-    /// contract prices: set `[upstreams.<name>.prices]`.
-    pub const DEEPGRAM: Self = Self {
-        listen_usd_per_minute: 0.0048,
-        flux_usd_per_minute: 0.0065,
-        speak_usd_per_1k_chars: 0.03,
-    };
+    // each provider's list prices are in its module (`crate::provider`)
     /// No price: costs count as zero.
     pub const UNKNOWN: Self = Self {
         listen_usd_per_minute: 0.0,

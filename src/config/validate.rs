@@ -5,26 +5,22 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 
-use super::{
-    ClientKeyConfig, ConfigError, LogConfig, RawConfig, RouteConfig, RouteKind, ServerConfig,
-    SimulatorConfig,
-};
+use super::{ClientKeyConfig, ConfigError, LogConfig, RawConfig, ServerConfig, SimulatorConfig};
 use crate::auth::{Authenticator, ClientKey, ClientKeys};
 use crate::limits::Limits;
-use crate::origin::OriginPattern;
-use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
 mod limits;
 mod query;
+mod routes;
 mod tls;
 mod upstreams;
 mod warnings;
-mod workers_ai;
 
 use limits::limits;
+use routes::routes;
 use upstreams::{UpstreamContext, upstream};
 pub use warnings::warnings;
 
@@ -44,21 +40,21 @@ pub struct Settings {
     /// Logging.
     pub log: LogConfig,
     /// Client keys and tokens.
-    pub auth: Authenticator,
+    pub(crate) auth: Authenticator,
     /// Rate limits and caps.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// The session cap (for the `voxrelay_sessions_limit` gauge).
     pub max_sessions: usize,
     /// Metric label bounds.
-    pub metrics: super::MetricsConfig,
+    pub(crate) metrics: super::MetricsConfig,
     /// The demo page.
-    pub demo: super::DemoConfig,
+    pub(crate) demo: super::DemoConfig,
     /// Upstreams by name.
-    pub upstreams: BTreeMap<String, Arc<Upstream>>,
+    pub(crate) upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Routes in config order.
-    pub routes: Vec<Arc<Route>>,
+    pub(crate) routes: Vec<Arc<Route>>,
     /// The built-in simulator, when enabled.
-    pub simulator: Option<SimulatorConfig>,
+    pub(crate) simulator: Option<SimulatorConfig>,
     /// Things that are valid but probably not what was meant (see [`warnings()`]).
     pub warnings: Vec<String>,
 }
@@ -69,9 +65,32 @@ pub struct ServerSettings {
     /// As configured.
     pub config: ServerConfig,
     /// Upstream TLS (webpki roots plus the extra CA).
-    pub tls: Arc<ClientConfig>,
+    pub(crate) tls: Arc<ClientConfig>,
     /// The listener's own TLS, when `[server.tls]` is set.
-    pub listener_tls: Option<crate::tls::ServerTls>,
+    pub(crate) listener_tls: Option<crate::tls::ServerTls>,
+}
+
+impl Settings {
+    /// What `voxrelay check` reports: how many routes, upstreams and client keys are set.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} routes, {} upstreams, {} client keys",
+            self.routes.len(),
+            self.upstreams.len(),
+            self.auth.clients.0.len()
+        )
+    }
+}
+
+impl ServerSettings {
+    /// For `voxrelay healthcheck`: a client configuration trusting exactly the certificate the
+    /// listener serves now, when it speaks TLS.
+    pub fn probe_tls(&self) -> Result<Option<Arc<ClientConfig>>, rustls::Error> {
+        self.listener_tls
+            .as_ref()
+            .map(crate::tls::ServerTls::probe_client)
+            .transpose()
+    }
 }
 
 /// Validates everything, reporting every problem at once, each once: a route naming an upstream
@@ -196,120 +215,6 @@ fn client_keys(
         }
     }
     ClientKeys(out)
-}
-
-/// `upstreams` holds the valid upstreams; `defined` names every upstream in the file, valid or
-/// not, so an invalid one (already reported) is not reported again as unknown.
-fn routes(
-    raw: &[RouteConfig],
-    upstreams: &BTreeMap<String, Arc<Upstream>>,
-    defined: &BTreeSet<&str>,
-    errors: &mut Vec<String>,
-) -> Vec<Arc<Route>> {
-    if raw.is_empty() {
-        errors.push("routes: at least one route is required".into());
-    }
-    let (mut names, mut paths) = (BTreeSet::new(), BTreeSet::new());
-    let serves_workers_ai = workers_ai::serving(raw, errors);
-    let mut out = Vec::new();
-    for (i, r) in raw.iter().enumerate() {
-        let at = format!("routes[{i}]");
-        let before = errors.len();
-        if r.name.is_empty()
-            || !r
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            errors.push(format!("{at}.name: letters, digits, '-' and '_' only"));
-        } else if !names.insert(r.name.as_str()) {
-            errors.push(format!("{at}.name: duplicate route name '{}'", r.name));
-        }
-        if !r.path.starts_with('/') || r.path.contains(['?', '#', '{', '}', '*']) {
-            errors.push(format!(
-                "{at}.path: must be an absolute path without wildcards"
-            ));
-        } else if RESERVED_PATHS.contains(&r.path.as_str()) {
-            errors.push(format!(
-                "{at}.path: {} is served by voxrelay itself",
-                r.path
-            ));
-        } else if !paths.insert(r.path.as_str()) {
-            errors.push(format!("{at}.path: duplicate path '{}'", r.path));
-        }
-        let mut origins = Vec::new();
-        for (j, o) in r.allowed_origins.iter().enumerate() {
-            match OriginPattern::parse(o) {
-                Ok(p) => origins.push(p),
-                Err(e) => errors.push(format!("{at}.allowed_origins[{j}]: {e}")),
-            }
-        }
-        query::param_rules(r, &at, errors);
-        if r.kind == RouteKind::Flux && r.keepalive == Some(true) {
-            errors.push(format!(
-                "{at}.keepalive: Flux (/v2/listen) has no KeepAlive message"
-            ));
-        }
-        if r.keepalive_interval.is_zero() {
-            errors.push(format!("{at}.keepalive_interval: must be positive"));
-        }
-        if r.max_session.is_some_and(|d| d.is_zero()) {
-            errors.push(format!("{at}.max_session: must be positive"));
-        }
-        if r.upstreams.is_empty() {
-            errors.push(format!("{at}.upstreams: at least one upstream is required"));
-        }
-        let mut invalid_upstream = false;
-        let ups: Vec<Arc<Upstream>> = r
-            .upstreams
-            .iter()
-            .filter_map(|name| {
-                let found = upstreams.get(name).cloned();
-                if found.is_none() {
-                    invalid_upstream = true;
-                    if !defined.contains(name.as_str()) {
-                        errors.push(format!("{at}.upstreams: unknown upstream '{name}'"));
-                    }
-                }
-                found
-            })
-            .collect();
-        let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
-        if !models.iter().any(|p| p.matches(&r.default_model)) {
-            errors.push(format!(
-                "{at}.default_model: '{}' is not in models",
-                r.default_model
-            ));
-        }
-        if errors.len() == before && !invalid_upstream {
-            out.push(Arc::new(Route {
-                name: r.name.clone(),
-                path: r.path.clone(),
-                kind: r.kind,
-                upstreams: ups,
-                origins,
-                allow_missing_origin: r.allow_missing_origin,
-                require_auth: r.require_auth,
-                keepalive: r
-                    .keepalive
-                    .unwrap_or(r.kind == RouteKind::Listen)
-                    .then_some(r.keepalive_interval),
-                max_session: r.max_session,
-                policy: QueryPolicy {
-                    default_model: r.default_model.clone(),
-                    models,
-                    deny_params: r.deny_params.iter().map(|p| params::normalise(p)).collect(),
-                    force_params: r.force_params.clone().into_iter().collect(),
-                    allow_params: r
-                        .allow_params
-                        .as_ref()
-                        .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
-                },
-                workers_ai: serves_workers_ai[i],
-            }));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

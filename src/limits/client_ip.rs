@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 /// How the client IP is found behind trusted proxies.
 #[derive(Debug, Clone)]
-pub struct ClientIp {
+pub(crate) struct ClientIp {
     /// Peers believed about the client IP.
     trusted: Vec<IpNet>,
     /// The one header they name it in.
@@ -26,7 +26,7 @@ impl Default for ClientIp {
 impl ClientIp {
     /// Believes `header` from peers in `trusted`; groups IPv6 clients per `/ipv6_prefix_len`
     /// (clamped to 1..=128).
-    pub fn new(trusted: Vec<IpNet>, header: HeaderName, ipv6_prefix_len: u8) -> Self {
+    pub(crate) fn new(trusted: Vec<IpNet>, header: HeaderName, ipv6_prefix_len: u8) -> Self {
         Self {
             trusted,
             header,
@@ -35,7 +35,7 @@ impl ClientIp {
     }
 
     /// True when `ip` is a trusted proxy.
-    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_trusted(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.trusted.iter().any(|net| net.contains(&ip))
     }
@@ -43,7 +43,7 @@ impl ClientIp {
     /// The client IP: the socket peer, unless the peer is a trusted proxy; then the right-most
     /// hop of the configured header that is not a trusted proxy. No other header is read, and
     /// a hop left of an unparsable entry is never believed: with no such hop, the peer.
-    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.ip().to_canonical();
         if !self.is_trusted(peer) {
             return peer;
@@ -60,13 +60,13 @@ impl ClientIp {
     }
 
     /// The key `ip` shares limits under: IPv4 (IPv4-mapped IPv6 included) as is, IPv6 by prefix.
-    pub fn bucket(&self, ip: IpAddr) -> IpAddr {
+    pub(crate) fn bucket(&self, ip: IpAddr) -> IpAddr {
         bucket(ip, self.ipv6_prefix_len)
     }
 }
 
 /// `ip` with IPv4-mapped IPv6 made IPv4, and IPv6 cut to its first `prefix_len` bits.
-pub fn bucket(ip: IpAddr, prefix_len: u8) -> IpAddr {
+pub(crate) fn bucket(ip: IpAddr, prefix_len: u8) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

@@ -1,6 +1,7 @@
 use axum::http::HeaderValue;
 
 use super::*;
+use client_ip::bucket;
 
 fn ip_config(trusted: &[&str], header: &'static str) -> ClientIp {
     let trusted = trusted.iter().map(|t| t.parse().unwrap()).collect();

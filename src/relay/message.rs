@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 /// axum → tungstenite. Binary and control payloads move without copying; text is re-wrapped.
-pub fn from_axum(msg: ax::Message) -> Message {
+pub(crate) fn from_axum(msg: ax::Message) -> Message {
     match msg {
         ax::Message::Text(t) => Message::Text(Utf8Bytes::from(t.as_str())),
         ax::Message::Binary(b) => Message::Binary(b),
@@ -25,7 +25,7 @@ pub fn from_axum(msg: ax::Message) -> Message {
 }
 
 /// tungstenite → axum. Raw `Frame`s never come out of a read, so they map to an empty pong.
-pub fn to_axum(msg: Message) -> ax::Message {
+pub(crate) fn to_axum(msg: Message) -> ax::Message {
     match msg {
         Message::Text(t) => ax::Message::Text(ax::Utf8Bytes::from(t.as_str())),
         Message::Binary(b) => ax::Message::Binary(b),
@@ -40,7 +40,7 @@ pub fn to_axum(msg: Message) -> ax::Message {
 }
 
 /// Recovers the tungstenite error inside an axum error, so both sides classify alike.
-pub fn from_axum_error(e: axum::Error) -> WsError {
+pub(crate) fn from_axum_error(e: axum::Error) -> WsError {
     match e.into_inner().downcast::<WsError>() {
         Ok(ws) => *ws,
         Err(other) => WsError::Io(std::io::Error::other(other)),
@@ -49,11 +49,11 @@ pub fn from_axum_error(e: axum::Error) -> WsError {
 
 /// The client's upgraded socket seen with tungstenite's types, whole (not split), for the relay.
 /// Boxed, so the session's futures carry a pointer rather than the whole socket.
-pub struct ClientSocket(Box<ax::WebSocket>);
+pub(crate) struct ClientSocket(Box<ax::WebSocket>);
 
 impl ClientSocket {
     /// Wraps an upgraded axum socket.
-    pub fn new(socket: ax::WebSocket) -> Self {
+    pub(crate) fn new(socket: ax::WebSocket) -> Self {
         Self(Box::new(socket))
     }
 }
@@ -97,7 +97,7 @@ impl Sink<Message> for ClientSocket {
 }
 
 /// A close frame with a code and a reason.
-pub fn close(code: u16, reason: &str) -> Message {
+pub(crate) fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code: CloseCode::from(code),
         reason: Utf8Bytes::from(reason),

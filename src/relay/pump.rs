@@ -102,7 +102,7 @@ impl Leg {
 }
 
 /// When data last crossed: either way (idle timeout), from the client or as an injected
-/// KeepAlive (keep-alive interval).
+/// keep-alive message (keep-alive interval).
 struct Activity {
     data: Instant,
     client: Instant,
@@ -189,7 +189,7 @@ where
                 if up.pending.is_none() {
                     up.pending = Some(Message::Text(KEEPALIVE.into()));
                     injected.inc();
-                    // client data read behind the KeepAlive is metered and counted like any other
+                    // client data read behind the keep-alive is metered and counted like any other
                     if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
                         return Poll::Ready(First::Ended(Source::Client, end));
                     }

@@ -1,43 +1,11 @@
-//! Model alias tables: how a client's model name becomes the upstream's, per upstream kind.
+//! Model alias tables: how a client's model name becomes the upstream's, per upstream.
 //!
-//! Clients name Deepgram models either as Deepgram does (`nova-3`, `aura-2-thalia-en`) or as
-//! Cloudflare Workers AI does (`@cf/deepgram/nova-3`, `@cf/deepgram/aura-2-en` with the voice
-//! in `speaker`). Each upstream kind has a built-in table that accepts both and writes its own.
+//! Each provider has a built-in table (in its `crate::provider` module) that accepts the names
+//! clients use and writes its own; an upstream's configured aliases are merged over it.
 
 use std::collections::BTreeMap;
 
 use super::{Pattern, RewriteError};
-
-/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name; Cloudflare's
-/// Aura models become the Deepgram voice named by `speaker`, or Cloudflare's default voice for
-/// that model (so a session sounds the same whichever upstream serves it).
-pub const DEEPGRAM_ALIASES: [(&str, &str); 9] = [
-    ("@cf/deepgram/*", "*"),
-    ("@cf/deepgram/flux", "flux-general-en"),
-    ("flux", "flux-general-en"),
-    ("aura-1", "aura-{speaker:angus}-en"),
-    ("@cf/deepgram/aura-1", "aura-{speaker:angus}-en"),
-    ("aura-2-en", "aura-2-{speaker:luna}-en"),
-    ("@cf/deepgram/aura-2-en", "aura-2-{speaker:luna}-en"),
-    ("aura-2-es", "aura-2-{speaker:aquila}-es"),
-    ("@cf/deepgram/aura-2-es", "aura-2-{speaker:aquila}-es"),
-];
-
-/// Built-in aliases for Cloudflare Workers AI: add the `@cf/deepgram/` prefix; Deepgram's Aura
-/// voice names become the Workers AI model plus `speaker`. Names already in Workers AI form
-/// match nothing and pass through.
-pub const CLOUDFLARE_ALIASES: [(&str, &str); 10] = [
-    ("nova-3", "@cf/deepgram/nova-3"),
-    ("flux", "@cf/deepgram/flux"),
-    ("flux-general-en", "@cf/deepgram/flux"),
-    ("@cf/deepgram/flux-general-en", "@cf/deepgram/flux"),
-    ("aura-1", "@cf/deepgram/aura-1"),
-    ("aura-2-en", "@cf/deepgram/aura-2-en"),
-    ("aura-2-es", "@cf/deepgram/aura-2-es"),
-    ("aura-2-*-en", "@cf/deepgram/aura-2-en?speaker=*"),
-    ("aura-2-*-es", "@cf/deepgram/aura-2-es?speaker=*"),
-    ("aura-*-en", "@cf/deepgram/aura-1?speaker=*"),
-];
 
 /// A model as the upstream wants it, plus parameters the mapping adds (Cloudflare `speaker`)
 /// and client parameters it used up (Deepgram direct: `speaker` went into the model name).

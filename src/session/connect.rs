@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderValue};
 use tracing::{debug, warn};
 
-use crate::app::Shared;
 use crate::error::Reject;
 use crate::rewrite::{ClientQuery, MappedModel};
 use crate::route::Route;
+use crate::state::Shared;
 use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
 
 /// An open upstream session.
@@ -19,7 +19,7 @@ pub(super) struct Connected {
     pub(super) upstream: Arc<Upstream>,
     /// Its socket.
     pub(super) socket: UpstreamSocket,
-    /// Its `dg-request-id`.
+    /// Its request id (the client API's request-id header).
     pub(super) request_id: Option<HeaderValue>,
     /// The model as sent to it.
     pub(super) model: String,

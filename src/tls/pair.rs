@@ -15,7 +15,7 @@ use crate::config::ServerTlsConfig;
 
 /// Why a certificate pair cannot be used, each message led by its setting's key path.
 #[derive(Debug, thiserror::Error)]
-pub enum PairError {
+pub(crate) enum PairError {
     /// The certificate file could not be read.
     #[error("server.tls.cert_file: cannot read {path}: {source}")]
     ReadCert {
@@ -68,7 +68,7 @@ pub enum PairError {
 }
 
 /// The bytes of both files, read one after the other.
-pub struct PairFiles {
+pub(crate) struct PairFiles {
     cert_path: String,
     key_path: String,
     cert: Vec<u8>,
@@ -78,7 +78,7 @@ pub struct PairFiles {
 
 impl PairFiles {
     /// Reads both files (blocking).
-    pub fn read(config: &ServerTlsConfig) -> Result<Self, PairError> {
+    pub(crate) fn read(config: &ServerTlsConfig) -> Result<Self, PairError> {
         let (cert_path, key_path) = (shown(&config.cert_file), shown(&config.key_file));
         let cert = std::fs::read(&config.cert_file).map_err(|source| PairError::ReadCert {
             path: cert_path.clone(),
@@ -98,7 +98,7 @@ impl PairFiles {
     }
 
     /// A digest of both files' contents: equal digests, same pair.
-    pub fn fingerprint(&self) -> [u8; 32] {
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
         let mut hash = Sha256::new();
         hash.update((self.cert.len() as u64).to_le_bytes());
         hash.update(&self.cert);
@@ -107,7 +107,7 @@ impl PairFiles {
     }
 
     /// Parses and checks the pair with the `ring` provider.
-    pub fn parse(&self) -> Result<Identity, PairError> {
+    pub(crate) fn parse(&self) -> Result<Identity, PairError> {
         let bad_cert = |reason: String| PairError::BadCertificate {
             path: self.cert_path.clone(),
             reason,
@@ -161,7 +161,7 @@ impl PairFiles {
 
 /// A checked pair ready to serve.
 #[derive(Debug, Clone)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Chain and signing key.
     pub key: Arc<CertifiedKey>,
     /// The leaf's not-after time, Unix seconds.
@@ -172,7 +172,7 @@ pub struct Identity {
 
 impl Identity {
     /// Reads and checks the pair `config` names (blocking).
-    pub fn load(config: &ServerTlsConfig) -> Result<Self, PairError> {
+    pub(crate) fn load(config: &ServerTlsConfig) -> Result<Self, PairError> {
         PairFiles::read(config)?.parse()
     }
 }

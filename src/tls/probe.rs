@@ -12,7 +12,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, Signa
 use super::ALPN_HTTP11;
 
 /// A client configuration that accepts only `leaf`.
-pub fn pinned_client(leaf: CertificateDer<'static>) -> Result<Arc<ClientConfig>, Error> {
+pub(crate) fn pinned_client(leaf: CertificateDer<'static>) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Pinned {
         leaf,

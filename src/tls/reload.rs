@@ -15,12 +15,12 @@ use super::{Identity, PairError, PairFiles, ServerTls};
 use crate::metrics::Metrics;
 
 /// `result` label of `voxrelay_tls_reloads_total` for a pair now served.
-pub const RELOAD_OK: &str = "ok";
+pub(crate) const RELOAD_OK: &str = "ok";
 /// `result` label of `voxrelay_tls_reloads_total` for changed files that were refused.
-pub const RELOAD_ERROR: &str = "error";
+pub(crate) const RELOAD_ERROR: &str = "error";
 
 /// Polls the pair's files until `stop` is cancelled, installing each new good pair.
-pub async fn watch(tls: ServerTls, metrics: Metrics, stop: CancellationToken) {
+pub(crate) async fn watch(tls: ServerTls, metrics: Metrics, stop: CancellationToken) {
     let current = tls.resolver.current();
     warn_if_expired(&current);
     not_after(&metrics, current.not_after);

@@ -10,20 +10,20 @@ use super::Identity;
 
 /// Holds the current pair.
 #[derive(Debug)]
-pub struct CertResolver {
+pub(crate) struct CertResolver {
     current: RwLock<Identity>,
 }
 
 impl CertResolver {
     /// Starts with `identity`.
-    pub fn new(identity: Identity) -> Self {
+    pub(crate) fn new(identity: Identity) -> Self {
         Self {
             current: RwLock::new(identity),
         }
     }
 
     /// The pair new handshakes get.
-    pub fn current(&self) -> Identity {
+    pub(crate) fn current(&self) -> Identity {
         // a panic while holding the lock cannot leave a half-written Identity: take it anyway
         self.current
             .read()
@@ -32,7 +32,7 @@ impl CertResolver {
     }
 
     /// Makes `identity` the pair for every handshake from now on.
-    pub fn set(&self, identity: Identity) {
+    pub(crate) fn set(&self, identity: Identity) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = identity;
     }
 }

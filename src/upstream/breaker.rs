@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Breaker state for one upstream.
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     threshold: u32,
     cooldown: Duration,
     failures: AtomicU32,
@@ -16,7 +16,7 @@ pub struct Breaker {
 
 impl Breaker {
     /// A closed breaker that opens after `threshold` consecutive failures.
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+    pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
         Self {
             threshold,
             cooldown,
@@ -30,23 +30,24 @@ impl Breaker {
     }
 
     /// Whether an attempt may be made now (closed, or cooling down has ended).
-    pub fn allows(&self, now: Instant) -> bool {
+    pub(crate) fn allows(&self, now: Instant) -> bool {
         self.slot().is_none_or(|until| now >= until)
     }
 
     /// True while attempts are being skipped.
-    pub fn is_open(&self, now: Instant) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_open(&self, now: Instant) -> bool {
         !self.allows(now)
     }
 
     /// The upstream answered (even with a 4xx): it is alive.
-    pub fn record_success(&self) {
+    pub(crate) fn record_success(&self) {
         self.failures.store(0, Ordering::SeqCst);
         *self.slot() = None;
     }
 
     /// A connect failed; returns true when this failure opened the breaker.
-    pub fn record_failure(&self, now: Instant) -> bool {
+    pub(crate) fn record_failure(&self, now: Instant) -> bool {
         let failures = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
         if failures < self.threshold {
             return false;

@@ -6,21 +6,22 @@
 //! replaced with `[redacted]` in the body as soon as it arrives, and a body cut short (so that it
 //! ends in the first characters of the key) loses that tail too. The answer is always JSON: a
 //! JSON object from the upstream is relayed (scrubbed, every string in it), anything else is
-//! wrapped in Deepgram's error shape with `err_code` `UPSTREAM_REJECTED`.
+//! wrapped in the client API's error shape with code `UPSTREAM_REJECTED`.
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Upstream, UpstreamError};
+use crate::provider::CLIENT_API;
 
 /// What replaces a credential.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 /// `err_code` of a wrapped upstream refusal.
-pub const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
+pub(crate) const UPSTREAM_REJECTED: &str = "UPSTREAM_REJECTED";
 /// Longest upstream text quoted in a wrapped refusal's `err_msg`, in characters.
-pub const MAX_QUOTED_TEXT: usize = 1024;
+pub(crate) const MAX_QUOTED_TEXT: usize = 1024;
 /// Shortest tail of a cut-off body that is taken for the start of a credential.
 const MIN_PARTIAL: usize = 4;
 /// Percent-encoding that leaves RFC 3986 unreserved characters alone.
@@ -32,14 +33,14 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Every form of one upstream's credential that could come back in a body.
 #[derive(Debug, Default)]
-pub struct Scrubber {
+pub(crate) struct Scrubber {
     /// Lowercased, longest first.
     forms: Vec<String>,
 }
 
 impl Scrubber {
     /// The forms of `upstream`'s credential as it is sent.
-    pub fn for_upstream(upstream: &Upstream) -> Self {
+    pub(crate) fn for_upstream(upstream: &Upstream) -> Self {
         match &upstream.credential {
             Some((_, value)) => Self::new(value.expose()),
             None => Self::default(),
@@ -47,7 +48,7 @@ impl Scrubber {
     }
 
     /// The forms of a credential header value (`Token k`, `Bearer k` or the raw key).
-    pub fn new(header_value: &str) -> Self {
+    pub(crate) fn new(header_value: &str) -> Self {
         let mut raw = vec![header_value.to_owned()];
         if let Some((scheme, key)) = header_value.split_once(' ')
             && (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
@@ -77,7 +78,7 @@ impl Scrubber {
     }
 
     /// `text` with every form replaced, and a trailing start of one cut off.
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for form in &self.forms {
             out = replace_ignoring_case(&out, form);
@@ -116,7 +117,7 @@ impl Scrubber {
 
     /// A refusal body as the client may see it: a JSON object scrubbed string by string, or
     /// the (lossily decoded) text scrubbed.
-    pub fn scrub_body(&self, body: &[u8]) -> Bytes {
+    pub(crate) fn scrub_body(&self, body: &[u8]) -> Bytes {
         match serde_json::from_slice::<Value>(body) {
             Ok(v @ Value::Object(_)) => Bytes::from(self.scrub_json(v).to_string()),
             _ => Bytes::from(self.scrub(&String::from_utf8_lossy(body))),
@@ -143,7 +144,7 @@ fn replace_ignoring_case(text: &str, lower_needle: &str) -> String {
 }
 
 /// Scrubs the body of a refusal from `upstream` as soon as it arrives.
-pub fn scrub(error: UpstreamError, upstream: &Upstream) -> UpstreamError {
+pub(crate) fn scrub(error: UpstreamError, upstream: &Upstream) -> UpstreamError {
     match error {
         UpstreamError::Rejected {
             status,
@@ -159,8 +160,8 @@ pub fn scrub(error: UpstreamError, upstream: &Upstream) -> UpstreamError {
 }
 
 /// The JSON a client gets for an (already scrubbed) upstream 4xx: the upstream's own JSON
-/// object, or its text wrapped in Deepgram's error shape.
-pub fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> Value {
+/// object, or its text wrapped in the client API's error shape plus `upstream_status`.
+pub(crate) fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> Value {
     if let Ok(v @ Value::Object(_)) = serde_json::from_slice::<Value>(body) {
         return v;
     }
@@ -171,12 +172,11 @@ pub fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> Value {
     } else {
         text.chars().take(MAX_QUOTED_TEXT).collect()
     };
-    json!({
-        "err_code": UPSTREAM_REJECTED,
-        "err_msg": msg,
-        "request_id": request_id,
-        "upstream_status": status.as_u16(),
-    })
+    let mut body = (CLIENT_API.error_body)(UPSTREAM_REJECTED, &msg, request_id);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("upstream_status".into(), status.as_u16().into());
+    }
+    body
 }
 
 #[cfg(test)]

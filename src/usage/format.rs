@@ -8,16 +8,16 @@ use crate::config::RouteKind;
 use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError, params};
 
 /// Lowest `sample_rate` accepted (Hz); telephony's 8 kHz is the lowest any client uses.
-pub const MIN_SAMPLE_RATE: u32 = 1_000;
+pub(crate) const MIN_SAMPLE_RATE: u32 = 1_000;
 /// Highest `sample_rate` accepted (Hz); 384 kHz is the highest rate audio hardware offers.
-pub const MAX_SAMPLE_RATE: u32 = 384_000;
+pub(crate) const MAX_SAMPLE_RATE: u32 = 384_000;
 /// Most `channels` accepted.
-pub const MAX_CHANNELS: u32 = 32;
+pub(crate) const MAX_CHANNELS: u32 = 32;
 /// Longest `encoding` value accepted.
 const MAX_ENCODING: usize = 32;
 
 /// The parameters metering reads.
-pub const METERED_PARAMS: [&str; 3] = ["encoding", "sample_rate", "channels"];
+pub(crate) const METERED_PARAMS: [&str; 3] = ["encoding", "sample_rate", "channels"];
 
 const SAMPLE_RATE_RANGE: &str = "must be a whole number of Hz from 1000 to 384000";
 const CHANNELS_RANGE: &str = "must be a whole number from 1 to 32";
@@ -25,7 +25,7 @@ const ENCODING_SHAPE: &str = "must be an encoding name (letters, digits, '-' and
 
 /// The audio format a session declared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AudioFormat {
+pub(crate) struct AudioFormat {
     /// `encoding`, as sent.
     pub encoding: Option<String>,
     /// `sample_rate` in Hz.
@@ -37,7 +37,10 @@ pub struct AudioFormat {
 impl AudioFormat {
     /// Reads and checks the metered parameters as they will reach the upstream (a forced value
     /// wins over the client's).
-    pub fn read(query: &ClientQuery<'_>, policy: &QueryPolicy) -> Result<Self, RewriteError> {
+    pub(crate) fn read(
+        query: &ClientQuery<'_>,
+        policy: &QueryPolicy,
+    ) -> Result<Self, RewriteError> {
         let mut format = Self::default();
         for name in METERED_PARAMS {
             let values = query.values(name, policy);
@@ -82,7 +85,7 @@ impl AudioFormat {
     }
 
     /// Audio bytes per second for the route kind, see [`super::audio_rate`].
-    pub fn rate(&self, kind: RouteKind) -> Option<f64> {
+    pub(crate) fn rate(&self, kind: RouteKind) -> Option<f64> {
         super::audio_rate(
             kind,
             self.encoding.as_deref(),
@@ -101,7 +104,7 @@ fn integer(value: &str) -> Option<u32> {
 }
 
 /// Checks a configured forced value of a metered parameter (other names pass).
-pub fn check_forced(name: &str, value: &str) -> Result<(), RewriteError> {
+pub(crate) fn check_forced(name: &str, value: &str) -> Result<(), RewriteError> {
     let name = params::normalise(name);
     match METERED_PARAMS.iter().find(|m| **m == name) {
         Some(metered) => AudioFormat::default().set(metered, value),

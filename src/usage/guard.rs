@@ -21,14 +21,14 @@ fn usable(v: f64, metric: impl FnOnce() -> String) -> bool {
 }
 
 /// Adds `v` to `counter` when it is finite and not negative.
-pub fn add(counter: &Counter, v: f64) {
+pub(crate) fn add(counter: &Counter, v: f64) {
     if usable(v, || name(counter)) {
         counter.inc_by(v);
     }
 }
 
 /// Observes `v` in `histogram` when it is finite and not negative.
-pub fn observe(histogram: &Histogram, v: f64) {
+pub(crate) fn observe(histogram: &Histogram, v: f64) {
     if usable(v, || name(histogram)) {
         histogram.observe(v);
     }

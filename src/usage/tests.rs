@@ -56,7 +56,11 @@ fn raw_encodings_count_bytes_as_seconds() {
 
 #[test]
 fn stt_audio_seconds_and_cost_follow_the_bytes() {
-    let (m, meter) = meter(RouteKind::Listen, Some(32_000.0), &PricesConfig::CLOUDFLARE);
+    let (m, meter) = meter(
+        RouteKind::Listen,
+        Some(32_000.0),
+        &crate::provider::cloudflare::PRICES,
+    );
     for _ in 0..30 {
         meter.client_message(&Message::Binary(Bytes::from(vec![
             0u8;
@@ -79,7 +83,11 @@ fn stt_audio_seconds_and_cost_follow_the_bytes() {
 
 #[test]
 fn containers_are_timed_by_the_clock() {
-    let (_, meter) = meter(RouteKind::Listen, None, &PricesConfig::CLOUDFLARE);
+    let (_, meter) = meter(
+        RouteKind::Listen,
+        None,
+        &crate::provider::cloudflare::PRICES,
+    );
     meter.client_message(&Message::Binary(Bytes::from_static(b"OggS....")));
     std::thread::sleep(std::time::Duration::from_millis(30));
     let usage = meter.finish();
@@ -91,7 +99,11 @@ fn containers_are_timed_by_the_clock() {
 
 #[test]
 fn tts_counts_characters_and_received_audio() {
-    let (m, meter) = meter(RouteKind::Speak, Some(48_000.0), &PricesConfig::CLOUDFLARE);
+    let (m, meter) = meter(
+        RouteKind::Speak,
+        Some(48_000.0),
+        &crate::provider::cloudflare::PRICES,
+    );
     meter.client_message(&Message::Text(
         r#"{"type":"Speak","text":"Héllo wörld"}"#.into(),
     ));

@@ -36,7 +36,12 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
     // /metrics on the public port, as the tests read it there (the shipped file has its own port)
     raw.metrics.listen = None;
     raw.tokens.signing_secret_env = None;
-    let key_file = std::env::temp_dir().join(format!("voxrelay-seed-{}.key", std::process::id()));
+    // one file per call: tests run in parallel, and a reader could otherwise catch another
+    // call's write between its truncate and its write (an empty key file fails validation)
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let key_file =
+        std::env::temp_dir().join(format!("voxrelay-seed-{}-{call}.key", std::process::id()));
     std::fs::write(&key_file, UPSTREAM_SECRET).unwrap();
     for (name, base) in [("cloudflare", cloudflare), ("deepgram", deepgram)] {
         let u = raw.upstreams.get_mut(name).expect("shipped upstream");

@@ -4,7 +4,7 @@
 
 use figment::Jail;
 
-use super::super::{PricesConfig, from_toml};
+use super::super::from_toml;
 
 /// Two upstreams and `routes` routes naming both; `dg` reads its key from `dg_env`.
 fn config(routes: usize, dg_env: &str) -> String {
@@ -133,7 +133,7 @@ fn deepgram_upstreams_default_to_list_prices_and_can_be_overridden() {
         jail.set_env("DG_KEY", "k");
         let s = from_toml(&config(1, "DG_KEY")).map_err(|e| e.to_string())?;
         let prices = s.upstreams["dg"].prices;
-        assert_eq!(prices, PricesConfig::DEEPGRAM);
+        assert_eq!(prices, crate::provider::deepgram::PRICES);
         assert!(prices.listen_usd_per_minute > 0.0);
         assert!(prices.flux_usd_per_minute > 0.0);
         assert!(prices.speak_usd_per_1k_chars > 0.0);

@@ -1,14 +1,14 @@
-//! Validating one upstream: base URL, kind, credential, aliases, prices, breaker.
+//! Validating one upstream: base URL, kind (its provider), credential, aliases, prices, breaker.
 
 use std::collections::BTreeMap;
 
 use axum::http::{HeaderName, HeaderValue};
 
-use super::super::{AuthScheme, PricesConfig, UpstreamConfig, UpstreamKind};
-use crate::rewrite::{AliasTable, CLOUDFLARE_ALIASES, DEEPGRAM_ALIASES, check_template};
+use super::super::{AuthScheme, UpstreamConfig};
+use crate::rewrite::{AliasTable, check_template};
 use crate::secret::Secret;
 use crate::upstream::breaker::Breaker;
-use crate::upstream::{CLOUDFLARE_BASE_URL, DEEPGRAM_BASE_URL, SIMULATOR_BASE, Upstream};
+use crate::upstream::{SIMULATOR_BASE, Upstream};
 
 /// What validating one upstream needs to know about the rest of the config.
 #[derive(Clone, Copy)]
@@ -39,24 +39,11 @@ pub(super) fn upstream(
             ));
         }
     }
-    let (default_base, default_scheme, header, builtin): (_, _, _, &[(&str, &str)]) = match u.kind {
-        UpstreamKind::Deepgram => (
-            DEEPGRAM_BASE_URL,
-            AuthScheme::Token,
-            "authorization",
-            &DEEPGRAM_ALIASES[..],
-        ),
-        UpstreamKind::Cloudflare => (
-            CLOUDFLARE_BASE_URL,
-            AuthScheme::Raw,
-            "cf-aig-authorization",
-            &CLOUDFLARE_ALIASES[..],
-        ),
-    };
+    let provider = u.kind.provider();
     let base = u
         .base_url
         .as_deref()
-        .unwrap_or(default_base)
+        .unwrap_or(provider.base_url)
         .trim_end_matches('/');
     let url_ok = (base.starts_with("ws://") || base.starts_with("wss://"))
         && base.parse::<axum::http::Uri>().is_ok();
@@ -70,35 +57,13 @@ pub(super) fn upstream(
             "{at}.base_url: \"{SIMULATOR_BASE}\" needs [simulator] enabled = true"
         ));
     }
-    let endpoint = match u.kind {
-        UpstreamKind::Deepgram => base.to_owned(),
-        UpstreamKind::Cloudflare => {
-            let id = |v: &Option<String>, key: &str, errors: &mut Vec<String>| match v {
-                Some(v)
-                    if !v.is_empty()
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-                {
-                    v.clone()
-                }
-                _ => {
-                    errors.push(format!(
-                        "{at}.{key}: required for cloudflare (letters, digits, '-', '_')"
-                    ));
-                    String::new()
-                }
-            };
-            let account = id(&u.account_id, "account_id", errors);
-            let gateway = id(&u.gateway_id, "gateway_id", errors);
-            format!("{base}/v1/{account}/{gateway}/workers-ai")
-        }
-    };
+    let endpoint = (provider.endpoint)(base, u, &at, errors);
     let secret = if context.used {
         credential(u, &at, errors)
     } else {
         None
     };
-    let scheme = u.auth_scheme.unwrap_or(default_scheme);
+    let scheme = u.auth_scheme.unwrap_or(provider.auth_scheme);
     let credential = secret.map(|s| {
         let value = match scheme {
             AuthScheme::Raw => s.expose().to_owned(),
@@ -110,7 +75,10 @@ pub(super) fn upstream(
                 "{at}: credential contains characters not allowed in a header"
             ));
         }
-        (HeaderName::from_static(header), Secret::new(value))
+        (
+            HeaderName::from_static(provider.credential_header),
+            Secret::new(value),
+        )
     });
     let extra_headers = u
         .extra_headers
@@ -136,24 +104,20 @@ pub(super) fn upstream(
             errors.push(format!("{at}.aliases.{pattern}: {e}"));
         }
     }
-    let mut aliases: BTreeMap<String, String> = builtin
-        .iter()
+    let mut aliases: BTreeMap<String, String> = (provider.aliases.iter())
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     aliases.extend(u.aliases.clone());
     (errors.len() == before).then(|| Upstream {
         name: name.to_owned(),
-        kind: u.kind,
+        provider,
         endpoint,
         simulator: std::sync::OnceLock::new(),
         credential,
         extra_headers,
         aliases: AliasTable::new(&aliases),
         breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
-        prices: u.prices.unwrap_or(match u.kind {
-            UpstreamKind::Cloudflare => PricesConfig::CLOUDFLARE,
-            UpstreamKind::Deepgram => PricesConfig::DEEPGRAM,
-        }),
+        prices: u.prices.unwrap_or(provider.prices),
     })
 }
 

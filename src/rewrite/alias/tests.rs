@@ -1,5 +1,5 @@
 use super::*;
-use crate::rewrite::{ClientQuery, QueryPolicy};
+use crate::rewrite::{CLOUDFLARE_ALIASES, ClientQuery, DEEPGRAM_ALIASES, QueryPolicy};
 
 fn builtin(entries: &[(&str, &str)]) -> AliasTable {
     AliasTable::new(

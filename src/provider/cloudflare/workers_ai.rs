@@ -1,4 +1,5 @@
-//! Cloudflare AI Gateway's path shape: `/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`.
+//! Cloudflare AI Gateway's own client-facing path,
+//! `/v1/<account>/<gateway>/workers-ai?model=@cf/deepgram/…`.
 //!
 //! A client written against the gateway switches to voxrelay by changing the host alone. The
 //! gateway has no per-API path: the model picks the protocol, so this path hands the request to
@@ -9,26 +10,28 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use axum::routing::any;
 use tracing::info;
 
-use crate::app::Shared;
+use super::MODEL_PREFIX;
 use crate::config::RouteKind;
 use crate::error::Reject;
 use crate::http::NO_ROUTE;
-use crate::rewrite::CLOUDFLARE_MODEL_PREFIX;
 use crate::route::Route;
 use crate::session::{RouteState, serve};
+use crate::state::Shared;
 
 /// The path served (axum syntax).
-pub const PATH: &str = "/v1/{account}/{gateway}/workers-ai";
+pub(crate) const PATH: &str = "/v1/{account}/{gateway}/workers-ai";
 
 /// The routes serving the Workers AI path, one per kind at most.
 #[derive(Clone, Debug)]
-pub struct WorkersAi {
+pub(crate) struct WorkersAi {
     shared: Arc<Shared>,
     listen: Option<Arc<Route>>,
     speak: Option<Arc<Route>>,
@@ -37,7 +40,7 @@ pub struct WorkersAi {
 
 impl WorkersAi {
     /// The table for `routes`; `None` when no route serves the path.
-    pub fn new(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Option<Self> {
+    pub(crate) fn new(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Option<Self> {
         let of = |kind| {
             routes
                 .iter()
@@ -63,9 +66,15 @@ impl WorkersAi {
     }
 }
 
+/// The router for [`PATH`], when a route serves it.
+pub(super) fn router(shared: Arc<Shared>, routes: &[Arc<Route>]) -> Option<Router<Arc<Shared>>> {
+    let table = WorkersAi::new(shared, routes)?;
+    Some(Router::new().route(PATH, any(handle).with_state(table)))
+}
+
 /// The API a Deepgram model speaks, from its bare or `@cf/deepgram/` name.
-pub fn kind_of(model: &str) -> Option<RouteKind> {
-    let bare = model.strip_prefix(CLOUDFLARE_MODEL_PREFIX).unwrap_or(model);
+pub(crate) fn kind_of(model: &str) -> Option<RouteKind> {
+    let bare = model.strip_prefix(MODEL_PREFIX).unwrap_or(model);
     if bare.starts_with("nova-") {
         Some(RouteKind::Listen)
     } else if bare == "flux" || bare.starts_with("flux-") {
@@ -87,26 +96,26 @@ fn model_of(query: Option<&str>) -> Option<String> {
 /// Picks the route for the request's model, or says why none fits.
 fn choose(table: &WorkersAi, query: Option<&str>) -> Result<Arc<Route>, Reject> {
     let Some(model) = model_of(query) else {
-        return Err(Reject::WorkersAiModel(
+        return Err(Reject::UnknownModel(
             "query parameter 'model' is required on this path, e.g. model=@cf/deepgram/nova-3"
                 .into(),
         ));
     };
     let quoted: String = model.chars().take(64).collect();
     let Some(kind) = kind_of(&model) else {
-        return Err(Reject::WorkersAiModel(format!(
+        return Err(Reject::UnknownModel(format!(
             "model '{quoted}' is not a Deepgram model served here (nova-*, flux, aura-*)"
         )));
     };
     table.route(kind).cloned().ok_or_else(|| {
-        Reject::WorkersAiModel(format!(
+        Reject::UnknownModel(format!(
             "model '{quoted}' is not served on this path: no route of its kind"
         ))
     })
 }
 
 /// Axum handler for [`PATH`].
-pub async fn handle(
+pub(crate) async fn handle(
     State(table): State<WorkersAi>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,

@@ -1,11 +1,12 @@
-//! Which route serves each kind's models on Cloudflare's `/workers-ai` path shape.
+//! Which route serves each kind's models on Cloudflare's `/workers-ai` path: the routes'
+//! `workers_ai` setting.
 
-use super::super::{RouteConfig, RouteKind};
+use crate::config::{RouteConfig, RouteKind};
 
 /// For each route, whether it serves the Workers AI path: per kind, the route that sets
 /// `workers_ai = true`, else the first that does not set it to `false`. Two routes of one kind
 /// setting `true` is an error.
-pub(super) fn serving(routes: &[RouteConfig], errors: &mut Vec<String>) -> Vec<bool> {
+pub(in crate::provider) fn serving(routes: &[RouteConfig], errors: &mut Vec<String>) -> Vec<bool> {
     let mut out = vec![false; routes.len()];
     for kind in [RouteKind::Listen, RouteKind::Speak, RouteKind::Flux] {
         let of_kind = || routes.iter().enumerate().filter(|(_, r)| r.kind == kind);

@@ -1,0 +1,126 @@
+//! Validating the routes: names, paths, origins, query rules, keep-alive, upstreams, models.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::super::RouteConfig;
+use super::{RESERVED_PATHS, query};
+use crate::origin::OriginPattern;
+use crate::provider::CLIENT_API;
+use crate::rewrite::{Pattern, QueryPolicy, params};
+use crate::route::Route;
+use crate::upstream::Upstream;
+
+/// `upstreams` holds the valid upstreams; `defined` names every upstream in the file, valid or
+/// not, so an invalid one (already reported) is not reported again as unknown.
+pub(super) fn routes(
+    raw: &[RouteConfig],
+    upstreams: &BTreeMap<String, Arc<Upstream>>,
+    defined: &BTreeSet<&str>,
+    errors: &mut Vec<String>,
+) -> Vec<Arc<Route>> {
+    if raw.is_empty() {
+        errors.push("routes: at least one route is required".into());
+    }
+    let (mut names, mut paths) = (BTreeSet::new(), BTreeSet::new());
+    let serves_own_paths = crate::provider::own_path_routes(raw, errors);
+    let mut out = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let at = format!("routes[{i}]");
+        let before = errors.len();
+        if r.name.is_empty()
+            || !r
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            errors.push(format!("{at}.name: letters, digits, '-' and '_' only"));
+        } else if !names.insert(r.name.as_str()) {
+            errors.push(format!("{at}.name: duplicate route name '{}'", r.name));
+        }
+        if !r.path.starts_with('/') || r.path.contains(['?', '#', '{', '}', '*']) {
+            errors.push(format!(
+                "{at}.path: must be an absolute path without wildcards"
+            ));
+        } else if RESERVED_PATHS.contains(&r.path.as_str()) {
+            errors.push(format!(
+                "{at}.path: {} is served by voxrelay itself",
+                r.path
+            ));
+        } else if !paths.insert(r.path.as_str()) {
+            errors.push(format!("{at}.path: duplicate path '{}'", r.path));
+        }
+        let mut origins = Vec::new();
+        for (j, o) in r.allowed_origins.iter().enumerate() {
+            match OriginPattern::parse(o) {
+                Ok(p) => origins.push(p),
+                Err(e) => errors.push(format!("{at}.allowed_origins[{j}]: {e}")),
+            }
+        }
+        query::param_rules(r, &at, errors);
+        if r.keepalive == Some(true)
+            && let Some(why) = (CLIENT_API.keepalive_refused)(r.kind)
+        {
+            errors.push(format!("{at}.keepalive: {why}"));
+        }
+        if r.keepalive_interval.is_zero() {
+            errors.push(format!("{at}.keepalive_interval: must be positive"));
+        }
+        if r.max_session.is_some_and(|d| d.is_zero()) {
+            errors.push(format!("{at}.max_session: must be positive"));
+        }
+        if r.upstreams.is_empty() {
+            errors.push(format!("{at}.upstreams: at least one upstream is required"));
+        }
+        let mut invalid_upstream = false;
+        let ups: Vec<Arc<Upstream>> = r
+            .upstreams
+            .iter()
+            .filter_map(|name| {
+                let found = upstreams.get(name).cloned();
+                if found.is_none() {
+                    invalid_upstream = true;
+                    if !defined.contains(name.as_str()) {
+                        errors.push(format!("{at}.upstreams: unknown upstream '{name}'"));
+                    }
+                }
+                found
+            })
+            .collect();
+        let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
+        if !models.iter().any(|p| p.matches(&r.default_model)) {
+            errors.push(format!(
+                "{at}.default_model: '{}' is not in models",
+                r.default_model
+            ));
+        }
+        if errors.len() == before && !invalid_upstream {
+            out.push(Arc::new(Route {
+                name: r.name.clone(),
+                path: r.path.clone(),
+                kind: r.kind,
+                upstreams: ups,
+                origins,
+                allow_missing_origin: r.allow_missing_origin,
+                require_auth: r.require_auth,
+                keepalive: r
+                    .keepalive
+                    .unwrap_or((CLIENT_API.keepalive_by_default)(r.kind))
+                    .then_some(r.keepalive_interval),
+                max_session: r.max_session,
+                policy: QueryPolicy {
+                    default_model: r.default_model.clone(),
+                    models,
+                    deny_params: r.deny_params.iter().map(|p| params::normalise(p)).collect(),
+                    force_params: r.force_params.clone().into_iter().collect(),
+                    allow_params: r
+                        .allow_params
+                        .as_ref()
+                        .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
+                },
+                workers_ai: serves_own_paths[i],
+            }));
+        }
+    }
+    out
+}

@@ -1,0 +1,200 @@
+//! Providers: everything specific to one upstream API, one module each, behind one registry.
+//!
+//! A provider module owns its default base URL, how the upstream endpoint is built from the
+//! config, the path per route kind, where the real credential goes, its built-in model aliases
+//! and default prices, where its SDKs put the client's credential and what is echoed, its own
+//! client-facing paths, and (for the API clients speak, [`CLIENT_API`]) the error shape, the
+//! request-id and forwarded headers, keep-alive and metering. Session set-up, auth, limits,
+//! relay, metrics and config loading reach a provider only through this module.
+//!
+//! A [`Provider`] is a `static` of data and plain function pointers rather than a trait object:
+//! every entry is read while loading config or setting a session up, never per relayed message.
+//! What the relay needs per message is a `const` ([`ClientApi::keepalive`]) or a plain function
+//! the compiler inlines ([`client_usage`], [`tts_audio`]), so the pump has no dynamic dispatch
+//! and no lookup per message.
+
+pub(crate) mod cloudflare;
+pub(crate) mod deepgram;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::auth::{AuthError, Credential};
+use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamConfig};
+use crate::route::Route;
+use crate::secret::Secret;
+use crate::state::Shared;
+
+/// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// Deepgram's own API (hosted or self-hosted): `<base>/v1/listen` etc.
+    Deepgram,
+    /// Cloudflare AI Gateway's Workers AI realtime endpoint.
+    Cloudflare,
+}
+
+impl UpstreamKind {
+    /// Every registered kind, in the order their credential forms are tried.
+    pub(crate) const ALL: [Self; 2] = [Self::Deepgram, Self::Cloudflare];
+
+    /// The provider behind this kind: the registry.
+    pub(crate) fn provider(self) -> &'static Provider {
+        match self {
+            Self::Deepgram => &deepgram::PROVIDER,
+            Self::Cloudflare => &cloudflare::PROVIDER,
+        }
+    }
+}
+
+/// Builds an upstream's endpoint (base URL without trailing `/`, plus whatever the provider
+/// adds from its config), reporting config errors under `at`.
+pub(crate) type EndpointFn =
+    fn(base: &str, u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> String;
+
+/// What voxrelay knows about one upstream API.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    /// Base URL when the config sets none.
+    pub(crate) base_url: &'static str,
+    /// Builds the endpoint sessions connect under.
+    pub(crate) endpoint: EndpointFn,
+    /// Path appended to the endpoint for each route kind.
+    pub(crate) path: fn(RouteKind) -> &'static str,
+    /// Handshake header carrying the real credential (lowercase).
+    pub(crate) credential_header: &'static str,
+    /// How the credential is written into that header unless `auth_scheme` says otherwise.
+    pub(crate) auth_scheme: AuthScheme,
+    /// Built-in model aliases; the upstream's own `aliases` are merged over them.
+    pub(crate) aliases: &'static [(&'static str, &'static str)],
+    /// List prices used unless the upstream sets `prices`.
+    pub(crate) prices: PricesConfig,
+    /// Where this provider's SDKs put the client's credential.
+    pub(crate) credentials: CredentialForm,
+    /// Prefix of this provider's names for models it shares with others (`@cf/deepgram/`);
+    /// allowlists and grants match the bare name.
+    pub(crate) model_prefix: Option<&'static str>,
+    /// Client-facing paths of this provider's own shape, mounted beside the routes' paths.
+    pub(crate) paths: Option<PathsFn>,
+    /// Which configured routes serve those paths (the routes' `workers_ai` setting), with
+    /// config errors reported.
+    pub(crate) own_path_routes: Option<OwnPathRoutesFn>,
+}
+
+/// For each configured route, whether it serves the provider's own paths; errors under their
+/// key paths.
+pub(crate) type OwnPathRoutesFn = fn(&[RouteConfig], &mut Vec<String>) -> Vec<bool>;
+
+/// The router for a provider's own client-facing paths over `routes`; `None` when no route
+/// serves them.
+pub(crate) type PathsFn = fn(Arc<Shared>, &[Arc<Route>]) -> Option<Router<Arc<Shared>>>;
+
+/// Where a provider's SDKs put the credential in a handshake. Each function answers
+/// `Ok(None)` when its form is absent, and `Err` when it is present but unusable (no other
+/// form is tried then).
+#[derive(Debug)]
+pub(crate) struct CredentialForm {
+    /// From the offered subprotocols, in order: the token and the value to echo.
+    pub(crate) from_protocols: fn(&[&str]) -> Result<Option<Credential>, AuthError>,
+    /// From the request headers (server-side clients).
+    pub(crate) from_headers: fn(&HeaderMap) -> Result<Option<Secret>, AuthError>,
+}
+
+/// The API every client-facing path speaks today: Deepgram's (Cloudflare's Workers AI path
+/// carries the same messages). A `const`, so what the relay reads from it (the keep-alive
+/// message) is a compile-time constant on the hot path.
+pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
+
+/// What a client-facing API fixes for every session on it.
+#[derive(Debug)]
+pub(crate) struct ClientApi {
+    /// The JSON body of a refusal before the upgrade, from its code, message and request id.
+    pub(crate) error_body: fn(code: &str, message: &str, request_id: &str) -> serde_json::Value,
+    /// Response header repeating a refusal's message, if the API has one.
+    pub(crate) error_header: Option<&'static str>,
+    /// Upstream response header with its request id, forwarded on the client's 101 (the
+    /// session id when the upstream sends none).
+    pub(crate) request_id_header: &'static str,
+    /// Client request headers passed upstream; every other one (credentials, cookies) stays.
+    pub(crate) forwarded_headers: &'static [&'static str],
+    /// The text message sent upstream when the client is silent, on routes with keep-alive.
+    pub(crate) keepalive: &'static str,
+    /// Whether routes of a kind send keep-alives unless `keepalive` says otherwise.
+    pub(crate) keepalive_by_default: fn(RouteKind) -> bool,
+    /// Why routes of a kind cannot send keep-alives, if they cannot.
+    pub(crate) keepalive_refused: fn(RouteKind) -> Option<&'static str>,
+    /// Text-to-speech output encoding and sample rate when the client names none.
+    pub(crate) tts_output: (&'static str, f64),
+}
+
+/// What a client message counts for in metering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientUsage {
+    /// Speech-to-text audio of this many bytes.
+    Audio(usize),
+    /// Text-to-speech input of this many characters.
+    Characters(u64),
+    /// Nothing metered (control messages).
+    Nothing,
+}
+
+/// What a relayed client message counts for under the client API: a static call the compiler
+/// inlines, no lookup per message.
+#[inline]
+pub(crate) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
+    deepgram::client_usage(kind, msg)
+}
+
+/// Bytes of text-to-speech audio in a relayed upstream message, if it is that.
+#[inline]
+pub(crate) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
+    deepgram::tts_audio(kind, msg)
+}
+
+/// Every provider's credential form, in registry order.
+pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm> {
+    UpstreamKind::ALL
+        .into_iter()
+        .map(|kind| &kind.provider().credentials)
+}
+
+/// `model` without any registered provider's model prefix.
+pub(crate) fn bare_model(model: &str) -> &str {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().model_prefix)
+        .find_map(|prefix| model.strip_prefix(prefix))
+        .unwrap_or(model)
+}
+
+/// For each configured route, whether it serves a provider's own paths (one provider has them
+/// today; a route's flag is set when any provider's rule picks it).
+pub(crate) fn own_path_routes(routes: &[RouteConfig], errors: &mut Vec<String>) -> Vec<bool> {
+    let mut out = vec![false; routes.len()];
+    for pick in UpstreamKind::ALL
+        .iter()
+        .filter_map(|k| k.provider().own_path_routes)
+    {
+        for (flag, picked) in out.iter_mut().zip(pick(routes, errors)) {
+            *flag |= picked;
+        }
+    }
+    out
+}
+
+/// Every provider's own client-facing paths over `routes`, merged.
+pub(crate) fn paths(shared: &Arc<Shared>, routes: &[Arc<Route>]) -> Router<Arc<Shared>> {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().paths)
+        .filter_map(|mount| mount(shared.clone(), routes))
+        .fold(Router::new(), Router::merge)
+}
+
+#[cfg(test)]
+mod tests;

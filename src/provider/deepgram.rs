@@ -1,0 +1,161 @@
+//! Deepgram's API: as an upstream (`wss://api.deepgram.com`, `/v1/listen`, `/v1/speak`,
+//! `/v2/listen`, `Authorization: Token <key>`) and as the API clients speak (its credential
+//! forms, error shape, headers, KeepAlive and metering).
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{ClientApi, ClientUsage, CredentialForm, Provider};
+use crate::auth::{AuthError, Credential};
+use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::secret::Secret;
+
+/// Deepgram's hosted API.
+pub(crate) const BASE_URL: &str = "wss://api.deepgram.com";
+
+/// Built-in aliases for Deepgram direct: strip Cloudflare's prefix; Flux's full name; Cloudflare's
+/// Aura models become the Deepgram voice named by `speaker`, or Cloudflare's default voice for
+/// that model (so a session sounds the same whichever upstream serves it).
+pub const ALIASES: [(&str, &str); 9] = [
+    ("@cf/deepgram/*", "*"),
+    ("@cf/deepgram/flux", "flux-general-en"),
+    ("flux", "flux-general-en"),
+    ("aura-1", "aura-{speaker:angus}-en"),
+    ("@cf/deepgram/aura-1", "aura-{speaker:angus}-en"),
+    ("aura-2-en", "aura-2-{speaker:luna}-en"),
+    ("@cf/deepgram/aura-2-en", "aura-2-{speaker:luna}-en"),
+    ("aura-2-es", "aura-2-{speaker:aquila}-es"),
+    ("@cf/deepgram/aura-2-es", "aura-2-{speaker:aquila}-es"),
+];
+
+/// Deepgram's published pay-as-you-go list prices for streaming: Nova-3 (monolingual)
+/// $0.0048 and Flux (English) $0.0065 per audio minute, Aura-2 $0.030 per 1,000 characters
+/// (deepgram.com/pricing as transcribed in public price datasets verified 2026-07-19 and
+/// 2026-08-01; the page itself could not be read first-hand). Self-hosted Deepgram and
+/// contract prices: set `[upstreams.<name>.prices]`.
+pub(crate) const PRICES: PricesConfig = PricesConfig {
+    listen_usd_per_minute: 0.0048,
+    flux_usd_per_minute: 0.0065,
+    speak_usd_per_1k_chars: 0.03,
+};
+
+/// The registry entry.
+pub(crate) static PROVIDER: Provider = Provider {
+    base_url: BASE_URL,
+    endpoint,
+    path,
+    credential_header: "authorization",
+    auth_scheme: AuthScheme::Token,
+    aliases: &ALIASES,
+    prices: PRICES,
+    credentials: CredentialForm {
+        from_protocols,
+        from_headers,
+    },
+    model_prefix: None,
+    // its paths are the routes' own
+    paths: None,
+    own_path_routes: None,
+};
+
+/// Deepgram's API as clients speak it.
+pub(crate) const CLIENT_API: ClientApi = ClientApi {
+    error_body,
+    error_header: Some("dg-error"),
+    request_id_header: "dg-request-id",
+    forwarded_headers: &["user-agent", "x-deepgram-session-id"],
+    keepalive: r#"{"type":"KeepAlive"}"#,
+    // `/v1/listen` closes after about 10 s without audio or a KeepAlive; `/v2/listen` has none
+    keepalive_by_default: |kind| kind == RouteKind::Listen,
+    keepalive_refused: |kind| {
+        (kind == RouteKind::Flux).then_some("Flux (/v2/listen) has no KeepAlive message")
+    },
+    // `/v1/speak` answers linear16 at 24 kHz unless asked otherwise
+    tts_output: ("linear16", 24_000.0),
+};
+
+/// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`
+/// messages.
+#[inline]
+pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
+    match (kind, msg) {
+        (RouteKind::Speak, Message::Text(t)) => {
+            speak_chars(t.as_str()).map_or(ClientUsage::Nothing, ClientUsage::Characters)
+        }
+        (RouteKind::Listen | RouteKind::Flux, Message::Binary(b)) if !b.is_empty() => {
+            ClientUsage::Audio(b.len())
+        }
+        _ => ClientUsage::Nothing,
+    }
+}
+
+/// Speak's binary frames are its audio.
+#[inline]
+pub(super) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
+    match (kind, msg) {
+        (RouteKind::Speak, Message::Binary(b)) => Some(b.len()),
+        _ => None,
+    }
+}
+
+/// The characters of a `{"type":"Speak","text":…}` message; `None` for any other message.
+fn speak_chars(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Speak<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(default, borrow)]
+        text: std::borrow::Cow<'a, str>,
+    }
+    let speak = serde_json::from_str::<Speak<'_>>(text).ok()?;
+    (speak.kind == "Speak").then(|| speak.text.chars().count() as u64)
+}
+
+/// Deepgram's error shape: `{"err_code", "err_msg", "request_id"}`.
+fn error_body(code: &str, message: &str, request_id: &str) -> Value {
+    json!({"err_code": code, "err_msg": message, "request_id": request_id})
+}
+
+/// Whether `scheme` is one of Deepgram's: `token` or `bearer`, any case.
+fn known_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")
+}
+
+/// Deepgram's browser form: the subprotocols `token, <T>` or `bearer, <T>`; the scheme is echoed,
+/// never the token.
+fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
+    let Some(i) = offered.iter().position(|p| known_scheme(p)) else {
+        return Ok(None);
+    };
+    let token = offered.get(i + 1).ok_or(AuthError::Missing)?;
+    Ok(Some(Credential {
+        token: Secret::new(*token),
+        echo: Some(offered[i].to_owned()),
+    }))
+}
+
+/// `Authorization: Token <T>` or `Bearer <T>`; any other `Authorization` is unusable.
+fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
+    let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    match v.trim().split_once(' ') {
+        Some((scheme, token)) if known_scheme(scheme) => Ok(Some(Secret::new(token.trim()))),
+        _ => Err(AuthError::Missing),
+    }
+}
+
+/// The base URL as is: Deepgram's paths hang directly under it.
+fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
+    base.to_owned()
+}
+
+fn path(kind: RouteKind) -> &'static str {
+    match kind {
+        RouteKind::Listen => "/v1/listen",
+        RouteKind::Speak => "/v1/speak",
+        RouteKind::Flux => "/v2/listen",
+    }
+}

@@ -1,0 +1,201 @@
+//! Every registry entry is complete and consistent.
+
+use axum::http::HeaderName;
+
+use super::UpstreamKind;
+use crate::config::RouteKind;
+use crate::rewrite::check_template;
+
+#[test]
+fn every_provider_has_a_websocket_base_url_and_a_valid_credential_header() {
+    for kind in UpstreamKind::ALL {
+        let p = kind.provider();
+        assert!(p.base_url.starts_with("wss://"), "{kind:?}");
+        assert!(!p.base_url.ends_with('/'), "{kind:?}");
+        HeaderName::from_static(p.credential_header);
+    }
+}
+
+#[test]
+fn every_provider_alias_template_is_valid() {
+    for kind in UpstreamKind::ALL {
+        for (pattern, template) in kind.provider().aliases {
+            assert_eq!(check_template(template), Ok(()), "{kind:?} {pattern}");
+        }
+    }
+}
+
+#[test]
+fn every_provider_prices_are_finite_and_positive() {
+    for kind in UpstreamKind::ALL {
+        let p = kind.provider().prices;
+        for v in [
+            p.listen_usd_per_minute,
+            p.flux_usd_per_minute,
+            p.speak_usd_per_1k_chars,
+        ] {
+            assert!(v.is_finite() && v > 0.0, "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn paths_per_route_kind_are_the_providers_own() {
+    let dg = UpstreamKind::Deepgram.provider();
+    let cf = UpstreamKind::Cloudflare.provider();
+    for (kind, path) in [
+        (RouteKind::Listen, "/v1/listen"),
+        (RouteKind::Speak, "/v1/speak"),
+        (RouteKind::Flux, "/v2/listen"),
+    ] {
+        assert_eq!((dg.path)(kind), path);
+        // the Workers AI endpoint serves every kind; the model picks the API
+        assert_eq!((cf.path)(kind), "");
+    }
+}
+
+#[test]
+fn the_client_api_refuses_in_deepgrams_error_shape() {
+    let api = super::CLIENT_API;
+    assert_eq!(
+        (api.error_body)("INVALID_AUTH", "invalid credentials", "id-1"),
+        serde_json::json!({"err_code": "INVALID_AUTH", "err_msg": "invalid credentials", "request_id": "id-1"})
+    );
+    assert_eq!(api.error_header, Some("dg-error"));
+    assert_eq!(api.request_id_header, "dg-request-id");
+    assert_eq!(api.keepalive, r#"{"type":"KeepAlive"}"#);
+    for name in api.forwarded_headers {
+        HeaderName::from_static(name);
+        assert!(
+            !name.contains("auth"),
+            "credentials are never forwarded: {name}"
+        );
+    }
+}
+
+#[test]
+fn bare_model_strips_any_registered_model_prefix_once() {
+    assert_eq!(super::bare_model("@cf/deepgram/nova-3"), "nova-3");
+    assert_eq!(super::bare_model("nova-3"), "nova-3");
+    assert_eq!(
+        super::bare_model("@cf/openai/whisper"),
+        "@cf/openai/whisper"
+    );
+    assert_eq!(
+        super::bare_model("@cf/deepgram/@cf/deepgram/x"),
+        "@cf/deepgram/x"
+    );
+}
+
+#[test]
+fn the_client_api_meters_audio_frames_and_speak_characters() {
+    use super::{ClientUsage, client_usage, tts_audio};
+    use tokio_tungstenite::tungstenite::Message;
+    let audio = Message::Binary(vec![0; 320].into());
+    let speak = Message::Text(r#"{"type":"Speak","text":"Héllo"}"#.into());
+    let flush = Message::Text(r#"{"type":"Flush"}"#.into());
+    assert_eq!(
+        client_usage(RouteKind::Listen, &audio),
+        ClientUsage::Audio(320)
+    );
+    assert_eq!(
+        client_usage(RouteKind::Flux, &audio),
+        ClientUsage::Audio(320)
+    );
+    let empty = Message::Binary(Vec::new().into());
+    assert_eq!(
+        client_usage(RouteKind::Listen, &empty),
+        ClientUsage::Nothing
+    );
+    assert_eq!(
+        client_usage(RouteKind::Speak, &speak),
+        ClientUsage::Characters(5)
+    );
+    assert_eq!(client_usage(RouteKind::Speak, &flush), ClientUsage::Nothing);
+    assert_eq!(
+        client_usage(RouteKind::Listen, &speak),
+        ClientUsage::Nothing
+    );
+    assert_eq!(tts_audio(RouteKind::Speak, &audio), Some(320));
+    assert_eq!(tts_audio(RouteKind::Listen, &audio), None);
+}
+
+#[test]
+fn keep_alive_is_on_by_default_for_listen_and_refused_on_flux() {
+    let api = super::CLIENT_API;
+    assert!((api.keepalive_by_default)(RouteKind::Listen));
+    assert!(!(api.keepalive_by_default)(RouteKind::Speak));
+    assert!(!(api.keepalive_by_default)(RouteKind::Flux));
+    assert_eq!((api.keepalive_refused)(RouteKind::Listen), None);
+    assert_eq!((api.keepalive_refused)(RouteKind::Speak), None);
+    assert!((api.keepalive_refused)(RouteKind::Flux).is_some());
+}
+
+/// The provider-agnostic modules, as compiled.
+const AGNOSTIC: [(&str, &str); 28] = [
+    ("app.rs", include_str!("../app.rs")),
+    ("auth.rs", include_str!("../auth.rs")),
+    ("config/load.rs", include_str!("../config/load.rs")),
+    ("config/validate.rs", include_str!("../config/validate.rs")),
+    (
+        "config/validate/limits.rs",
+        include_str!("../config/validate/limits.rs"),
+    ),
+    (
+        "config/validate/routes.rs",
+        include_str!("../config/validate/routes.rs"),
+    ),
+    (
+        "config/validate/upstreams.rs",
+        include_str!("../config/validate/upstreams.rs"),
+    ),
+    ("conns.rs", include_str!("../conns.rs")),
+    ("error.rs", include_str!("../error.rs")),
+    ("http.rs", include_str!("../http.rs")),
+    ("limits.rs", include_str!("../limits.rs")),
+    (
+        "limits/client_ip.rs",
+        include_str!("../limits/client_ip.rs"),
+    ),
+    ("metrics.rs", include_str!("../metrics.rs")),
+    ("metrics/builder.rs", include_str!("../metrics/builder.rs")),
+    ("relay.rs", include_str!("../relay.rs")),
+    ("relay/pump.rs", include_str!("../relay/pump.rs")),
+    ("serve.rs", include_str!("../serve.rs")),
+    ("session.rs", include_str!("../session.rs")),
+    ("session/connect.rs", include_str!("../session/connect.rs")),
+    ("session/run.rs", include_str!("../session/run.rs")),
+    ("state.rs", include_str!("../state.rs")),
+    ("upstream.rs", include_str!("../upstream.rs")),
+    (
+        "upstream/breaker.rs",
+        include_str!("../upstream/breaker.rs"),
+    ),
+    (
+        "upstream/refusal.rs",
+        include_str!("../upstream/refusal.rs"),
+    ),
+    ("usage.rs", include_str!("../usage.rs")),
+    ("usage/format.rs", include_str!("../usage/format.rs")),
+    ("usage/guard.rs", include_str!("../usage/guard.rs")),
+    ("route.rs", include_str!("../route.rs")),
+];
+
+#[test]
+fn session_auth_limits_relay_metrics_and_config_loading_name_no_provider() {
+    let marks = [
+        "deepgram",
+        "cloudflare",
+        "cf-aig",
+        "dg-",
+        "@cf/",
+        "\"keepalive\"",
+        "\"speak\"",
+    ];
+    for (file, text) in AGNOSTIC {
+        let text = text.to_ascii_lowercase();
+        for mark in marks {
+            assert!(!text.contains(mark), "src/{file} names a provider: {mark}");
+        }
+    }
+}

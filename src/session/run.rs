@@ -1,0 +1,110 @@
+//! An upgraded session: relay it, then record how it ended (metrics and the usage record).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::info;
+
+use super::{Accepted, RouteState};
+use crate::metrics::close_code_label;
+use crate::relay::message::ClientSocket;
+use crate::relay::{Outcome, RelayOptions, relay};
+use crate::route::Route;
+use crate::usage::{self, Meter, Usage};
+
+/// Log target of the per-session usage record.
+pub(crate) const USAGE_TARGET: &str = "voxrelay::usage";
+
+/// Relays one upgraded session and records how it ended.
+pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
+    let Some(socket) = accepted.socket.take() else {
+        return;
+    };
+    let shared = &state.shared;
+    let m = &shared.metrics;
+    let route = &state.route.name;
+    let client_label = m.client_label(&accepted.client_id);
+    let active = m.sessions_active.with_label_values(&[route]);
+    let client_active = m.client_sessions_active.with_label_values(&[&client_label]);
+    active.inc();
+    client_active.inc();
+    m.client_sessions_total
+        .with_label_values(&[route, &client_label])
+        .inc();
+    let upstream = &accepted.upstream;
+    let labels = [
+        route.as_str(),
+        upstream.name.as_str(),
+        client_label.as_str(),
+    ];
+    let meter = Arc::new(Meter::new(
+        m,
+        state.route.kind,
+        accepted.audio_rate,
+        &upstream.prices,
+        labels,
+    ));
+    let started = Instant::now();
+    info!("session started");
+    let opts = RelayOptions {
+        meter: meter.clone(),
+        close_timeout: shared.server.close_timeout,
+        max_session: accepted.max_session,
+        idle_timeout: shared.server.idle_timeout,
+        keepalive: state.route.keepalive.map(|interval| {
+            let counter = m.keepalives_total.with_label_values(&[route]);
+            (interval, counter)
+        }),
+        max_message_bytes: shared.server.max_message_bytes,
+        shutdown: shared.sessions_stop.clone(),
+    };
+    let outcome = relay(client, socket, opts).await;
+    active.dec();
+    client_active.dec();
+    let seconds = started.elapsed().as_secs_f64();
+    usage::guard::observe(&m.session_seconds.with_label_values(&[route]), seconds);
+    m.sessions_total
+        .with_label_values(&[route, &upstream.name, outcome.label])
+        .inc();
+    for (side, code) in outcome.closes() {
+        m.close_codes_total
+            .with_label_values(&[side, close_code_label(code)])
+            .inc();
+    }
+    let usage = meter.finish();
+    record_usage(&state.route, &accepted, &outcome, seconds, &usage);
+}
+
+/// The usage record: one structured event per session, for billing and audit pipelines.
+fn record_usage(
+    route: &Route,
+    accepted: &Accepted,
+    outcome: &Outcome,
+    seconds: f64,
+    usage: &Usage,
+) {
+    info!(
+        target: USAGE_TARGET,
+        session_id = %accepted.session_id,
+        client = %accepted.client_id,
+        route = %route.name,
+        upstream = %accepted.upstream.name,
+        model = %accepted.model,
+        duration_seconds = seconds,
+        connect_seconds = accepted.connect_seconds,
+        first_response_seconds = usage.first_response_seconds,
+        bytes_in = usage.bytes_in,
+        bytes_out = usage.bytes_out,
+        messages_in = usage.messages_in,
+        messages_out = usage.messages_out,
+        audio_seconds = usage.audio_seconds,
+        tts_characters = usage.tts_characters,
+        tts_audio_seconds = usage.tts_audio_seconds,
+        estimated_cost_usd = usage.cost_usd,
+        outcome = outcome.label,
+        closed_by = outcome.ended_by.as_str(),
+        client_close_code = outcome.client_code,
+        upstream_close_code = outcome.upstream_code,
+        "session usage"
+    );
+}

@@ -1,0 +1,34 @@
+//! State every handler shares: settings, authentication, limits, metrics, the upstream
+//! connector and the drain signals. Built by [`crate::app::App::build`].
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Authenticator;
+use crate::config::ServerConfig;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::upstream::UpstreamConnector;
+
+/// State every handler shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `[server]` settings.
+    pub server: ServerConfig,
+    /// Client keys and tokens.
+    pub auth: Authenticator,
+    /// Rate limits and session caps.
+    pub limits: Arc<Limits>,
+    /// The app's own metrics registry.
+    pub metrics: Metrics,
+    /// Upstream connector (TLS, limits, deadline).
+    pub connector: UpstreamConnector,
+    /// Cancelled when shutdown begins: `/readyz` and new upgrades answer 503.
+    pub draining: CancellationToken,
+    /// Cancelled when the grace period ends: live sessions close with 1001.
+    pub sessions_stop: CancellationToken,
+    /// Tracks every session from handshake to end.
+    pub tracker: TaskTracker,
+}
