@@ -170,7 +170,7 @@ pub struct ClientKeyConfig {
     pub max_concurrent_sessions: Option<u32>,
 }
 
-/// Which Deepgram API a route serves.
+/// Which API a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteKind {
@@ -180,6 +180,20 @@ pub enum RouteKind {
     Speak,
     /// Flux conversational speech-to-text, `/v2/listen`.
     Flux,
+    /// OpenAI Realtime (GA), `/v1/realtime`: conversations and transcription sessions.
+    Realtime,
+}
+
+impl RouteKind {
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Listen => "listen",
+            Self::Speak => "speak",
+            Self::Flux => "flux",
+            Self::Realtime => "realtime",
+        }
+    }
 }
 
 /// `[[routes]]`.

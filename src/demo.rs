@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::config::{DemoConfig, RouteKind};
+use crate::config::DemoConfig;
 use crate::route::Route;
 
 const INDEX: &str = include_str!("../demo/index.html");
@@ -29,11 +29,7 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
         "routes": routes.iter().map(|r| json!({
             "name": r.name,
             "path": r.path,
-            "kind": match r.kind {
-                RouteKind::Listen => "listen",
-                RouteKind::Speak => "speak",
-                RouteKind::Flux => "flux",
-            },
+            "kind": r.kind.as_str(),
             "model": r.policy.default_model,
         })).collect::<Vec<_>>(),
     });

@@ -15,6 +15,7 @@
 
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
+pub(crate) mod openai;
 
 use std::sync::Arc;
 
@@ -37,17 +38,20 @@ pub enum UpstreamKind {
     Deepgram,
     /// Cloudflare AI Gateway's Workers AI realtime endpoint.
     Cloudflare,
+    /// OpenAI's Realtime API (GA), `<base>/v1/realtime`.
+    OpenAi,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 2] = [Self::Deepgram, Self::Cloudflare];
+    pub(crate) const ALL: [Self; 3] = [Self::Deepgram, Self::Cloudflare, Self::OpenAi];
 
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
         match self {
             Self::Deepgram => &deepgram::PROVIDER,
             Self::Cloudflare => &cloudflare::PROVIDER,
+            Self::OpenAi => &openai::PROVIDER,
         }
     }
 }
@@ -64,8 +68,10 @@ pub(crate) struct Provider {
     pub(crate) base_url: &'static str,
     /// Builds the endpoint sessions connect under.
     pub(crate) endpoint: EndpointFn,
-    /// Path appended to the endpoint for each route kind.
+    /// Path appended to the endpoint for each route kind it serves.
     pub(crate) path: fn(RouteKind) -> &'static str,
+    /// The route kinds its upstreams can serve; a route of any other kind may not use them.
+    pub(crate) route_kinds: &'static [RouteKind],
     /// Handshake header carrying the real credential (lowercase).
     pub(crate) credential_header: &'static str,
     /// How the credential is written into that header unless `auth_scheme` says otherwise.

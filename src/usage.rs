@@ -45,6 +45,8 @@ pub(crate) fn audio_rate(
             (encoding.unwrap_or(default_encoding), default_rate)
         }
         RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
+        // metered from the upstream's reported usage, not timed from bytes (not yet metered)
+        RouteKind::Realtime => return None,
     };
     let width = bytes_per_sample(encoding)?;
     let rate = sample_rate.map_or(default_rate, f64::from);
@@ -125,7 +127,7 @@ impl Meter {
         let per_minute = match kind {
             RouteKind::Listen => prices.listen_usd_per_minute,
             RouteKind::Flux => prices.flux_usd_per_minute,
-            RouteKind::Speak => 0.0,
+            RouteKind::Speak | RouteKind::Realtime => 0.0,
         };
         let counters = Counters {
             up: metrics.flow(route, CLIENT_TO_UPSTREAM),

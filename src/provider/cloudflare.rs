@@ -53,6 +53,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
     endpoint,
     path,
+    route_kinds: &[RouteKind::Listen, RouteKind::Speak, RouteKind::Flux],
     credential_header: HEADER,
     auth_scheme: AuthScheme::Raw,
     aliases: &ALIASES,

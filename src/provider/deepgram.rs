@@ -46,6 +46,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
     endpoint,
     path,
+    route_kinds: &[RouteKind::Listen, RouteKind::Speak, RouteKind::Flux],
     credential_header: "authorization",
     auth_scheme: AuthScheme::Token,
     aliases: &ALIASES,
@@ -69,8 +70,10 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     keepalive: r#"{"type":"KeepAlive"}"#,
     // `/v1/listen` closes after about 10 s without audio or a KeepAlive; `/v2/listen` has none
     keepalive_by_default: |kind| kind == RouteKind::Listen,
-    keepalive_refused: |kind| {
-        (kind == RouteKind::Flux).then_some("Flux (/v2/listen) has no KeepAlive message")
+    keepalive_refused: |kind| match kind {
+        RouteKind::Flux => Some("Flux (/v2/listen) has no KeepAlive message"),
+        RouteKind::Realtime => Some("OpenAI Realtime has no KeepAlive message"),
+        RouteKind::Listen | RouteKind::Speak => None,
     },
     // `/v1/speak` answers linear16 at 24 kHz unless asked otherwise
     tts_output: ("linear16", 24_000.0),
@@ -157,5 +160,7 @@ fn path(kind: RouteKind) -> &'static str {
         RouteKind::Listen => "/v1/listen",
         RouteKind::Speak => "/v1/speak",
         RouteKind::Flux => "/v2/listen",
+        // not among its `route_kinds`: no route of this kind reaches a Deepgram upstream
+        RouteKind::Realtime => "",
     }
 }

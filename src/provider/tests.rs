@@ -26,8 +26,9 @@ fn every_provider_alias_template_is_valid() {
 }
 
 #[test]
-fn every_provider_prices_are_finite_and_positive() {
-    for kind in UpstreamKind::ALL {
+fn every_deepgram_api_provider_prices_are_finite_and_positive() {
+    // OpenAI Realtime is priced per token, which `prices` cannot express yet
+    for kind in [UpstreamKind::Deepgram, UpstreamKind::Cloudflare] {
         let p = kind.provider().prices;
         for v in [
             p.listen_usd_per_minute,
@@ -51,6 +52,16 @@ fn paths_per_route_kind_are_the_providers_own() {
         assert_eq!((dg.path)(kind), path);
         // the Workers AI endpoint serves every kind; the model picks the API
         assert_eq!((cf.path)(kind), "");
+    }
+    let openai = UpstreamKind::OpenAi.provider();
+    assert_eq!((openai.path)(RouteKind::Realtime), "/v1/realtime");
+}
+
+#[test]
+fn realtime_routes_reach_only_openai_upstreams() {
+    for kind in UpstreamKind::ALL {
+        let serves = kind.provider().route_kinds.contains(&RouteKind::Realtime);
+        assert_eq!(serves, kind == UpstreamKind::OpenAi, "{kind:?}");
     }
 }
 

@@ -80,7 +80,7 @@ pub fn logs() -> String {
 }
 
 /// A credential file holding [`UPSTREAM_SECRET`].
-fn secret_file() -> String {
+pub fn secret_file() -> String {
     static FILE: LazyLock<String> = LazyLock::new(|| {
         let path = std::env::temp_dir().join(format!("voxrelay-test-{}.key", std::process::id()));
         std::fs::write(&path, format!("{UPSTREAM_SECRET}\n")).unwrap();

@@ -14,6 +14,7 @@ mod front_process;
 mod grant;
 mod helpers;
 mod memory;
+mod openai;
 mod origins;
 mod process;
 mod query_params;

@@ -87,6 +87,15 @@ pub(super) fn routes(
                 found
             })
             .collect();
+        for u in &ups {
+            if !u.provider.route_kinds.contains(&r.kind) {
+                errors.push(format!(
+                    "{at}.upstreams: upstream '{}' cannot serve a {} route",
+                    u.name,
+                    r.kind.as_str()
+                ));
+            }
+        }
         let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
         if !models.iter().any(|p| p.matches(&r.default_model)) {
             errors.push(format!(

@@ -62,6 +62,7 @@ impl WorkersAi {
             RouteKind::Listen => self.listen.as_ref(),
             RouteKind::Speak => self.speak.as_ref(),
             RouteKind::Flux => self.flux.as_ref(),
+            RouteKind::Realtime => None,
         }
     }
 }

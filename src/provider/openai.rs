@@ -1,0 +1,112 @@
+//! OpenAI's Realtime API (GA): as an upstream (`wss://api.openai.com/v1/realtime`,
+//! `Authorization: Bearer <key>`, no beta header or subprotocol) and the browser credential
+//! form its SDKs use (`realtime, openai-insecure-api-key.<T>`).
+
+use axum::http::HeaderMap;
+
+use super::{CredentialForm, Provider};
+use crate::auth::{AuthError, Credential};
+use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::secret::Secret;
+
+/// OpenAI's hosted API.
+pub(crate) const BASE_URL: &str = "wss://api.openai.com";
+
+/// The Realtime endpoint, for conversations and transcription sessions alike.
+const PATH: &str = "/v1/realtime";
+
+/// Subprotocol OpenAI's browser clients offer beside the credential; echoed on the 101.
+const REALTIME_PROTOCOL: &str = "realtime";
+/// Prefix of the browser credential subprotocol, `openai-insecure-api-key.<T>`.
+const KEY_PROTOCOL_PREFIX: &str = "openai-insecure-api-key.";
+
+/// The registry entry.
+pub(crate) static PROVIDER: Provider = Provider {
+    base_url: BASE_URL,
+    endpoint,
+    path,
+    route_kinds: &[RouteKind::Realtime],
+    credential_header: "authorization",
+    auth_scheme: AuthScheme::Bearer,
+    aliases: &[],
+    // Realtime is priced per token, which `prices` cannot express yet: not metered in dollars
+    prices: PricesConfig::UNKNOWN,
+    credentials: CredentialForm {
+        from_protocols,
+        from_headers,
+    },
+    model_prefix: None,
+    paths: None,
+    own_path_routes: None,
+};
+
+/// OpenAI's browser form: the subprotocol `openai-insecure-api-key.<T>`, offered beside
+/// `realtime`; `realtime` is echoed, never the credential item.
+fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
+    let Some(token) = offered
+        .iter()
+        .find_map(|p| p.strip_prefix(KEY_PROTOCOL_PREFIX))
+    else {
+        return Ok(None);
+    };
+    if token.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(Some(Credential {
+        token: Secret::new(token),
+        echo: offered
+            .iter()
+            .find(|p| **p == REALTIME_PROTOCOL)
+            .map(|p| (*p).to_owned()),
+    }))
+}
+
+/// `Authorization: Bearer <T>` is Deepgram's header form too, which is tried first: nothing of
+/// OpenAI's own.
+fn from_headers(_: &HeaderMap) -> Result<Option<Secret>, AuthError> {
+    Ok(None)
+}
+
+/// The base URL as is: `/v1/realtime` hangs directly under it.
+fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
+    base.to_owned()
+}
+
+/// Every route this provider serves is a Realtime route.
+fn path(_: RouteKind) -> &'static str {
+    PATH
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_subprotocol_gives_the_token_and_realtime_is_echoed() {
+        let c = from_protocols(&["realtime", "openai-insecure-api-key.sk-1"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.token.expose(), "sk-1");
+        assert_eq!(c.echo.as_deref(), Some("realtime"));
+        // the credential item is never echoed, even when it is the only one offered
+        let c = from_protocols(&["openai-insecure-api-key.sk-1"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.echo, None);
+    }
+
+    #[test]
+    fn other_subprotocols_are_not_openais_and_an_empty_key_is_refused() {
+        assert!(from_protocols(&["realtime"]).unwrap().is_none());
+        assert!(from_protocols(&["token", "k"]).unwrap().is_none());
+        assert!(from_protocols(&["realtime", "openai-insecure-api-key."]).is_err());
+    }
+
+    #[test]
+    fn the_upstream_is_v1_realtime_with_a_bearer_key() {
+        assert_eq!(PROVIDER.base_url, "wss://api.openai.com");
+        assert_eq!((PROVIDER.path)(RouteKind::Realtime), "/v1/realtime");
+        assert_eq!(PROVIDER.credential_header, "authorization");
+        assert!(matches!(PROVIDER.auth_scheme, AuthScheme::Bearer));
+    }
+}

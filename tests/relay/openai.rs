@@ -1,0 +1,192 @@
+//! OpenAI Realtime through the relay: a `realtime` route on an `openai` upstream.
+
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+use voxrelay::simulate::{Simulator, SimulatorConfig};
+
+use crate::helpers::*;
+
+/// The standard config plus an `oa` (OpenAI) upstream at `base` and a `realtime` route.
+fn realtime_config(base: &str) -> String {
+    format!(
+        r#"{standard}
+[upstreams.oa]
+kind = "openai"
+base_url = "{base}"
+key_file = "{file}"
+
+[[routes]]
+name = "realtime"
+path = "/v1/realtime"
+kind = "realtime"
+upstreams = ["oa"]
+default_model = "gpt-realtime"
+models = ["gpt-realtime", "gpt-realtime-*"]
+"#,
+        standard = config(base),
+        file = secret_file(),
+    )
+}
+
+/// A relay in front of a simulator that only accepts [`UPSTREAM_SECRET`].
+async fn relay_to_simulator() -> TestApp {
+    let sim_config = SimulatorConfig {
+        api_key: Some(UPSTREAM_SECRET.into()),
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
+        .await
+        .unwrap();
+    let base = format!("ws://{}", sim.local_addr());
+    tokio::spawn(sim.run(std::future::pending()));
+    TestApp::start(&realtime_config(&base)).await
+}
+
+/// The next text event's JSON.
+async fn event(ws: &mut Client) -> serde_json::Value {
+    match recv_data(ws).await.expect("an event") {
+        Message::Text(t) => serde_json::from_str(t.as_str()).expect("JSON event"),
+        other => panic!("expected a text event, got {other:?}"),
+    }
+}
+
+/// `session.created` first, then a response with audio deltas up to `response.done`.
+async fn conversation_turn(ws: &mut Client) {
+    let created = event(ws).await;
+    assert_eq!(created["type"], "session.created", "{created}");
+    assert_eq!(created["session"]["model"], "gpt-realtime", "{created}");
+    ws.send(Message::text(r#"{"type":"response.create"}"#))
+        .await
+        .unwrap();
+    let mut audio_deltas = 0;
+    for _ in 0..500 {
+        let e = event(ws).await;
+        match e["type"].as_str().unwrap_or_default() {
+            "response.output_audio.delta" => audio_deltas += 1,
+            "response.done" => {
+                assert!(audio_deltas > 0, "audio before response.done");
+                return;
+            }
+            "error" => panic!("error event: {e}"),
+            _ => {}
+        }
+    }
+    panic!("no response.done within 500 events");
+}
+
+#[tokio::test]
+async fn a_browser_with_openais_key_subprotocol_holds_a_conversation_through_the_relay() {
+    let app = relay_to_simulator().await;
+    let offer = format!("realtime, openai-insecure-api-key.{CLIENT_KEY}");
+    let (mut ws, resp) = connect(&app.ws("/v1/realtime"), Some(&offer), &[])
+        .await
+        .expect("relay accepts");
+    // `realtime` is echoed, never the credential item
+    assert_eq!(
+        resp.headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap()),
+        Some("realtime")
+    );
+    conversation_turn(&mut ws).await;
+}
+
+#[tokio::test]
+async fn a_server_with_a_bearer_header_holds_a_conversation_through_the_relay() {
+    let app = relay_to_simulator().await;
+    let bearer = format!("Bearer {CLIENT_KEY}");
+    let (mut ws, _) = connect(
+        &app.ws("/v1/realtime?model=gpt-realtime-mini"),
+        None,
+        &[("authorization", &bearer)],
+    )
+    .await
+    .expect("relay accepts");
+    let created = event(&mut ws).await;
+    assert_eq!(
+        created["session"]["model"], "gpt-realtime-mini",
+        "{created}"
+    );
+}
+
+#[tokio::test]
+async fn the_openai_upstream_gets_the_real_key_as_bearer_on_v1_realtime_and_never_the_clients() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::start(&realtime_config(&up.base())).await;
+    let offer = format!("realtime, openai-insecure-api-key.{CLIENT_KEY}");
+    let (_ws, _) = connect(&app.ws("/v1/realtime"), Some(&offer), &[])
+        .await
+        .expect("relay accepts");
+    let seen = up.handshake().await;
+    assert!(
+        seen.uri.starts_with("/v1/realtime?"),
+        "upstream path: {}",
+        seen.uri
+    );
+    assert!(seen.uri.contains("model=gpt-realtime"), "{}", seen.uri);
+    assert_eq!(
+        seen.headers.get("authorization").unwrap(),
+        &format!("Bearer {UPSTREAM_SECRET}")
+    );
+    assert!(seen.headers.get("openai-beta").is_none());
+    for (name, value) in &seen.headers {
+        let value = value.to_str().unwrap_or_default();
+        assert!(!value.contains(CLIENT_KEY), "client key upstream in {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_model_outside_the_realtime_allowlist_is_refused() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::start(&realtime_config(&up.base())).await;
+    let bearer = format!("Bearer {CLIENT_KEY}");
+    let (status, _) = refused(
+        &app.ws("/v1/realtime?model=gpt-4o-realtime-preview"),
+        None,
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn realtime_routes_take_only_openai_upstreams_and_openai_upstreams_only_realtime_routes() {
+    let base = "ws://127.0.0.1:9";
+    let wrong_upstream =
+        realtime_config(base).replace(r#"upstreams = ["oa"]"#, r#"upstreams = ["dg"]"#);
+    let err = voxrelay::config::from_toml(&wrong_upstream)
+        .expect_err("a deepgram upstream cannot serve realtime")
+        .to_string();
+    assert!(err.contains("cannot serve a realtime route"), "{err}");
+    let wrong_route = realtime_config(base).replace(
+        "upstreams = [\"cf\"]\ndefault_model = \"aura",
+        "upstreams = [\"oa\"]\ndefault_model = \"aura",
+    );
+    let err = voxrelay::config::from_toml(&wrong_route)
+        .expect_err("an openai upstream cannot serve speak")
+        .to_string();
+    assert!(err.contains("cannot serve a speak route"), "{err}");
+    let keepalive = realtime_config(base).replace(
+        "kind = \"realtime\"\n",
+        "kind = \"realtime\"\nkeepalive = true\n",
+    );
+    let err = voxrelay::config::from_toml(&keepalive)
+        .expect_err("realtime has no keep-alive")
+        .to_string();
+    assert!(err.contains("no KeepAlive"), "{err}");
+}
+
+#[tokio::test]
+async fn local_mode_offers_realtime_on_its_simulator_with_the_demo_key() {
+    let local =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/local.toml")).unwrap();
+    let local = local
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    let app = TestApp::start(&local).await;
+    let offer = "realtime, openai-insecure-api-key.voxrelay-demo-key";
+    let (mut ws, _) = connect(&app.ws("/v1/realtime"), Some(offer), &[])
+        .await
+        .expect("local mode serves /v1/realtime");
+    conversation_turn(&mut ws).await;
+}
