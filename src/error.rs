@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
-use crate::provider::CLIENT_API;
+use crate::provider::{CLIENT_API, ClientApi};
 use crate::rewrite::RewriteError;
 use crate::upstream::UpstreamError;
 
@@ -159,25 +159,32 @@ impl Reject {
         }
     }
 
-    /// The JSON body in the client API's error shape.
+    /// The JSON body in the default client API's error shape ([`CLIENT_API`], for paths
+    /// without a route of another API).
     pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
         (CLIENT_API.error_body)(self.err_code(), &self.message(), request_id)
     }
 
-    /// The response, with the session id as `request_id`.
+    /// The response in the default client API's error shape, with the session id as
+    /// `request_id`.
     pub(crate) fn into_response_with_id(self, request_id: &str) -> Response {
+        self.into_response_in(&CLIENT_API, request_id)
+    }
+
+    /// The response in `api`'s error shape (the route's), with the session id as `request_id`.
+    pub(crate) fn into_response_in(self, api: &ClientApi, request_id: &str) -> Response {
         let status = self.status();
         if let Self::Upstream(UpstreamError::Rejected { body, .. }) = &self
             && status.is_client_error()
         {
             // the upstream's own 4xx (scrubbed when it arrived): same status, always JSON
-            let body = crate::upstream::refusal::client_body(status, body, request_id);
+            let body = crate::upstream::refusal::client_body(api, status, body, request_id);
             return (status, Json(body)).into_response();
         }
         let msg = self.message();
-        let body = self.body(request_id);
+        let body = (api.error_body)(self.err_code(), &msg, request_id);
         let mut resp = (status, Json(body)).into_response();
-        if let (Some(name), Ok(v)) = (CLIENT_API.error_header, HeaderValue::from_str(&msg)) {
+        if let (Some(name), Ok(v)) = (api.error_header, HeaderValue::from_str(&msg)) {
             resp.headers_mut().insert(name, v);
         }
         if let Self::RateLimited(wait) = self {

@@ -3,7 +3,7 @@
 //! A provider module owns its default base URL, how the upstream endpoint is built from the
 //! config, the path per route kind, where the real credential goes, its built-in model aliases
 //! and default prices, where its SDKs put the client's credential and what is echoed, its own
-//! client-facing paths, and (for the API clients speak, [`CLIENT_API`]) the error shape, the
+//! client-facing paths, and (for the API clients speak, [`client_api`]) the error shape, the
 //! request-id and forwarded headers, keep-alive and metering. Session set-up, auth, limits,
 //! relay, metrics and config loading reach a provider only through this module.
 //!
@@ -111,10 +111,19 @@ pub(crate) struct CredentialForm {
     pub(crate) from_headers: fn(&HeaderMap) -> Result<Option<Secret>, AuthError>,
 }
 
-/// The API every client-facing path speaks today: Deepgram's (Cloudflare's Workers AI path
-/// carries the same messages). A `const`, so what the relay reads from it (the keep-alive
-/// message) is a compile-time constant on the hot path.
+/// Deepgram's API, spoken on the Deepgram route kinds, on Cloudflare's Workers AI path (same
+/// messages) and wherever no route is known (404s, grants). A `const`, so what the relay reads
+/// from it (the keep-alive message) is a compile-time constant on the hot path.
 pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
+
+/// The API clients speak on routes of `kind`, chosen when a session is set up (never per
+/// message): OpenAI's on `realtime` routes, Deepgram's on the others.
+pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
+    match kind {
+        RouteKind::Realtime => &openai::CLIENT_API,
+        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
+    }
+}
 
 /// What a client-facing API fixes for every session on it.
 #[derive(Debug)]

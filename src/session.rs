@@ -121,7 +121,8 @@ pub(crate) async fn serve(
                     .rejections_total
                     .with_label_values(&[&state.route.name, reason])
                     .inc();
-                reject.into_response_with_id(&session_id)
+                let api = crate::provider::client_api(state.route.kind);
+                reject.into_response_in(api, &session_id)
             }
         }
     }

@@ -70,10 +70,8 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     keepalive: r#"{"type":"KeepAlive"}"#,
     // `/v1/listen` closes after about 10 s without audio or a KeepAlive; `/v2/listen` has none
     keepalive_by_default: |kind| kind == RouteKind::Listen,
-    keepalive_refused: |kind| match kind {
-        RouteKind::Flux => Some("Flux (/v2/listen) has no KeepAlive message"),
-        RouteKind::Realtime => Some("OpenAI Realtime has no KeepAlive message"),
-        RouteKind::Listen | RouteKind::Speak => None,
+    keepalive_refused: |kind| {
+        (kind == RouteKind::Flux).then_some("Flux (/v2/listen) has no KeepAlive message")
     },
     // `/v1/speak` answers linear16 at 24 kHz unless asked otherwise
     tts_output: ("linear16", 24_000.0),

@@ -3,8 +3,9 @@
 //! form its SDKs use (`realtime, openai-insecure-api-key.<T>`).
 
 use axum::http::HeaderMap;
+use serde_json::{Value, json};
 
-use super::{CredentialForm, Provider};
+use super::{ClientApi, CredentialForm, Provider};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
@@ -39,6 +40,34 @@ pub(crate) static PROVIDER: Provider = Provider {
     paths: None,
     own_path_routes: None,
 };
+
+/// OpenAI's Realtime API as clients speak it on `realtime` routes.
+pub(crate) const CLIENT_API: ClientApi = ClientApi {
+    error_body,
+    error_header: None,
+    request_id_header: "x-request-id",
+    forwarded_headers: &["user-agent"],
+    // never sent: Realtime has no keep-alive message, and routes refuse the setting
+    keepalive: "",
+    keepalive_by_default: |_| false,
+    keepalive_refused: |_| Some("OpenAI Realtime has no KeepAlive message"),
+    // `audio/pcm` at 24 kHz both ways unless the session says otherwise
+    tts_output: ("linear16", 24_000.0),
+};
+
+/// OpenAI's error shape, `{"error":{"type","code","message","param"}}`, from voxrelay's refusal
+/// code (OpenAI's has no request id in the body).
+fn error_body(code: &str, message: &str, _request_id: &str) -> Value {
+    let (kind, code) = match code {
+        "INVALID_AUTH" => ("invalid_request_error", "invalid_api_key".to_owned()),
+        "TOO_MANY_REQUESTS" => ("requests", "rate_limit_exceeded".to_owned()),
+        "SERVICE_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "UPSTREAM_UNAVAILABLE" => {
+            ("server_error", code.to_ascii_lowercase())
+        }
+        other => ("invalid_request_error", other.to_ascii_lowercase()),
+    };
+    json!({"error": {"type": kind, "code": code, "message": message, "param": null}})
+}
 
 /// OpenAI's browser form: the subprotocol `openai-insecure-api-key.<T>`, offered beside
 /// `realtime`; `realtime` is echoed, never the credential item.
@@ -100,6 +129,19 @@ mod tests {
         assert!(from_protocols(&["realtime"]).unwrap().is_none());
         assert!(from_protocols(&["token", "k"]).unwrap().is_none());
         assert!(from_protocols(&["realtime", "openai-insecure-api-key."]).is_err());
+    }
+
+    #[test]
+    fn refusals_take_openais_error_shape() {
+        assert_eq!(
+            (CLIENT_API.error_body)("INVALID_AUTH", "invalid credentials", "id-1"),
+            json!({"error": {"type": "invalid_request_error", "code": "invalid_api_key",
+                "message": "invalid credentials", "param": null}})
+        );
+        let busy = (CLIENT_API.error_body)("UPSTREAM_UNAVAILABLE", "upstream unreachable", "id");
+        assert_eq!(busy["error"]["type"], "server_error");
+        assert_eq!(CLIENT_API.error_header, None);
+        assert!((CLIENT_API.keepalive_refused)(RouteKind::Realtime).is_some());
     }
 
     #[test]

@@ -198,6 +198,7 @@ fn session_auth_limits_relay_metrics_and_config_loading_name_no_provider() {
         "deepgram",
         "cloudflare",
         "cf-aig",
+        "openai",
         "dg-",
         "@cf/",
         "\"keepalive\"",

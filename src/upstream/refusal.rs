@@ -14,7 +14,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::{Upstream, UpstreamError};
-use crate::provider::CLIENT_API;
+use crate::provider::ClientApi;
 
 /// What replaces a credential.
 pub(crate) const REDACTED: &str = "[redacted]";
@@ -161,7 +161,12 @@ pub(crate) fn scrub(error: UpstreamError, upstream: &Upstream) -> UpstreamError 
 
 /// The JSON a client gets for an (already scrubbed) upstream 4xx: the upstream's own JSON
 /// object, or its text wrapped in the client API's error shape plus `upstream_status`.
-pub(crate) fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> Value {
+pub(crate) fn client_body(
+    api: &ClientApi,
+    status: StatusCode,
+    body: &[u8],
+    request_id: &str,
+) -> Value {
     if let Ok(v @ Value::Object(_)) = serde_json::from_slice::<Value>(body) {
         return v;
     }
@@ -172,7 +177,7 @@ pub(crate) fn client_body(status: StatusCode, body: &[u8], request_id: &str) -> 
     } else {
         text.chars().take(MAX_QUOTED_TEXT).collect()
     };
-    let mut body = (CLIENT_API.error_body)(UPSTREAM_REJECTED, &msg, request_id);
+    let mut body = (api.error_body)(UPSTREAM_REJECTED, &msg, request_id);
     if let Value::Object(fields) = &mut body {
         fields.insert("upstream_status".into(), status.as_u16().into());
     }

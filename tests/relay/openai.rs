@@ -190,3 +190,35 @@ async fn local_mode_offers_realtime_on_its_simulator_with_the_demo_key() {
         .expect("local mode serves /v1/realtime");
     conversation_turn(&mut ws).await;
 }
+
+#[tokio::test]
+async fn realtime_refusals_are_in_openais_error_shape_and_deepgram_routes_keep_theirs() {
+    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::start(&realtime_config(&up.base())).await;
+    let wrong_key = "realtime, openai-insecure-api-key.not-a-key";
+    let (status, body) = refused(&app.ws("/v1/realtime"), Some(wrong_key), &[]).await;
+    assert_eq!(status, 401);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert_eq!(body["error"]["code"], "invalid_api_key", "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"].get("param").is_some(), "{body}");
+    assert!(body.get("err_code").is_none(), "{body}");
+    assert!(!body.to_string().contains("not-a-key"));
+
+    let bearer = format!("Bearer {CLIENT_KEY}");
+    let (status, body) = refused(
+        &app.ws("/v1/realtime?model=whisper-1"),
+        None,
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+
+    let (status, body) = refused(&app.ws("/v1/listen"), Some("token, not-a-key"), &[]).await;
+    assert_eq!(status, 401);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["err_code"], "INVALID_AUTH", "{body}");
+}

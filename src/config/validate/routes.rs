@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::super::RouteConfig;
 use super::{RESERVED_PATHS, query};
 use crate::origin::OriginPattern;
-use crate::provider::CLIENT_API;
+use crate::provider::client_api;
 use crate::rewrite::{Pattern, QueryPolicy, params};
 use crate::route::Route;
 use crate::upstream::Upstream;
@@ -59,7 +59,7 @@ pub(super) fn routes(
         }
         query::param_rules(r, &at, errors);
         if r.keepalive == Some(true)
-            && let Some(why) = (CLIENT_API.keepalive_refused)(r.kind)
+            && let Some(why) = (client_api(r.kind).keepalive_refused)(r.kind)
         {
             errors.push(format!("{at}.keepalive: {why}"));
         }
@@ -114,7 +114,7 @@ pub(super) fn routes(
                 require_auth: r.require_auth,
                 keepalive: r
                     .keepalive
-                    .unwrap_or((CLIENT_API.keepalive_by_default)(r.kind))
+                    .unwrap_or((client_api(r.kind).keepalive_by_default)(r.kind))
                     .then_some(r.keepalive_interval),
                 max_session: r.max_session,
                 policy: QueryPolicy {

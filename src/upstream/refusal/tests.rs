@@ -66,18 +66,43 @@ fn json_bodies_are_scrubbed_string_by_string_and_stay_json() {
 
 #[test]
 fn the_client_always_gets_json() {
-    let v = client_body(StatusCode::UNAUTHORIZED, b"Unauthorized", "id-1");
+    let v = client_body(
+        &crate::provider::CLIENT_API,
+        StatusCode::UNAUTHORIZED,
+        b"Unauthorized",
+        "id-1",
+    );
     assert_eq!(v["err_code"], UPSTREAM_REJECTED);
     assert_eq!(v["err_msg"], "Unauthorized");
     assert_eq!(v["request_id"], "id-1");
     assert_eq!(v["upstream_status"], 401);
-    let v = client_body(StatusCode::BAD_REQUEST, b"", "id-2");
+    let v = client_body(
+        &crate::provider::CLIENT_API,
+        StatusCode::BAD_REQUEST,
+        b"",
+        "id-2",
+    );
     assert_eq!(v["err_msg"], "upstream answered 400 Bad Request");
-    let v = client_body(StatusCode::BAD_REQUEST, b"[1,2]", "id-3");
+    let v = client_body(
+        &crate::provider::CLIENT_API,
+        StatusCode::BAD_REQUEST,
+        b"[1,2]",
+        "id-3",
+    );
     assert_eq!(v["err_msg"], "[1,2]");
     let long = "x".repeat(5000);
-    let v = client_body(StatusCode::BAD_REQUEST, long.as_bytes(), "id-4");
+    let v = client_body(
+        &crate::provider::CLIENT_API,
+        StatusCode::BAD_REQUEST,
+        long.as_bytes(),
+        "id-4",
+    );
     assert_eq!(v["err_msg"].as_str().unwrap().len(), MAX_QUOTED_TEXT);
-    let v = client_body(StatusCode::FORBIDDEN, br#"{"err_msg":"no"}"#, "id-5");
+    let v = client_body(
+        &crate::provider::CLIENT_API,
+        StatusCode::FORBIDDEN,
+        br#"{"err_msg":"no"}"#,
+        "id-5",
+    );
     assert_eq!(v, serde_json::json!({"err_msg": "no"}));
 }
