@@ -26,7 +26,7 @@ use crate::relay::message::ClientSocket;
 use crate::rewrite::ClientQuery;
 use crate::route::Route;
 use crate::state::Shared;
-use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamSocket};
+use crate::upstream::{Upstream, UpstreamSocket};
 use crate::usage::format::AudioFormat;
 
 /// Client id of sessions on routes without authentication.
@@ -252,11 +252,12 @@ fn upgrade(
     let span = tracing::Span::current();
     let request_id =
         (accepted.request_id.clone()).or_else(|| HeaderValue::from_str(session_id).ok());
+    let request_id_header = crate::provider::client_api(state.route.kind).request_id_header;
     let mut resp = ws
         .on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
         .on_upgrade(move |socket| run(state, ClientSocket::new(socket), accepted).instrument(span));
     if let Some(id) = request_id {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, id);
+        resp.headers_mut().insert(request_id_header, id);
     }
     resp.into_response()
 }

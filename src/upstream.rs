@@ -20,14 +20,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::config::RouteKind;
-use crate::provider::{CLIENT_API, Provider};
+use crate::provider::{ClientApi, Provider};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 
 /// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
 pub(crate) const SIMULATOR_BASE: &str = "simulator";
-/// Upstream response header forwarded on the browser's 101.
-pub(crate) const REQUEST_ID_HEADER: &str = CLIENT_API.request_id_header;
 /// Largest upstream error body passed back to the browser.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
@@ -127,17 +125,19 @@ impl Upstream {
         }
     }
 
-    /// The handshake request: URL, forwarded client headers, extra headers, credential.
+    /// The handshake request: URL, the client headers `api` forwards, extra headers,
+    /// credential.
     pub(crate) fn request(
         &self,
         url: &str,
         client_headers: &HeaderMap,
+        api: &ClientApi,
     ) -> Result<Request, UpstreamError> {
         let mut req = url
             .into_client_request()
             .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
         let headers = req.headers_mut();
-        for &name in CLIENT_API.forwarded_headers {
+        for &name in api.forwarded_headers {
             if let Some(v) = client_headers.get(name) {
                 headers.insert(name, v.clone());
             }

@@ -11,7 +11,7 @@ use crate::error::Reject;
 use crate::rewrite::{ClientQuery, MappedModel};
 use crate::route::Route;
 use crate::state::Shared;
-use crate::upstream::{REQUEST_ID_HEADER, Upstream, UpstreamError, UpstreamSocket};
+use crate::upstream::{Upstream, UpstreamError, UpstreamSocket};
 
 /// An open upstream session.
 pub(super) struct Connected {
@@ -119,7 +119,8 @@ async fn attempt_upstream(
         query,
     } = target;
     let url = upstream.url(route.kind, &query.render(mapped, &route.policy));
-    let request = upstream.request(&url, headers)?;
+    let api = crate::provider::client_api(route.kind);
+    let request = upstream.request(&url, headers, api)?;
     let started = Instant::now();
     let connected = (shared.connector.connect(request, timeout).await)
         .map_err(|e| crate::upstream::refusal::scrub(e, upstream));
@@ -153,7 +154,10 @@ async fn attempt_upstream(
             upstream.breaker.record_success();
             circuit.set(0);
             debug!(upstream = %upstream.name, model = %mapped.model, "upstream connected");
-            Ok((socket, response.headers().get(REQUEST_ID_HEADER).cloned()))
+            Ok((
+                socket,
+                response.headers().get(api.request_id_header).cloned(),
+            ))
         }
         Err(e) => {
             warn!(upstream = %upstream.name, error = %e, "upstream connect failed");

@@ -222,3 +222,39 @@ async fn realtime_refusals_are_in_openais_error_shape_and_deepgram_routes_keep_t
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["err_code"], "INVALID_AUTH", "{body}");
 }
+
+#[tokio::test]
+async fn realtime_sessions_carry_openais_request_id_and_forward_only_its_headers() {
+    let app = relay_to_simulator().await;
+    let bearer = format!("Bearer {CLIENT_KEY}");
+    let (_ws, resp) = connect(&app.ws("/v1/realtime"), None, &[("authorization", &bearer)])
+        .await
+        .expect("relay accepts");
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id on the 101");
+    // the simulator's own id, passed through
+    assert!(id.to_str().unwrap().starts_with("req_"), "{id:?}");
+    assert!(resp.headers().get("dg-request-id").is_none());
+
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let app = TestApp::start(&realtime_config(&up.base())).await;
+    let (_ws, _) = connect(
+        &app.ws("/v1/realtime"),
+        None,
+        &[
+            ("authorization", &bearer),
+            ("user-agent", "openai-agents/1"),
+            (
+                "x-deepgram-session-id",
+                "9f0c6d2e-3a51-4c1b-8d0e-2b7f4a9c1e55",
+            ),
+        ],
+    )
+    .await
+    .expect("relay accepts");
+    let seen = up.handshake().await;
+    assert_eq!(seen.headers.get("user-agent").unwrap(), "openai-agents/1");
+    assert!(seen.headers.get("x-deepgram-session-id").is_none());
+}
