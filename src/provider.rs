@@ -145,6 +145,8 @@ pub(crate) struct ClientApi {
     pub(crate) keepalive_refused: fn(RouteKind) -> Option<&'static str>,
     /// Text-to-speech output encoding and sample rate when the client names none.
     pub(crate) tts_output: (&'static str, f64),
+    /// A query parameter that, sent without `model`, opens a session naming no model.
+    pub(crate) modelless_param: Option<&'static str>,
 }
 
 /// What a client message counts for in metering.

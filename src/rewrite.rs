@@ -128,6 +128,10 @@ pub struct QueryPolicy {
     /// When set, the only parameters a client may send besides `model`, credentials (dropped)
     /// and forced ones; any other is refused with 400.
     pub allow_params: Option<Vec<String>>,
+    /// A parameter that, sent without a `model`, opens a session naming no model upstream
+    /// (OpenAI Realtime's `intent`); the route's default model is still the one checked,
+    /// granted and logged.
+    pub modelless_param: Option<&'static str>,
 }
 
 /// A client query split into raw pairs, with the model pulled out.
@@ -139,6 +143,9 @@ pub struct ClientQuery<'q> {
     model_at: usize,
     /// The model the client asked for (decoded) or the route default.
     pub model: String,
+    /// Whether `model` is sent upstream (not when the client sent only the
+    /// [`QueryPolicy::modelless_param`]).
+    send_model: bool,
 }
 
 fn decode(raw: &str) -> Cow<'_, str> {
@@ -176,6 +183,10 @@ impl<'q> ClientQuery<'q> {
                 pairs.push((key, pair));
             }
         }
+        let send_model = model.is_some()
+            || !policy
+                .modelless_param
+                .is_some_and(|p| pairs.iter().any(|(k, _)| k == p));
         let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
         let bare = crate::provider::bare_model(&model);
         if !policy.models.iter().any(|p| p.matches(bare)) {
@@ -185,6 +196,7 @@ impl<'q> ClientQuery<'q> {
             pairs,
             model_at,
             model,
+            send_model,
         })
     }
 
@@ -236,7 +248,7 @@ impl<'q> ClientQuery<'q> {
         let model = pair("model", &mapped.model);
         let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(self.pairs.len() + forced.len() + 1);
         for (i, (key, raw)) in self.pairs.iter().enumerate() {
-            if i == self.model_at {
+            if i == self.model_at && self.send_model {
                 out.push(Cow::Borrowed(&model));
             }
             if mapped.consumed.iter().any(|c| params::normalise(c) == *key) {
@@ -251,7 +263,7 @@ impl<'q> ClientQuery<'q> {
                 None => out.push(Cow::Borrowed(raw)),
             }
         }
-        if self.model_at >= self.pairs.len() {
+        if self.model_at >= self.pairs.len() && self.send_model {
             out.push(Cow::Borrowed(&model));
         }
         let rest = forced.iter().filter(|(_, _, _, done)| !done);

@@ -539,6 +539,7 @@ proptest! {
             deny_params: vec!["callback".into()],
             force_params: vec![("mip_opt_out".into(), "true".into())],
             allow_params: Some(vec!["keyterm".into(), "encoding".into()]),
+            modelless_param: Some("intent"),
         };
         for policy in [any_model(), strict] {
             let raw = (!absent).then_some(raw.as_str());

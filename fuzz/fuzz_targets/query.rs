@@ -121,6 +121,7 @@ fuzz_target!(|data: &[u8]| {
         deny_params: vec!["callback".into(), "api key".into()],
         force_params: vec![("mip_opt_out".into(), "true & sure".into())],
         allow_params: None,
+        modelless_param: Some("intent"),
     };
     let allowlisted = QueryPolicy {
         allow_params: Some(vec!["keyterm".into(), "Encoding".into()]),

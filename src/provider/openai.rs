@@ -53,6 +53,8 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     keepalive_refused: |_| Some("OpenAI Realtime has no KeepAlive message"),
     // `audio/pcm` at 24 kHz both ways unless the session says otherwise
     tts_output: ("linear16", 24_000.0),
+    // `?intent=transcription` opens a transcription session, which takes no `model`
+    modelless_param: Some("intent"),
 };
 
 /// OpenAI's error shape, `{"error":{"type","code","message","param"}}`, from voxrelay's refusal

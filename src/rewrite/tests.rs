@@ -287,3 +287,26 @@ fn allow_params_refuses_every_other_name() {
     );
     assert!(rewrite("model=nova-3", &p, &AliasTable::default()).is_ok());
 }
+
+#[test]
+fn a_modelless_param_without_a_model_sends_no_model_upstream() {
+    let mut p = policy(&["nova-3"]);
+    p.modelless_param = Some("intent");
+    let render = |raw: &str, p: &QueryPolicy| {
+        let q = ClientQuery::parse(Some(raw), p).unwrap();
+        let mapped = q.mapped(&table(&[]), p).unwrap();
+        q.render(&mapped, p)
+    };
+    assert_eq!(render("intent=transcription", &p), "intent=transcription");
+    // with a model, or without the parameter, the model is sent as always
+    assert_eq!(
+        render("model=nova-3&intent=transcription", &p),
+        "model=nova-3&intent=transcription"
+    );
+    assert_eq!(render("language=en", &p), "model=nova-3&language=en");
+    p.modelless_param = None;
+    assert_eq!(
+        render("intent=transcription", &p),
+        "model=nova-3&intent=transcription"
+    );
+}

@@ -258,3 +258,19 @@ async fn realtime_sessions_carry_openais_request_id_and_forward_only_its_headers
     assert_eq!(seen.headers.get("user-agent").unwrap(), "openai-agents/1");
     assert!(seen.headers.get("x-deepgram-session-id").is_none());
 }
+
+#[tokio::test]
+async fn a_transcription_session_opens_through_the_relay_without_a_model() {
+    let app = relay_to_simulator().await;
+    let offer = format!("realtime, openai-insecure-api-key.{CLIENT_KEY}");
+    let (mut ws, _) = connect(
+        &app.ws("/v1/realtime?intent=transcription"),
+        Some(&offer),
+        &[],
+    )
+    .await
+    .expect("relay accepts; the simulator refuses a model beside intent");
+    let created = event(&mut ws).await;
+    assert_eq!(created["type"], "session.created", "{created}");
+    assert_eq!(created["session"]["type"], "transcription", "{created}");
+}

@@ -126,6 +126,7 @@ pub(super) fn routes(
                         .allow_params
                         .as_ref()
                         .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
+                    modelless_param: client_api(r.kind).modelless_param,
                 },
                 workers_ai: serves_own_paths[i],
             }));
