@@ -274,3 +274,47 @@ async fn a_transcription_session_opens_through_the_relay_without_a_model() {
     assert_eq!(created["type"], "session.created", "{created}");
     assert_eq!(created["session"]["type"], "transcription", "{created}");
 }
+
+#[tokio::test]
+async fn a_voxrelay_token_works_in_openais_browser_credential_form() {
+    static SIGNING: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
+        let file = std::env::temp_dir().join(format!("voxrelay-oa-signing-{}", std::process::id()));
+        std::fs::write(&file, "openai-signing-secret-0123456789abcdef").unwrap();
+        file
+    });
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let toml = format!(
+        "{}\n[tokens]\nsigning_secret_file = \"{}\"\n",
+        realtime_config(&up.base()),
+        SIGNING.display()
+    );
+    let app = TestApp::start(&toml).await;
+    let auth = format!("Token {CLIENT_KEY}");
+    let (status, _, body) = http(
+        app.addr,
+        "POST",
+        "/v1/auth/grant",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let jwt = body["access_token"].as_str().unwrap();
+    let offer = format!("realtime, openai-insecure-api-key.{jwt}");
+    let (_ws, resp) = connect(&app.ws("/v1/realtime"), Some(&offer), &[])
+        .await
+        .expect("the token is accepted");
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "realtime"
+    );
+    let seen = up.handshake().await;
+    assert_eq!(
+        seen.headers.get("authorization").unwrap(),
+        &format!("Bearer {UPSTREAM_SECRET}")
+    );
+}
