@@ -350,7 +350,8 @@ line["openai-node"] = () => {
   return [`conversation ${turn(r.conversation)}`,
     r.transcription ? `transcription "${r.transcription.transcript}" (${r.transcription.deltas} deltas)` : "transcription -",
     r.browser_form ? `browser form → ${r.browser_form.protocol}, ${turn(r.browser_form)}` : "browser form -",
-    r.client_secret ? `client secret ${r.client_secret.expires_in}s → ${turn(r.client_secret)}` : "client secret off",
+    r.client_secret ? `client secret ${r.client_secret.expires_in}s → ${turn(r.client_secret)}`
+      : process.env.VOXRELAY_TEST_CLIENT_SECRETS === "1" ? "client secret FAILED" : "client secret off",
     `wrong key → ${r.wrong_key ?? "-"}`].join("; ");
 };
 line["openai-python"] = () => {
