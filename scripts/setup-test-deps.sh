@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what voxrelay's tests need beyond the Rust toolchain: a Python virtualenv
-# (.venv-clients) holding Deepgram's official Python SDK. Safe to run again.
+# (.venv-clients) holding the official Python SDKs the client tests use (tests/clients/requirements.txt:
+# Deepgram, LiveKit's Deepgram plugin, OpenAI with its Realtime extra). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-clients/bin/python ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Official Deepgram clients against voxrelay, each changing only its base URL / environment:
+# Official Deepgram and OpenAI clients against voxrelay, each changing only its base URL / environment:
 #   - @deepgram/sdk in Node            (tests/clients/deepgram_node.test.mjs)
 #   - @deepgram/sdk browser build in headless Chromium via playwright-core
 #                                      (tests/clients/deepgram_browser.test.mjs)
@@ -9,26 +9,42 @@
 #     python-tls), against a second voxrelay with [server.tls] and a throwaway CA
 #     (scripts/make-test-cert.sh) that each client trusts its own way: NODE_EXTRA_CA_CERTS,
 #     SSL_CERT_FILE
-# against ONE voxrelay in local mode (config/local.toml: the built-in Deepgram simulator is the
-# upstream, no credentials), on ephemeral loopback ports. Installs what is missing first: Debian's
+#   - openai (Node) over wss:// to the TLS voxrelay (NODE_EXTRA_CA_CERTS): OpenAIRealtimeWS and
+#     OpenAIRealtimeWebSocket, a conversation turn and an intent=transcription session
+#                                      (tests/clients/openai_node.test.mjs; openai-node)
+#   - openai (Python) client.realtime.connect() over wss:// (SSL_CERT_FILE)
+#                                      (tests/clients/openai_python.py; openai-python)
+#   - a raw browser-form Realtime session in headless Chromium, subprotocols `realtime,
+#     openai-insecure-api-key.<key>`  (tests/clients/openai_browser.test.mjs; openai-browser)
+# against ONE voxrelay in local mode (config/local.toml: the built-in simulator is the upstream, no
+# credentials), on ephemeral loopback ports. For the OpenAI clients the `openai` upstream instead
+# goes to a separate `voxrelay simulate` that requires a generated upstream key, through a
+# pass-through that records each upstream handshake (tests/clients/support/upstream_tap.mjs), so
+# the tests can show the clients never see that key and the upstream never sees a client's
+# credential. VOXRELAY_TEST_CLIENT_SECRETS=1 also runs the Node test's client-secrets step
+# (POST /v1/realtime/client_secrets, then the minted ek_ value). Installs what is missing first: Debian's
 # chromium (apt), the npm packages (npm ci in tests/clients) and the Python virtualenv
 # .venv-clients (scripts/setup-test-deps.sh). Prints one line per client with what arrived; exits
 # non-zero if any client fails. Every step is time-bounded; everything started is stopped by pid.
 #
-#   scripts/test-clients.sh            # all six
-#   scripts/test-clients.sh node browser python livekit node-tls python-tls   # a subset, in this order
+#   scripts/test-clients.sh            # all nine
+#   scripts/test-clients.sh node browser python livekit node-tls python-tls \
+#       openai-node openai-python openai-browser                            # a subset, in this order
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEY=voxrelay-demo-key
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(node browser python livekit node-tls python-tls)
+[ ${#CLIENTS[@]} -gt 0 ] \
+    || CLIENTS=(node browser python livekit node-tls python-tls openai-node openai-python openai-browser)
 for c in "${CLIENTS[@]}"; do
-    case $c in node | browser | python | livekit | node-tls | python-tls) ;;
+    case $c in node | browser | python | livekit | node-tls | python-tls | openai-node | openai-python | openai-browser) ;;
         *) echo "unknown client: $c" >&2; exit 64 ;;
     esac
 done
 wants() { local c; for c in "${CLIENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
+wants_openai() { wants openai-node || wants openai-python || wants openai-browser; }
+wants_tls() { wants node-tls || wants python-tls || wants openai-node || wants openai-python; }
 
 started=$SECONDS
 say() { printf '[test-clients %3ss] %s\n' "$((SECONDS - started))" "$*"; }
@@ -37,6 +53,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-clients.XXXXXX")
 RELAY_PID=
 TLS_RELAY_PID=
+SIM_PID=
+TAP_PID=
 # stop_relay PID: SIGTERM (drain), SIGKILL after 10 s
 stop_relay() {
     local pid=$1
@@ -51,8 +69,10 @@ cleanup() {
     local rc=$?
     stop_relay "$RELAY_PID"
     stop_relay "$TLS_RELAY_PID"
+    stop_relay "$TAP_PID"
+    stop_relay "$SIM_PID"
     local log
-    for log in voxrelay voxrelay-tls; do
+    for log in voxrelay voxrelay-tls openai-simulator upstream-tap; do
         if [ "$rc" != 0 ] && [ -s "$WORK/$log.log" ]; then
             echo "--- $log log (last 20 lines) ---" >&2
             tail -n 20 "$WORK/$log.log" >&2
@@ -72,7 +92,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     exit 1
 fi
 
-if wants browser && [ ! -x "$CHROMIUM" ]; then
+if { wants browser || wants openai-browser; } && [ ! -x "$CHROMIUM" ]; then
     say "installing chromium (apt)"
     t=$SECONDS
     as_root timeout 300 apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
@@ -81,7 +101,7 @@ if wants browser && [ ! -x "$CHROMIUM" ]; then
     say "chromium installed in $((SECONDS - t)) s: $("$CHROMIUM" --version 2>/dev/null || true)"
 fi
 
-if wants node-tls || wants python-tls; then
+if wants_tls; then
     if ! command -v openssl >/dev/null; then
         say "installing openssl (apt, for the test certificate)"
         as_root timeout 300 apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
@@ -91,7 +111,7 @@ if wants node-tls || wants python-tls; then
 fi
 
 # npm ci when node_modules is missing or older than the lock file
-if wants node || wants browser || wants node-tls; then
+if wants node || wants browser || wants node-tls || wants openai-node || wants openai-browser; then
     if [ ! -f tests/clients/node_modules/.package-lock.json ] \
         || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
         say "npm ci (tests/clients)"
@@ -103,7 +123,7 @@ if wants node || wants browser || wants node-tls; then
 fi
 
 # the virtualenv, (re)installed when requirements.txt changed since the last install here
-if wants python || wants livekit || wants python-tls; then
+if wants python || wants livekit || wants python-tls || wants openai-python; then
     stamp=.venv-clients/.voxrelay-requirements.sha256
     want=$(sha256sum tests/clients/requirements.txt | cut -d' ' -f1)
     if [ ! -x .venv-clients/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -145,15 +165,49 @@ start_relay() {
     [ -n "$STARTED_ADDR" ] || { echo "$name did not report its address within 20 s" >&2; exit 1; }
     case $STARTED_ADDR in 127.0.0.1:*) ;; *) echo "$name is not on loopback: $STARTED_ADDR" >&2; exit 1 ;; esac
 }
-start_relay voxrelay
+# wait_line NAME PID FILE SED: the first line of FILE that SED (sed -n script) turns into a value,
+# while PID lives (≤ 20 s); sets LINE_VALUE
+wait_line() {
+    local name=$1 pid=$2 file=$3 script=$4
+    LINE_VALUE=
+    for _ in $(seq 200); do
+        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
+        [ -n "$LINE_VALUE" ] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "$name did not report its address within 20 s" >&2
+    exit 1
+}
+# The OpenAI clients' upstream: the simulator on its own, requiring a generated key, behind the
+# recording pass-through; voxrelay's `openai` upstream points at the pass-through with that key.
+OPENAI_ENV=()
+if wants_openai; then
+    UPSTREAM_KEY="sk-voxrelay-test-upstream-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    HANDSHAKES=$WORK/upstream-handshakes.jsonl
+    env VOXRELAY_TEST_UPSTREAM_KEY="$UPSTREAM_KEY" NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 \
+        --api-key-env VOXRELAY_TEST_UPSTREAM_KEY >"$WORK/openai-simulator.log" 2>&1 &
+    SIM_PID=$!
+    wait_line openai-simulator "$SIM_PID" "$WORK/openai-simulator.log" \
+        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
+    SIM_ADDR=$LINE_VALUE
+    node tests/clients/support/upstream_tap.mjs "$SIM_ADDR" "$HANDSHAKES" >"$WORK/upstream-tap.log" 2>&1 &
+    TAP_PID=$!
+    wait_line upstream-tap "$TAP_PID" "$WORK/upstream-tap.log" 's/^{"tap":"\([0-9.]*:[0-9]*\)"}$/\1/p'
+    TAP_ADDR=$LINE_VALUE
+    say "OpenAI Realtime simulator (pid $SIM_PID) on $SIM_ADDR, recorded through (pid $TAP_PID) $TAP_ADDR"
+    OPENAI_ENV=(VOXRELAY_UPSTREAMS__OPENAI__BASE_URL="ws://$TAP_ADDR"
+        VOXRELAY_UPSTREAMS__OPENAI__KEY_ENV=VOXRELAY_TEST_UPSTREAM_KEY VOXRELAY_TEST_UPSTREAM_KEY="$UPSTREAM_KEY")
+fi
+start_relay voxrelay "${OPENAI_ENV[@]}"
 RELAY_PID=$STARTED_PID ADDR=$STARTED_ADDR
 say "voxrelay (pid $RELAY_PID) on $ADDR"
-# the same over TLS, for node-tls and python-tls
+# the same over TLS, for node-tls, python-tls, openai-node and openai-python
 TLS_DIR=$WORK/tls
-if wants node-tls || wants python-tls; then
+if wants_tls; then
     scripts/make-test-cert.sh "$TLS_DIR"
     start_relay voxrelay-tls VOXRELAY_SERVER__TLS__CERT_FILE="$TLS_DIR/cert.pem" \
-        VOXRELAY_SERVER__TLS__KEY_FILE="$TLS_DIR/key.pem"
+        VOXRELAY_SERVER__TLS__KEY_FILE="$TLS_DIR/key.pem" "${OPENAI_ENV[@]}"
     TLS_RELAY_PID=$STARTED_PID TLS_ADDR=$STARTED_ADDR
     say "voxrelay with TLS (pid $TLS_RELAY_PID) on https://$TLS_ADDR"
 fi
@@ -210,6 +264,24 @@ if wants livekit; then
     say "livekit-plugins-deepgram"
     run livekit 180 .venv-clients/bin/python tests/clients/livekit_deepgram.py --relay "$ADDR" --key "$KEY"
     grep '^{' "$WORK/livekit.log" | tail -n 1 >"$WORK/livekit-deepgram.json" || true
+fi
+if wants_openai; then
+    export VOXRELAY_UPSTREAM_KEY=$UPSTREAM_KEY VOXRELAY_UPSTREAM_HANDSHAKES=$HANDSHAKES
+fi
+if wants openai-node; then
+    say "openai (Node) over wss:// (NODE_EXTRA_CA_CERTS)"
+    run openai-node 120 env VOXRELAY_ADDR="$TLS_ADDR" NODE_EXTRA_CA_CERTS="$TLS_DIR/ca.pem" \
+        VOXRELAY_TEST_CLIENT_SECRETS="${VOXRELAY_TEST_CLIENT_SECRETS:-0}" node --test tests/clients/openai_node.test.mjs
+fi
+if wants openai-python; then
+    say "openai (Python) over wss:// (SSL_CERT_FILE)"
+    run openai-python 120 env SSL_CERT_FILE="$TLS_DIR/ca.pem" \
+        .venv-clients/bin/python tests/clients/openai_python.py --base-url "https://$TLS_ADDR/v1" --key "$KEY"
+    grep '^{' "$WORK/openai-python.log" | tail -n 1 >"$WORK/openai-python.json" || true
+fi
+if wants openai-browser; then
+    say "OpenAI Realtime browser form in Chromium"
+    run openai-browser 180 node --test tests/clients/openai_browser.test.mjs
 fi
 
 relay_alive=1
@@ -271,16 +343,41 @@ const line = {
     return `STT ${JSON.stringify(r.stt_events ?? {})} "${r.stt_text ?? ""}"; TTS ${r.tts_audio_frames ?? 0} frames ${r.tts_audio_bytes ?? 0} B @${r.tts_sample_rates ?? "-"} Hz; Flux ${JSON.stringify(r.flux_events ?? {})}; REST synthesize() ${r.rest_tts_synthesize ?? "-"}${failures}`;
   },
 };
+const turn = (t) => t ? `heard "${t.heard}", ${t.audio_bytes ?? t.audio_deltas} ${t.audio_bytes ? "B" : "deltas"} audio, ${t.total_tokens} tokens` : "-";
+line["openai-node"] = () => {
+  const r = load("openai-node");
+  if (!r) return "no summary";
+  return [`conversation ${turn(r.conversation)}`,
+    r.transcription ? `transcription "${r.transcription.transcript}" (${r.transcription.deltas} deltas)` : "transcription -",
+    r.browser_form ? `browser form → ${r.browser_form.protocol}, ${turn(r.browser_form)}` : "browser form -",
+    r.client_secret ? `client secret ${r.client_secret.expires_in}s → ${turn(r.client_secret)}`
+      : process.env.VOXRELAY_TEST_CLIENT_SECRETS === "1" ? "client secret FAILED" : "client secret off",
+    `wrong key → ${r.wrong_key ?? "-"}`].join("; ");
+};
+line["openai-python"] = () => {
+  const r = load("openai-python");
+  if (!r) return "no summary";
+  return [`conversation ${turn(r.conversation)}`,
+    r.transcription ? `transcription "${r.transcription.transcript}"` : "transcription -",
+    `wrong key → ${r.wrong_key ?? "-"}`].join("; ");
+};
+line["openai-browser"] = () => {
+  const r = load("openai-browser");
+  if (!r) return "no summary";
+  return `"${r.offered}" → ${r.protocol} (${r.status}); ${turn(r)}; ${r.events} events; close ${r.close_code}`;
+};
 line["node-tls"] = () => line.node("deepgram-node-tls");
 line["python-tls"] = () => line.python("deepgram-python-tls");
-const label = { node: "@deepgram/sdk 5 (Node)", browser: "@deepgram/sdk 5 (browser/Chromium)", python: "deepgram-sdk 7 (Python)", livekit: "livekit-plugins-deepgram", "node-tls": "@deepgram/sdk 5 (Node, wss://)", "python-tls": "deepgram-sdk 7 (Python, wss://)" };
+const label = { node: "@deepgram/sdk 5 (Node)", browser: "@deepgram/sdk 5 (browser/Chromium)", python: "deepgram-sdk 7 (Python)", livekit: "livekit-plugins-deepgram", "node-tls": "@deepgram/sdk 5 (Node, wss://)", "python-tls": "deepgram-sdk 7 (Python, wss://)",
+  "openai-node": "openai 7 (Node, wss://)", "openai-python": "openai 3 (Python, wss://)", "openai-browser": "OpenAI Realtime browser form" };
 for (const c of clients) {
   console.log(`${label[c].padEnd(36)} ${(results[c] ?? "not run").padEnd(16)} ${line[c]()}`);
 }
 EOF
 
 # Handshakes voxrelay refused during the run, both relays (expected: the Node test's wrong key →
-# 401 unauthorized on listen, once per Node run; LiveKit's REST synthesize() probe → 405 on speak).
+# 401 unauthorized on listen, once per Node run; LiveKit's REST synthesize() probe → 405 on speak;
+# the OpenAI Node and Python tests' wrong key → 401 on realtime, once each).
 logs=("$WORK/voxrelay.log")
 [ ! -f "$WORK/voxrelay-tls.log" ] || logs+=("$WORK/voxrelay-tls.log")
 refused=$(cat "${logs[@]}" | grep '"message":"handshake refused"' \

@@ -1,163 +1,232 @@
-// The official `openai` Node SDK (OpenAIRealtimeWS, the `ws`-based class) against the simulator's OpenAI
-// Realtime side, changing only its base URL: a conversation turn and a transcription session.
+// The official `openai` Node SDK against voxrelay's `realtime` route, changing only its base URL:
+// `baseURL: "https://<relay>/v1"`, the voxrelay client key as `apiKey`, the test CA trusted through
+// NODE_EXTRA_CA_CERTS (the SDK always dials wss:). Through voxrelay to the Realtime simulator:
+//   - OpenAIRealtimeWS (`ws`, `Authorization: Bearer`): a conversation turn (transcript of the audio
+//     sent, output audio deltas, response.done with usage) and an `intent=transcription` session;
+//   - OpenAIRealtimeWebSocket (the browser-form class: subprotocols `realtime,
+//     openai-insecure-api-key.<key>`): a session answered with `realtime`;
+//   - a wrong key: the SDK reports the 401;
+//   - with VOXRELAY_TEST_CLIENT_SECRETS=1: `client.realtime.clientSecrets.create()` against voxrelay,
+//     then a browser-form conversation with the returned `ek_` value.
+// Every test also checks that nothing received carries the upstream key, and that the upstream's
+// handshakes carried only that key, never a client credential.
 //
-// The SDK always builds a `wss:` URL (it overwrites the scheme of `baseURL`), and the simulator speaks
-// plain ws://. This script keeps the SDK's URL, headers and events untouched and only hands `ws` a plain
-// TCP socket through its `createConnection` option; a TLS listener with a test CA would make that
-// unnecessary. Not part of the CI scripts yet. Needs `npm install --no-save openai@7.55.0` in
-// tests/clients and a built target/debug/voxrelay.
-//
-//   node --test tests/clients/openai_node.test.mjs
+// Run by scripts/test-clients.sh (`openai-node`), which provides the TLS relay (VOXRELAY_ADDR,
+// NODE_EXTRA_CA_CERTS) and the recorded upstream (support/upstream.mjs).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import net from "node:net";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 
 import OpenAI from "openai";
+import { OpenAIRealtimeWebSocket } from "openai/realtime/websocket";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
+import { WebSocket as WsWebSocket } from "ws";
 
-import { REPO, within } from "./support/voxrelay.mjs";
+import { BYTES_PER_SECOND, base64, expectedTranscript, speechPcm } from "./support/realtime_audio.mjs";
+import {
+  assertNoUpstreamKey,
+  assertUpstreamSawOnlyItsKey,
+  requireUpstreamTap,
+  upstreamHandshakes,
+} from "./support/upstream.mjs";
+import { KEY, within } from "./support/voxrelay.mjs";
 
-const KEY = "sk-simulated-openai-key";
-const SECOND_OF_PCM = 48_000; // 24 kHz, 16-bit mono
+requireUpstreamTap();
+assert.ok(process.env.VOXRELAY_ADDR, "VOXRELAY_ADDR (a voxrelay with [server.tls]) is unset");
+const BASE_URL = `https://${process.env.VOXRELAY_ADDR}/v1`;
+// OpenAIRealtimeWebSocket uses the runtime's WebSocket (global from Node 22; `ws` before that).
+globalThis.WebSocket ??= WsWebSocket;
 
-let simulator;
-let addr;
-
-before(async () => {
-  const bin = process.env.VOXRELAY_BIN ?? join(REPO, "target/debug/voxrelay");
-  simulator = spawn(bin, ["simulate", "--listen", "127.0.0.1:0", "--api-key-env", "OPENAI_SIM_KEY"], {
-    env: { ...process.env, OPENAI_SIM_KEY: KEY, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const listening = (async () => {
-    const lines = createInterface({ input: simulator.stdout });
-    const errors = createInterface({ input: simulator.stderr });
-    for await (const line of mergeLines(lines, errors)) {
-      const plain = line.replace(/\x1b\[[0-9;]*m/g, "");
-      const match = plain.match(/simulator listening.*?addr\W+([0-9.]+:\d+)/);
-      if (match) return match[1];
-    }
-    throw new Error("the simulator closed its output before listening");
-  })();
-  addr = await within(20_000, "simulator listening", listening);
-  simulator.stdout.resume();
-  simulator.stderr.resume();
+const summary = {};
+after(() => {
+  const dir = process.env.VOXRELAY_SUMMARY_DIR;
+  if (dir) writeFileSync(join(dir, "openai-node.json"), JSON.stringify(summary) + "\n");
 });
 
-after(async () => {
-  if (!simulator || simulator.exitCode !== null) return;
-  const gone = once(simulator, "exit");
-  simulator.kill("SIGTERM");
-  await within(10_000, "simulator exit", gone).catch(() => simulator.kill("SIGKILL"));
-});
-
-/** Lines from two readline interfaces, as they come. */
-async function* mergeLines(...sources) {
-  const queue = [];
-  let wake = null;
-  let open = sources.length;
-  for (const source of sources) {
-    source.on("line", (line) => {
-      queue.push(line);
-      wake?.();
-    });
-    source.on("close", () => {
-      open -= 1;
-      wake?.();
-    });
-  }
-  while (open > 0 || queue.length > 0) {
-    if (queue.length === 0) await new Promise((resolve) => (wake = resolve));
-    wake = null;
-    while (queue.length > 0) yield queue.shift();
-  }
-}
-
-/** An SDK realtime connection through the simulator; `connection` is model or intent. */
-function connect(connection, apiKey = KEY) {
-  const client = new OpenAI({ apiKey, baseURL: `http://${addr}/v1` });
-  const rt = new OpenAIRealtimeWS(
-    { ...connection, options: { createConnection: (options) => net.connect(options) } },
-    client,
-  );
+/** Every event of `rt` as it comes, awaitable by type; raw texts kept for the upstream-key check. */
+function collect(rt) {
+  const events = [];
+  const received = [];
   const errors = [];
-  rt.on("error", (error) => errors.push(error));
-  return { rt, errors };
+  let wake = () => {};
+  rt.on("event", (event) => {
+    events.push(event);
+    received.push(JSON.stringify(event));
+    wake();
+  });
+  rt.on("error", (error) => {
+    errors.push(error);
+    wake();
+  });
+  let read = 0;
+  /** Events from the last call's end up to and including the next of `type` (bounded). */
+  const until = (type) =>
+    within(
+      15_000,
+      type,
+      (async () => {
+        for (;;) {
+          if (errors.length) throw new Error(`SDK error: ${errors.map(String).join("; ")}`);
+          const at = events.findIndex((e, i) => i >= read && e.type === type);
+          if (at >= 0) {
+            const seen = events.slice(read, at + 1);
+            read = at + 1;
+            return seen;
+          }
+          await new Promise((resolve) => (wake = resolve));
+        }
+      })(),
+    );
+  return { until, received, errors };
 }
 
-/** Resolves with the first event of `type` (bounded). */
-function next(rt, type) {
-  return within(10_000, type, new Promise((resolve) => rt.once(type, resolve)));
+/** Appends `seconds` of speech in 100 ms events. */
+function sendSpeech(rt, seconds) {
+  const pcm = speechPcm(seconds);
+  const chunk = BYTES_PER_SECOND / 10;
+  for (let at = 0; at < pcm.length; at += chunk) {
+    rt.send({ type: "input_audio_buffer.append", audio: base64(pcm.subarray(at, at + chunk)) });
+  }
 }
 
-/** Appends `bytes` of PCM16 at a constant amplitude. */
-function append(rt, bytes) {
-  const pcm = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i += 2) pcm.writeInt16LE(1000, i);
-  rt.send({ type: "input_audio_buffer.append", audio: pcm.toString("base64") });
-}
-
-test("SDK conversation turn: session events, audio deltas, transcript and usage", async () => {
-  const { rt, errors } = connect({ model: "gpt-realtime" });
-  assert.equal(rt.url.protocol, "wss:", "the SDK always asks for wss:");
-  const created = await next(rt, "session.created");
+/** A conversation turn: 2 s of speech, its transcript, then a response with audio and usage. */
+async function conversationTurn(rt, { until }) {
+  const created = (await until("session.created")).at(-1);
   assert.equal(created.session.model, "gpt-realtime");
-
   rt.send({
     type: "session.update",
-    session: { type: "realtime", audio: { input: { turn_detection: null, transcription: { model: "whisper-1" } } } },
+    session: {
+      type: "realtime",
+      audio: { input: { turn_detection: null, transcription: { model: "gpt-4o-transcribe" } } },
+    },
   });
-  await next(rt, "session.updated");
-  append(rt, SECOND_OF_PCM * 2);
-  const transcribed = next(rt, "conversation.item.input_audio_transcription.completed");
+  await until("session.updated");
+  sendSpeech(rt, 2);
   rt.send({ type: "input_audio_buffer.commit" });
-  const heard = await transcribed;
-  assert.ok(heard.transcript.length > 0);
-
-  let audioBytes = 0;
-  let transcript = "";
-  rt.on("response.output_audio.delta", (event) => (audioBytes += Buffer.from(event.delta, "base64").length));
-  rt.on("response.output_audio_transcript.delta", (event) => (transcript += event.delta));
-  const done = next(rt, "response.done");
+  const heard = (await until("conversation.item.input_audio_transcription.completed")).at(-1);
+  assert.equal(heard.transcript, expectedTranscript(2));
   rt.send({ type: "response.create" });
-  const { response } = await done;
+  const events = await until("response.done");
+  const deltas = events.filter((e) => e.type === "response.output_audio.delta");
+  const audioBytes = deltas.reduce((n, e) => n + Buffer.from(e.delta, "base64").length, 0);
+  const transcript = events
+    .filter((e) => e.type === "response.output_audio_transcript.delta")
+    .map((e) => e.delta)
+    .join("");
+  const { response } = events.at(-1);
   assert.equal(response.status, "completed");
-  assert.ok(audioBytes > 0, "audio deltas arrived");
+  assert.ok(audioBytes > 0, "output audio deltas arrived");
+  assert.ok(transcript.length > 0, "output transcript deltas arrived");
   assert.equal(response.output[0].content[0].transcript, transcript);
+  assert.equal(response.usage.input_token_details.audio_tokens, 20, "2 s of input audio = 20 tokens");
   assert.ok(response.usage.output_token_details.audio_tokens > 0);
-  assert.equal(response.usage.input_token_details.audio_tokens, 20);
-  assert.deepEqual(errors, []);
+  assert.ok(response.usage.total_tokens > 0);
+  return {
+    heard: heard.transcript,
+    audio_deltas: deltas.length,
+    audio_bytes: audioBytes,
+    total_tokens: response.usage.total_tokens,
+  };
+}
+
+/** Resolves when `rt`'s socket closed (either class). */
+function closed(rt) {
+  return within(10_000, "socket close", new Promise((resolve) => rt.socket.addEventListener("close", resolve)));
+}
+
+test("OpenAIRealtimeWS: a conversation turn through voxrelay over wss", async () => {
+  const since = upstreamHandshakes().length;
+  const client = new OpenAI({ apiKey: KEY, baseURL: BASE_URL });
+  const rt = new OpenAIRealtimeWS({ model: "gpt-realtime" }, client);
+  const c = collect(rt);
+  rt.socket.on("upgrade", (res) => c.received.push(JSON.stringify(res.headers)));
+  assert.equal(rt.url.href, `wss://${process.env.VOXRELAY_ADDR}/v1/realtime?model=gpt-realtime`);
+  summary.conversation = await conversationTurn(rt, c);
   rt.close();
+  await closed(rt);
+  assert.deepEqual(c.errors, []);
+  assertNoUpstreamKey(c.received);
+  assertUpstreamSawOnlyItsKey(since, [KEY]);
 });
 
-test("SDK transcription session (intent=transcription)", async () => {
-  const { rt, errors } = connect({ intent: "transcription" });
+test("OpenAIRealtimeWS: an intent=transcription session through voxrelay over wss", async () => {
+  const since = upstreamHandshakes().length;
+  const client = new OpenAI({ apiKey: KEY, baseURL: BASE_URL });
+  const rt = new OpenAIRealtimeWS({ intent: "transcription" }, client);
+  const c = collect(rt);
   assert.equal(rt.url.searchParams.get("intent"), "transcription");
-  const created = await next(rt, "session.created");
+  const created = (await c.until("session.created")).at(-1);
   assert.equal(created.session.type, "transcription");
   rt.send({
     type: "session.update",
-    session: { type: "transcription", audio: { input: { turn_detection: null, transcription: { model: "gpt-4o-transcribe" } } } },
+    session: {
+      type: "transcription",
+      audio: { input: { turn_detection: null, transcription: { model: "gpt-4o-transcribe" } } },
+    },
   });
-  await next(rt, "session.updated");
-  append(rt, SECOND_OF_PCM);
-  const completed = next(rt, "conversation.item.input_audio_transcription.completed");
+  await c.until("session.updated");
+  sendSpeech(rt, 1);
   rt.send({ type: "input_audio_buffer.commit" });
-  const event = await completed;
-  assert.equal(event.transcript, "The quick");
-  assert.equal(event.usage.type, "tokens");
-  assert.equal(event.usage.input_token_details.audio_tokens, 10);
-  assert.deepEqual(errors, []);
+  const events = await c.until("conversation.item.input_audio_transcription.completed");
+  const completed = events.at(-1);
+  const deltas = events.filter((e) => e.type === "conversation.item.input_audio_transcription.delta");
+  assert.equal(completed.transcript, expectedTranscript(1));
+  assert.equal(deltas.map((e) => e.delta).join(""), completed.transcript);
+  assert.equal(completed.usage.type, "tokens");
+  assert.equal(completed.usage.input_token_details.audio_tokens, 10, "1 s of input audio = 10 tokens");
+  summary.transcription = { transcript: completed.transcript, deltas: deltas.length, tokens: completed.usage.total_tokens };
   rt.close();
+  await closed(rt);
+  assertNoUpstreamKey(c.received);
+  assertUpstreamSawOnlyItsKey(since, [KEY]);
 });
 
-test("SDK with a wrong key sees the 401 refusal as an error", async () => {
-  const { rt, errors } = connect({ model: "gpt-realtime" }, "sk-wrong");
-  await within(10_000, "socket close", new Promise((resolve) => rt.socket.on("close", resolve)));
-  assert.ok(errors.some((error) => /401/.test(error.message)), errors.map(String).join("; "));
+test("OpenAIRealtimeWebSocket: the browser-form credential is answered with `realtime`", async () => {
+  const since = upstreamHandshakes().length;
+  const rt = new OpenAIRealtimeWebSocket({ model: "gpt-realtime" }, new OpenAI({ apiKey: KEY, baseURL: BASE_URL }));
+  const c = collect(rt);
+  await within(10_000, "open", new Promise((resolve) => rt.socket.addEventListener("open", resolve)));
+  assert.equal(rt.socket.protocol, "realtime");
+  summary.browser_form = { protocol: rt.socket.protocol, ...(await conversationTurn(rt, c)) };
+  rt.close();
+  assertNoUpstreamKey(c.received);
+  assertUpstreamSawOnlyItsKey(since, [KEY]);
 });
+
+test("a wrong key is refused before the upgrade and the SDK reports the 401", async () => {
+  const since = upstreamHandshakes().length;
+  const rt = new OpenAIRealtimeWS({ model: "gpt-realtime" }, new OpenAI({ apiKey: "sk-wrong", baseURL: BASE_URL }));
+  const c = collect(rt);
+  await closed(rt);
+  assert.ok(c.errors.some((e) => /401/.test(e.message)), c.errors.map(String).join("; "));
+  assert.equal(upstreamHandshakes().length, since, "nothing reached the upstream");
+  summary.wrong_key = c.errors.map((e) => e.message).join("; ");
+});
+
+test(
+  "client secrets: clientSecrets.create() with the client key, then the ek_ value in the browser form",
+  { skip: process.env.VOXRELAY_TEST_CLIENT_SECRETS !== "1" && "VOXRELAY_TEST_CLIENT_SECRETS=1 turns it on" },
+  async () => {
+    const since = upstreamHandshakes().length;
+    const minted = await new OpenAI({ apiKey: KEY, baseURL: BASE_URL }).realtime.clientSecrets.create({
+      session: { type: "realtime", model: "gpt-realtime" },
+    });
+    assert.match(minted.value, /^ek_/);
+    assert.ok(minted.expires_at > Date.now() / 1000, `expires_at ${minted.expires_at} is in the future`);
+    assert.equal(minted.session.model, "gpt-realtime");
+    assertNoUpstreamKey([JSON.stringify(minted)]);
+    const rt = new OpenAIRealtimeWebSocket(
+      { model: "gpt-realtime" },
+      new OpenAI({ apiKey: minted.value, baseURL: BASE_URL }),
+    );
+    const c = collect(rt);
+    await within(10_000, "open", new Promise((resolve) => rt.socket.addEventListener("open", resolve)));
+    assert.equal(rt.socket.protocol, "realtime");
+    summary.client_secret = { expires_in: Math.round(minted.expires_at - Date.now() / 1000), ...(await conversationTurn(rt, c)) };
+    rt.close();
+    assertNoUpstreamKey(c.received);
+    assertUpstreamSawOnlyItsKey(since, [KEY, minted.value]);
+  },
+);
