@@ -9,7 +9,9 @@
 # Knobs (environment): BENCH_TARGETS, BENCH_SESSIONS, BENCH_REPS, BENCH_RATE, BENCH_WARMUP,
 # BENCH_WINDOW, BENCH_IDLE_SESSIONS (0 skips), BENCH_IDLE_RATE, BENCH_IDLE_REPS, BENCH_WAIT_QUIET
 # (seconds to wait before each run for other processes to go quiet), BENCH_NOISE (cores),
-# BENCH_NICE (e.g. -20 on a machine shared with builds; root), BENCH_TIMEOUT (hard bound, seconds). Extra arguments go to `voxbench run`.
+# BENCH_NICE (e.g. -20 on a machine shared with builds; root), BENCH_TIMEOUT (hard bound, seconds),
+# BENCH_BASELINE (a commit: its release build runs as the extra target `baseline`, same config,
+# alternated with the others, for a before/after comparison of one change). Extra arguments go to `voxbench run`.
 # Example quick run: BENCH_SESSIONS=100,1000 BENCH_REPS=2 BENCH_WINDOW=10 BENCH_IDLE_SESSIONS=0 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,22 @@ bin="$(mktemp -d)"
 trap 'rm -rf "$bin"' EXIT
 cp target/release/voxrelay target/release/voxbench "$bin/"
 
+baseline_args=()
+if [[ -n "${BENCH_BASELINE:-}" ]]; then
+  # The baseline's release build, from a detached worktree with its own target directory
+  # (kept under target/, so a second run with the same commit rebuilds nothing).
+  rev="$(git rev-parse --verify "${BENCH_BASELINE}^{commit}")"
+  tree="$bin/baseline-src"
+  git worktree add --detach --quiet "$tree" "$rev"
+  trap 'git worktree remove --force "$tree" 2>/dev/null; rm -rf "$bin"' EXIT
+  CARGO_TARGET_DIR="$PWD/target/baseline-${rev:0:12}" \
+    cargo build --release --manifest-path "$tree/Cargo.toml" -p voxrelay --bin voxrelay
+  cp "target/baseline-${rev:0:12}/release/voxrelay" "$bin/voxrelay-baseline"
+  baseline_args=(--baseline-bin "$bin/voxrelay-baseline")
+  [[ ",$targets," == *",baseline,"* ]] || targets="$targets,baseline"
+  echo "bench: baseline is ${rev:0:12} ($(git log -1 --format=%s "$rev" | cut -c1-60))" >&2
+fi
+
 # Open files: the harness raises its soft limit to the hard one; the proxies inherit it.
 ulimit -n "$(ulimit -Hn)"
 
@@ -62,7 +80,7 @@ timeout --signal=TERM --kill-after=15 "$timeout_s" \
     --warmup "$warmup" --window "$window" \
     --idle-sessions "$idle_sessions" --idle-rate "$idle_rate" --idle-reps "$idle_reps" \
     --wait-quiet "$wait_quiet" --noise "$noise" \
-    --voxrelay-bin "$bin/voxrelay" ${nice:+--nice "$nice"} \
+    --voxrelay-bin "$bin/voxrelay" "${baseline_args[@]}" ${nice:+--nice "$nice"} \
     --out "bench/results/$stamp.jsonl" --summary "bench/results/$stamp.md" \
     "$@" | grep -v '^{'
 echo "bench: results in bench/results/$stamp.jsonl and bench/results/$stamp.md" >&2

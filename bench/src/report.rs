@@ -191,7 +191,7 @@ fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-const ORDER: [&str; 4] = ["direct", "voxrelay", "nginx", "haproxy"];
+const ORDER: [&str; 5] = ["direct", "voxrelay", "baseline", "nginx", "haproxy"];
 
 type GroupKey = (String, usize, String);
 
@@ -288,6 +288,7 @@ pub fn markdown(records: &[RunRecord]) -> String {
                 fmt_opt(m.gen_core.map(|v| v * 100.0), 0),
             );
         }
+        out.push_str(&baseline_line(&meds, &direct));
         let _ = writeln!(
             out,
             "\nAbsolute medians:\n\n| target | p50 µs | p99 µs | p99.9 µs | set-up p99 ms | msgs/s | target CPU % of core | idle RSS KiB |\n|---|---|---|---|---|---|---|---|"
@@ -318,6 +319,25 @@ pub fn markdown(records: &[RunRecord]) -> String {
     }
     out.push_str(&targets_check(at_1000.as_ref(), at_2000.as_ref()));
     out
+}
+
+/// voxrelay against the `baseline` build in the same group (before/after one change), as
+/// ratios of the added latency, CPU per message, RSS per session and set-up added; empty when
+/// either is missing.
+fn baseline_line(meds: &BTreeMap<&str, Med>, direct: &Med) -> String {
+    let (Some(now), Some(base)) = (meds.get("voxrelay"), meds.get("baseline")) else {
+        return String::new();
+    };
+    let added = |m: &Med, f: fn(&Med) -> Option<f64>| sub(f(m), f(direct));
+    let r = |f: fn(&Med) -> Option<f64>| fmt_opt(ratio(added(now, f), added(base, f)), 2);
+    format!(
+        "\nvoxrelay ÷ baseline: added p50 {}×, added p99 {}×, CPU per message {}×, RSS per session {}×, set-up p99 added {}× (below 1 = voxrelay better).\n",
+        r(|m| m.p50),
+        r(|m| m.p99),
+        fmt_opt(ratio(now.cpu_m, base.cpu_m), 2),
+        fmt_opt(ratio(now.rss_sess, base.rss_sess), 2),
+        r(|m| m.setup_p99),
+    )
 }
 
 /// The targets for voxrelay at N = 1,000 (and 2,000 clean), as a table.
@@ -417,8 +437,36 @@ pub fn setup_trace(
 
 #[cfg(test)]
 mod tests {
-    use super::{median, setup_trace};
+    use super::{Med, baseline_line, median, setup_trace};
+    use std::collections::BTreeMap;
     use std::time::Duration;
+
+    #[test]
+    fn baseline_line_divides_voxrelay_by_baseline_above_direct() {
+        let direct = Med {
+            p50: Some(100.0),
+            p99: Some(1000.0),
+            setup_p99: Some(1.0),
+            ..Med::default()
+        };
+        let at = |p50: f64, cpu: f64| Med {
+            p50: Some(p50),
+            p99: Some(1400.0),
+            setup_p99: Some(3.0),
+            cpu_m: Some(cpu),
+            rss_sess: Some(20.0),
+            ..Med::default()
+        };
+        let mut meds = BTreeMap::from([("voxrelay", at(150.0, 9.0))]);
+        assert_eq!(baseline_line(&meds, &direct), "");
+        meds.insert("baseline", at(200.0, 10.0));
+        let line = baseline_line(&meds, &direct);
+        assert!(line.contains("added p50 0.50×"), "{line}");
+        assert!(line.contains("added p99 1.00×"), "{line}");
+        assert!(line.contains("CPU per message 0.90×"), "{line}");
+        assert!(line.contains("RSS per session 1.00×"), "{line}");
+        assert!(line.contains("set-up p99 added 1.00×"), "{line}");
+    }
 
     #[test]
     fn setup_trace_lines_are_in_start_order() {

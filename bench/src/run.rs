@@ -81,6 +81,9 @@ pub struct RunArgs {
     /// voxrelay binary.
     #[arg(long, default_value = "target/release/voxrelay")]
     pub voxrelay_bin: PathBuf,
+    /// Baseline voxrelay binary (target `baseline`): an earlier build to compare against.
+    #[arg(long, default_value = "target/release/voxrelay-baseline")]
+    pub baseline_bin: PathBuf,
     /// nginx binary.
     #[arg(long, default_value = "/usr/sbin/nginx")]
     pub nginx_bin: PathBuf,
@@ -128,6 +131,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     let (_soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let progs = Programs {
         voxrelay: args.voxrelay_bin.clone(),
+        baseline: args.baseline_bin.clone(),
         nginx: args.nginx_bin.clone(),
         haproxy: args.haproxy_bin.clone(),
         nofile: hard,
@@ -137,6 +141,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
         let v = match k {
             Kind::Direct => Some("voxbench echo".to_string()),
             Kind::Voxrelay => targets::version(&progs.voxrelay, "--version"),
+            Kind::Baseline => targets::version(&progs.baseline, "--version"),
             Kind::Nginx => targets::version(&progs.nginx, "-v"),
             Kind::Haproxy => targets::version(&progs.haproxy, "-v"),
         };

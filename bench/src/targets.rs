@@ -25,6 +25,9 @@ pub enum Kind {
     Direct,
     /// voxrelay (release build).
     Voxrelay,
+    /// A second voxrelay binary (`--baseline-bin`, e.g. an earlier commit's release build) with
+    /// the same generated config: a before/after comparison in one run.
+    Baseline,
     /// nginx as a plain WebSocket reverse proxy.
     Nginx,
     /// HAProxy as a plain WebSocket reverse proxy.
@@ -37,6 +40,7 @@ impl Kind {
         match self {
             Kind::Direct => "direct",
             Kind::Voxrelay => "voxrelay",
+            Kind::Baseline => "baseline",
             Kind::Nginx => "nginx",
             Kind::Haproxy => "haproxy",
         }
@@ -55,10 +59,11 @@ impl FromStr for Kind {
         match s {
             "direct" => Ok(Kind::Direct),
             "voxrelay" => Ok(Kind::Voxrelay),
+            "baseline" => Ok(Kind::Baseline),
             "nginx" => Ok(Kind::Nginx),
             "haproxy" => Ok(Kind::Haproxy),
             _ => Err(format!(
-                "unknown target {s:?} (direct, voxrelay, nginx, haproxy)"
+                "unknown target {s:?} (direct, voxrelay, baseline, nginx, haproxy)"
             )),
         }
     }
@@ -240,6 +245,8 @@ impl Drop for ScratchDir {
 pub struct Programs {
     /// voxrelay binary.
     pub voxrelay: PathBuf,
+    /// The baseline voxrelay binary.
+    pub baseline: PathBuf,
     /// nginx binary.
     pub nginx: PathBuf,
     /// haproxy binary.
@@ -279,7 +286,7 @@ pub async fn start(
     let log = dir.path().join("logs/output.log");
     let (proc, authorization) = match kind {
         Kind::Direct => (None, None),
-        Kind::Voxrelay => {
+        Kind::Voxrelay | Kind::Baseline => {
             let cfg = dir.path().join("voxrelay.toml");
             fs::write(&cfg, voxrelay_config(port, echo_port))?;
             let args = vec![
@@ -287,7 +294,12 @@ pub async fn start(
                 "--config".to_string(),
                 cfg.display().to_string(),
             ];
-            let p = Proc::spawn("voxrelay", &progs.voxrelay, &args, cpu, "TERM", log)?;
+            let program = if kind == Kind::Baseline {
+                &progs.baseline
+            } else {
+                &progs.voxrelay
+            };
+            let p = Proc::spawn(kind.name(), program, &args, cpu, "TERM", log)?;
             (Some(p), Some(format!("Token {BENCH_KEY}")))
         }
         Kind::Nginx => {
