@@ -90,6 +90,9 @@ pub(crate) struct Provider {
     /// Which configured routes serve those paths (the routes' `workers_ai` setting), with
     /// config errors reported.
     pub(crate) own_path_routes: Option<OwnPathRoutesFn>,
+    /// Prefix this provider's SDKs require on a short-lived credential (`ek_…` for browser use);
+    /// voxrelay tokens minted on its own paths carry it, and authentication removes it.
+    pub(crate) token_prefix: Option<&'static str>,
 }
 
 /// For each configured route, whether it serves the provider's own paths; errors under their
@@ -178,6 +181,15 @@ pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm
     UpstreamKind::ALL
         .into_iter()
         .map(|kind| &kind.provider().credentials)
+}
+
+/// `token` without any registered provider's token prefix, when a voxrelay token may follow.
+pub(crate) fn bare_token(token: &str) -> &str {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().token_prefix)
+        .find_map(|prefix| token.strip_prefix(prefix))
+        .unwrap_or(token)
 }
 
 /// `model` without any registered provider's model prefix.
