@@ -262,7 +262,9 @@ async fn the_demo_page_is_served_only_when_enabled() {
     let (status, page) = on.get("/demo/").await;
     assert_eq!(status, 200);
     assert!(page.contains("/demo/app.js"));
-    assert_eq!(on.get("/demo/app.js").await.0, 200);
+    for script in ["/demo/app.js", "/demo/audio.js", "/demo/realtime.js"] {
+        assert_eq!(on.get(script).await.0, 200, "{script}");
+    }
     let (_, config) = on.get("/demo/config.json").await;
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["key"], "demo-k");
