@@ -191,7 +191,8 @@ fn parse(body: &[u8], default_model: &str) -> Result<Ask, Reject> {
     .to_owned();
     let model = match session.get("model") {
         None | Some(Value::Null) => default_model.to_owned(),
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        // a `*` would make the token's grant a pattern
+        Some(Value::String(m)) if !m.is_empty() && !m.contains('*') => m.clone(),
         Some(_) => return Err(bad("session.model must be a model name")),
     };
     session.insert("type".into(), Value::String(kind));

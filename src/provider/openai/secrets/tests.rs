@@ -61,6 +61,7 @@ fn malformed_bodies_and_sessions_are_refused() {
         r#"{"session":{"type":"translation"}}"#,
         r#"{"session":{"model":""}}"#,
         r#"{"session":{"model":7}}"#,
+        r#"{"session":{"model":"gpt-realtime-*"}}"#,
     ] {
         let err = parse(body.as_bytes(), "m").expect_err(body);
         assert_eq!(err.status(), 400, "{body}");
@@ -75,4 +76,11 @@ fn each_route_serves_the_endpoint_under_its_own_path() {
         "/oa/v1/realtime/client_secrets"
     );
     assert!(TOKEN_PREFIX.starts_with("ek_"));
+}
+
+#[test]
+fn auth_sees_the_token_behind_the_prefix_and_anything_else_unchanged() {
+    assert_eq!(crate::provider::bare_token("ek_a.b.c"), "a.b.c");
+    assert_eq!(crate::provider::bare_token("ek_68af2c"), "68af2c");
+    assert_eq!(crate::provider::bare_token("voxrelay-key"), "voxrelay-key");
 }
