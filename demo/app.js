@@ -1,35 +1,18 @@
-// voxrelay demo page: microphone → live transcripts (/v1/listen or Flux /v2/listen) and
-// text → speech (/v1/speak), through this relay. Plain JS, no build step, no external resources.
-"use strict";
+// voxrelay demo page: microphone → live transcripts (/v1/listen or Flux /v2/listen), text →
+// speech (/v1/speak), and OpenAI Realtime sessions (realtime.js), through this relay. Plain JS
+// modules, no build step, no external resources.
+
+import { playPcm16, startCapture } from "./audio.js";
+import { setupRealtime } from "./realtime.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
 
   const STT_RATE = 16000; // linear16 sent to speech-to-text routes
   const TTS_RATE = 24000; // linear16 asked of speak routes
-  const FRAME_SAMPLES = STT_RATE / 10; // 100 ms per binary frame
   const GRANT_TTL_SECONDS = 60; // the token only has to be valid when the socket opens
   const CLOSE_WAIT_MS = 5000; // how long Stop waits for the server to close after CloseStream
   const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
-
-  // Collects microphone samples into blocks and hands them to the page (runs on the audio thread).
-  const WORKLET = `
-    class VoxrelayCapture extends AudioWorkletProcessor {
-      constructor() { super(); this.buf = new Float32Array(2048); this.len = 0; }
-      process(inputs) {
-        const ch = inputs[0] && inputs[0][0];
-        if (ch) {
-          if (this.len + ch.length > this.buf.length) {
-            this.port.postMessage(this.buf.slice(0, this.len));
-            this.len = 0;
-          }
-          this.buf.set(ch, this.len);
-          this.len += ch.length;
-        }
-        return true;
-      }
-    }
-    registerProcessor("voxrelay-capture", VoxrelayCapture);`;
 
   let config = { key: null, routes: [] };
   let stt = null; // the running speech-to-text session
@@ -98,97 +81,6 @@
       ws.addEventListener("close", (e) => reject(new Error(`${route.path} ${describeClose(e)}`)), { once: true });
     });
     return ws;
-  }
-
-  // ---- microphone capture -------------------------------------------------------------------
-
-  // Streaming downsampler: averages each window of input samples into one output sample.
-  function makeDownsampler(inRate, outRate) {
-    const ratio = inRate / outRate;
-    let tail = new Float32Array(0);
-    let pos = 0;
-    return (input) => {
-      const buf = new Float32Array(tail.length + input.length);
-      buf.set(tail);
-      buf.set(input, tail.length);
-      const out = new Float32Array(Math.max(0, Math.ceil((buf.length - pos) / ratio)));
-      let n = 0;
-      while (pos + ratio <= buf.length) {
-        const start = Math.floor(pos);
-        const end = Math.floor(pos + ratio);
-        let sum = 0;
-        for (let i = start; i < end; i++) sum += buf[i];
-        out[n++] = end > start ? sum / (end - start) : buf[start];
-        pos += ratio;
-      }
-      const keep = Math.floor(pos);
-      tail = buf.slice(keep);
-      pos -= keep;
-      return out.subarray(0, n);
-    };
-  }
-
-  // Packs float samples into fixed-size little-endian 16-bit frames.
-  function makeFramer(size, send) {
-    let view = new DataView(new ArrayBuffer(size * 2));
-    let len = 0;
-    return {
-      push(samples) {
-        for (const s of samples) {
-          const v = Math.max(-1, Math.min(1, s));
-          view.setInt16(2 * len++, v < 0 ? v * 0x8000 : v * 0x7fff, true);
-          if (len === size) {
-            send(view.buffer);
-            view = new DataView(new ArrayBuffer(size * 2));
-            len = 0;
-          }
-        }
-      },
-      flush() {
-        if (len > 0) send(view.buffer.slice(0, 2 * len));
-        len = 0;
-      },
-    };
-  }
-
-  // Feeds the microphone `stream` as 16 kHz linear16 frames to `send`; resolves to a stopper.
-  async function startCapture(stream, send) {
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const source = ctx.createMediaStreamSource(stream);
-    const downsample = makeDownsampler(ctx.sampleRate, STT_RATE);
-    const framer = makeFramer(FRAME_SAMPLES, send);
-    const onSamples = (samples) => framer.push(downsample(samples));
-    let node;
-    if (ctx.audioWorklet && typeof AudioWorkletNode === "function") {
-      const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
-      try {
-        await ctx.audioWorklet.addModule(url);
-      } finally {
-        URL.revokeObjectURL(url);
-      }
-      node = new AudioWorkletNode(ctx, "voxrelay-capture", { channelCount: 1, channelCountMode: "explicit" });
-      node.port.onmessage = (e) => onSamples(e.data);
-    } else {
-      node = ctx.createScriptProcessor(4096, 1, 1);
-      node.onaudioprocess = (e) => onSamples(e.inputBuffer.getChannelData(0));
-    }
-    source.connect(node);
-    node.connect(ctx.destination); // keeps the node pulled; it outputs silence
-    const mode = node instanceof ScriptProcessorNode ? "ScriptProcessor" : "AudioWorklet";
-    let stopped = false;
-    return {
-      description: `${mode}, ${ctx.sampleRate} Hz → ${STT_RATE} Hz`,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        framer.flush();
-        source.disconnect();
-        node.disconnect();
-        stream.getTracks().forEach((t) => t.stop());
-        await ctx.close().catch(() => {});
-      },
-    };
   }
 
   // ---- speech to text -----------------------------------------------------------------------
@@ -265,7 +157,7 @@
         setStatus(`${route.path} ${describeClose(e)}`, ![1000, 1005].includes(e.code));
         sttButtons(false);
       };
-      session.capture = await startCapture(stream, (frame) => {
+      session.capture = await startCapture(stream, STT_RATE, (frame) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(frame);
       });
       stream = null;
@@ -300,21 +192,6 @@
   }
 
   // ---- text to speech -----------------------------------------------------------------------
-
-  // Plays little-endian 16-bit mono PCM at TTS_RATE; resolves to its length in seconds.
-  function play(bytes) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const samples = Math.floor(bytes.byteLength / 2);
-    if (samples === 0) return 0;
-    const buffer = playback.createBuffer(1, samples, TTS_RATE);
-    const channel = buffer.getChannelData(0);
-    for (let i = 0; i < samples; i++) channel[i] = view.getInt16(2 * i, true) / 0x8000;
-    const source = playback.createBufferSource();
-    source.buffer = buffer;
-    source.connect(playback.destination);
-    source.start();
-    return buffer.duration;
-  }
 
   function concat(chunks) {
     const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
@@ -353,7 +230,7 @@
         }
         if (msg.type === "Flushed") {
           const audio = concat(chunks);
-          const seconds = play(audio);
+          const seconds = playPcm16(playback, audio, TTS_RATE);
           $("tts-bytes").textContent = String(audio.byteLength);
           $("tts-state").textContent = `playing ${seconds.toFixed(2)} s`;
           setStatus(`spoke ${audio.byteLength} bytes of audio from ${route.path}`);
@@ -394,6 +271,18 @@
     const hasTts = fillRoutes("tts-route", ["speak"]);
     $("mic-start").disabled = !hasStt;
     $("speak").disabled = !hasTts;
+    setupRealtime({
+      config,
+      setStatus,
+      fail,
+      describeClose,
+      fillRoutes,
+      // a pasted access token is used as is; a client key is traded for a short-lived one
+      credential: () => {
+        const key = config.key || $("credential").value.trim();
+        return { key, isToken: !config.key && JWT.test(key) };
+      },
+    });
     $("auth-form").addEventListener("submit", (e) => e.preventDefault());
     $("mic-start").addEventListener("click", startMic);
     $("mic-stop").addEventListener("click", stopMic);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo page (/demo/) end to end in headless Chromium against voxrelay in local mode (simulator
-# upstream): fake microphone → Nova and Flux transcripts, text → speech, the key-paste path.
+# upstream): fake microphone → Nova and Flux transcripts, text → speech, OpenAI Realtime (an ek_ key
+# from /v1/realtime/client_secrets, browser subprotocols, reply and transcript), the key-paste path.
 # Installs what is missing (Chromium and certutil from apt, playwright-core from
 # tests/demo/package-lock.json; no browser downloads), builds voxrelay, runs tests/demo/demo.test.mjs
 # twice: over http:// and ws://, then over https:// and wss:// (DEMO_TLS=1: [server.tls] with a

@@ -161,10 +161,13 @@ impl Authenticator {
                 max_concurrent: key.max_concurrent_sessions,
             });
         }
-        if !looks_like_jwt(token.expose()) {
+        // a provider's SDKs may need a prefix on short-lived credentials; only a voxrelay
+        // token may follow it
+        let jwt = crate::provider::bare_token(token.expose());
+        if !looks_like_jwt(jwt) {
             return Err(AuthError::Invalid);
         }
-        let claims = self.tokens.verify(token.expose()).map_err(|e| match e {
+        let claims = self.tokens.verify(jwt).map_err(|e| match e {
             TokenError::Expired => AuthError::Expired,
             TokenError::NotYetValid => AuthError::NotYetValid,
             TokenError::Invalid => AuthError::Invalid,

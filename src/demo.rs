@@ -15,6 +15,16 @@ use crate::route::Route;
 
 const INDEX: &str = include_str!("../demo/index.html");
 const APP: &str = include_str!("../demo/app.js");
+const AUDIO: &str = include_str!("../demo/audio.js");
+const REALTIME: &str = include_str!("../demo/realtime.js");
+
+/// A script of the page.
+fn script(body: &'static str) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        body,
+    )
+}
 
 /// Routes serving the page; empty when the demo is disabled.
 pub(crate) fn router<S: Clone + Send + Sync + 'static>(
@@ -39,15 +49,9 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
             "/demo/",
             get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
         )
-        .route(
-            "/demo/app.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    APP,
-                )
-            }),
-        )
+        .route("/demo/app.js", get(|| async { script(APP) }))
+        .route("/demo/audio.js", get(|| async { script(AUDIO) }))
+        .route("/demo/realtime.js", get(|| async { script(REALTIME) }))
         .route(
             "/demo/config.json",
             get(move || async move { Json(config).into_response() }),

@@ -15,6 +15,7 @@ use tracing::info;
 
 use crate::auth::{AuthError, ClientKey};
 use crate::error::Reject;
+use crate::provider::{CLIENT_API, ClientApi};
 use crate::state::Shared;
 
 /// Route label for grant refusals in `voxrelay_handshake_rejections_total`.
@@ -32,12 +33,8 @@ pub(crate) async fn grant(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let result = match admit(&shared, peer, &parts.headers) {
-        Ok(key) => match read_body(&shared, &parts.headers, body).await {
-            Ok(body) => issue(&shared, &key, &body),
-            Err(reject) => Err(reject),
-        },
+    let result = match admit_request(&shared, peer, request).await {
+        Ok((key, body)) => issue(&shared, &key, &body),
         Err(reject) => Err(reject),
     };
     let response = match result {
@@ -45,22 +42,42 @@ pub(crate) async fn grant(
             shared.metrics.grants_total.inc();
             Json(json!({"access_token": token, "expires_in": ttl.as_secs()})).into_response()
         }
-        Err(reject) => refuse(&shared, reject),
+        Err(reject) => refuse(&shared, &CLIENT_API, reject),
     };
     no_store(response)
 }
 
+/// The front door of every endpoint that trades a client key for a token: the caller's rate
+/// and its client key from the headers, then the body, at most [`MAX_GRANT_BODY`] bytes within
+/// `server.request_body_timeout`.
+pub(crate) async fn admit_request(
+    shared: &Shared,
+    peer: SocketAddr,
+    request: Request,
+) -> Result<(ClientKey, Bytes), Reject> {
+    let (parts, body) = request.into_parts();
+    let key = admit(shared, peer, &parts.headers)?;
+    let body = read_body(shared, &parts.headers, body).await?;
+    Ok((key, body))
+}
+
 /// Any other method on the grant path: 405 with `Allow: POST`.
 pub(crate) async fn grant_method_not_allowed(State(shared): State<Arc<Shared>>) -> Response {
-    let mut response = refuse(&shared, Reject::GrantMethod);
+    method_not_allowed(&shared, &CLIENT_API)
+}
+
+/// Any method but POST on an endpoint that mints tokens: 405 with `Allow: POST`, in `api`'s
+/// error shape.
+pub(crate) fn method_not_allowed(shared: &Shared, api: &ClientApi) -> Response {
+    let mut response = refuse(shared, api, Reject::GrantMethod);
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     no_store(response)
 }
 
-/// Counts and answers a refusal.
-fn refuse(shared: &Shared, reject: Reject) -> Response {
+/// Counts and answers a refusal (under the route label [`GRANT_ROUTE`]) in `api`'s error shape.
+pub(crate) fn refuse(shared: &Shared, api: &ClientApi, reject: Reject) -> Response {
     let reason = reject.reason();
     info!(reason, status = reject.status().as_u16(), "grant refused");
     let labels = [GRANT_ROUTE, reason];
@@ -69,11 +86,11 @@ fn refuse(shared: &Shared, reject: Reject) -> Response {
         .rejections_total
         .with_label_values(&labels)
         .inc();
-    reject.into_response_with_id(&uuid::Uuid::new_v4().to_string())
+    reject.into_response_in(api, &uuid::Uuid::new_v4().to_string())
 }
 
 /// Grants (and refusals) are never cached: they carry or concern credentials.
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

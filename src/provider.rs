@@ -87,9 +87,13 @@ pub(crate) struct Provider {
     pub(crate) model_prefix: Option<&'static str>,
     /// Client-facing paths of this provider's own shape, mounted beside the routes' paths.
     pub(crate) paths: Option<PathsFn>,
-    /// Which configured routes serve those paths (the routes' `workers_ai` setting), with
-    /// config errors reported.
+    /// Which configured routes serve those paths by a setting (Cloudflare's: the routes'
+    /// `workers_ai`), with config errors about them reported (OpenAI's: a route on a path its
+    /// realtime routes' endpoints take).
     pub(crate) own_path_routes: Option<OwnPathRoutesFn>,
+    /// Prefix this provider's SDKs require on a short-lived credential (`ek_…` for browser use);
+    /// voxrelay tokens minted on its own paths carry it, and authentication removes it.
+    pub(crate) token_prefix: Option<&'static str>,
 }
 
 /// For each configured route, whether it serves the provider's own paths; errors under their
@@ -180,6 +184,15 @@ pub(crate) fn credential_forms() -> impl Iterator<Item = &'static CredentialForm
         .map(|kind| &kind.provider().credentials)
 }
 
+/// `token` without any registered provider's token prefix, when a voxrelay token may follow.
+pub(crate) fn bare_token(token: &str) -> &str {
+    UpstreamKind::ALL
+        .iter()
+        .filter_map(|kind| kind.provider().token_prefix)
+        .find_map(|prefix| token.strip_prefix(prefix))
+        .unwrap_or(token)
+}
+
 /// `model` without any registered provider's model prefix.
 pub(crate) fn bare_model(model: &str) -> &str {
     UpstreamKind::ALL
@@ -189,8 +202,8 @@ pub(crate) fn bare_model(model: &str) -> &str {
         .unwrap_or(model)
 }
 
-/// For each configured route, whether it serves a provider's own paths (one provider has them
-/// today; a route's flag is set when any provider's rule picks it).
+/// For each configured route, whether a setting makes it serve a provider's own paths (a route's
+/// flag is set when any provider's rule picks it; only Cloudflare's picks routes today).
 pub(crate) fn own_path_routes(routes: &[RouteConfig], errors: &mut Vec<String>) -> Vec<bool> {
     let mut out = vec![false; routes.len()];
     for pick in UpstreamKind::ALL

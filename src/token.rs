@@ -209,6 +209,18 @@ impl Tokens {
 
     /// Mints a grant for client `sub` valid for `ttl`, carrying the key's route grants.
     pub fn mint(&self, sub: &str, routes: Option<Vec<String>>, ttl: Duration) -> String {
+        self.mint_for(sub, routes, None, ttl).0
+    }
+
+    /// Mints a grant for client `sub` valid for `ttl`, narrowed to `routes` and `models`; also
+    /// returns its expiry (seconds since the epoch).
+    pub fn mint_for(
+        &self,
+        sub: &str,
+        routes: Option<Vec<String>>,
+        models: Option<Vec<String>>,
+        ttl: Duration,
+    ) -> (String, u64) {
         let now = now();
         let claims = Claims {
             sub: sub.to_owned(),
@@ -219,12 +231,14 @@ impl Tokens {
             aud: self.audience.clone(),
             jti: Some(uuid::Uuid::new_v4().to_string()),
             routes,
+            models,
             ..Claims::default()
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(GRANT_KID.into());
         // HS256 signing with an in-memory key cannot fail
-        jsonwebtoken::encode(&header, &claims, &self.signing).unwrap_or_default()
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing).unwrap_or_default();
+        (token, claims.exp)
     }
 }
 

@@ -12,6 +12,7 @@ fn every_shipped_config_file_is_valid() {
     Jail::expect_with(|jail| {
         jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
         jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        jail.set_env("OPENAI_API_KEY", "oa-key");
         jail.set_env(
             "VOXRELAY_SIGNING_SECRET",
             "0123456789abcdef0123456789abcdef",
@@ -22,7 +23,7 @@ fn every_shipped_config_file_is_valid() {
             let path = entry.expect("readable entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let settings = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                // Deepgram's three APIs everywhere (local mode adds OpenAI Realtime)
+                // Deepgram's three APIs and OpenAI Realtime everywhere
                 for kind in [RouteKind::Listen, RouteKind::Speak, RouteKind::Flux] {
                     let of_kind = settings.routes.iter().filter(|r| r.kind == kind).count();
                     assert_eq!(of_kind, 1, "{kind:?} in {}", path.display());
@@ -40,6 +41,7 @@ fn env_overrides_the_file_with_double_underscore_nesting() {
     Jail::expect_with(|jail| {
         jail.set_env("CLOUDFLARE_AIG_TOKEN", "cf-token");
         jail.set_env("DEEPGRAM_API_KEY", "dg-key");
+        jail.set_env("OPENAI_API_KEY", "oa-key");
         jail.set_env(
             "VOXRELAY_SIGNING_SECRET",
             "0123456789abcdef0123456789abcdef",

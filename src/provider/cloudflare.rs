@@ -65,6 +65,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: Some(MODEL_PREFIX),
     paths: Some(workers_ai::router),
     own_path_routes: Some(serving::serving),
+    token_prefix: None,
 };
 
 /// Cloudflare's browser form: the subprotocol `cf-aig-authorization.<T>` (prefix in any case),

@@ -59,6 +59,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     // its paths are the routes' own
     paths: None,
     own_path_routes: None,
+    token_prefix: None,
 };
 
 /// Deepgram's API as clients speak it.

@@ -1,6 +1,9 @@
 //! OpenAI's Realtime API (GA): as an upstream (`wss://api.openai.com/v1/realtime`,
 //! `Authorization: Bearer <key>`, no beta header or subprotocol) and the browser credential
-//! form its SDKs use (`realtime, openai-insecure-api-key.<T>`).
+//! form its SDKs use (`realtime, openai-insecure-api-key.<T>`), and its ephemeral-key endpoint
+//! (`secrets`).
+
+mod secrets;
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
@@ -37,8 +40,9 @@ pub(crate) static PROVIDER: Provider = Provider {
         from_headers,
     },
     model_prefix: None,
-    paths: None,
-    own_path_routes: None,
+    paths: Some(secrets::router),
+    own_path_routes: Some(secrets::own_path_routes),
+    token_prefix: Some(secrets::TOKEN_PREFIX),
 };
 
 /// OpenAI's Realtime API as clients speak it on `realtime` routes.

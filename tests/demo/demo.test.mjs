@@ -1,5 +1,6 @@
 // End-to-end test of the demo page (/demo/) in headless Chromium against voxrelay in local mode
-// (the built-in Deepgram simulator upstream): fake microphone → Nova and Flux transcripts, text → speech.
+// (the built-in simulator upstream): fake microphone → Nova and Flux transcripts, text → speech,
+// OpenAI Realtime conversation and transcription sessions.
 //
 //   node --test tests/demo/demo.test.mjs        (or scripts/test-demo.sh, which also installs and builds)
 //
@@ -211,6 +212,39 @@ async function transcribe(page, routePath) {
   };
 }
 
+/**
+ * Runs an OpenAI Realtime session of `mode` ("realtime" or "transcription") on the fake microphone:
+ * an `ek_` key minted at /v1/realtime/client_secrets, speech heard by the simulator, Stop, closed.
+ */
+async function realtime(page, mode) {
+  await chooseRoute(page, "#rt-route", "/v1/realtime");
+  await page.selectOption("#rt-mode", mode);
+  const minted = page.waitForResponse((r) => r.url().endsWith("/v1/realtime/client_secrets"), {
+    timeout: RESULT_TIMEOUT_MS,
+  });
+  await page.click("#rt-start");
+  const secret = await (await minted).json();
+  await page.waitForFunction(() => /speech heard/.test(document.getElementById("rt-state").textContent), null, {
+    timeout: RESULT_TIMEOUT_MS,
+  });
+  const streaming = await page.textContent("#rt-state");
+  await page.click("#rt-stop");
+  await page.waitForFunction(() => document.getElementById("rt-state").textContent.startsWith("closed"), null, {
+    timeout: RESULT_TIMEOUT_MS,
+  });
+  const said = (who) => page.$$eval(`#rt-log .rt-${who} span`, (els) => els.map((e) => e.textContent).join(" "));
+  return {
+    secret,
+    streaming,
+    you: await said("you"),
+    assistant: await said("assistant"),
+    bytes: Number(await page.textContent("#rt-bytes")),
+    state: await page.textContent("#rt-state"),
+    status: await page.textContent("#status"),
+    statusIsError: await page.$eval("#status", (el) => el.classList.contains("error")),
+  };
+}
+
 describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
   before(async () => {
     rmSync(path.join(REPORT_DIR, "demo-failure.png"), { force: true });
@@ -268,6 +302,8 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.equal(await page.isHidden("#auth"), true, "the public demo key is used, no paste box");
     assert.equal(await page.isEnabled("#mic-start"), true);
     assert.equal(await page.isEnabled("#speak"), true);
+    assert.equal(await page.isVisible("#realtime"), true, "local mode offers OpenAI Realtime");
+    assert.equal(await page.isEnabled("#rt-start"), true);
     assert.equal(await page.evaluate(() => location.protocol), `${SCHEME}:`);
   });
 
@@ -301,6 +337,26 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.ok(bytes > 0 && bytes % 2 === 0, `whole 16-bit samples: ${bytes}`);
     assert.match(await page.textContent("#tts-state"), /^playing [\d.]+ s, closed 1000/);
     assert.equal(await page.$eval("#status", (el) => el.classList.contains("error")), false);
+  });
+
+  step("OpenAI Realtime (/v1/realtime): ek_ key, browser subprotocols, microphone → reply text and audio", async () => {
+    const r = await realtime(page, "realtime");
+    assert.match(r.secret.value, /^ek_/);
+    assert.deepEqual(r.secret.session, { type: "realtime", model: "gpt-realtime" });
+    assert.match(r.streaming, /^streaming \(AudioWorklet, \d+ Hz → 24000 Hz\)/);
+    assert.match(r.assistant, SIMULATOR_WORDS, "the reply's transcript is shown");
+    assert.ok(r.bytes > 0 && r.bytes % 2 === 0, `reply audio in whole 16-bit samples: ${r.bytes}`);
+    assert.match(r.state, /^closed 1000/);
+    assert.equal(r.statusIsError, false, r.status);
+  });
+
+  step("OpenAI Realtime transcription session: microphone → transcript of what was heard", async () => {
+    const r = await realtime(page, "transcription");
+    assert.equal(r.secret.session.type, "transcription");
+    assert.match(r.you, SIMULATOR_WORDS, "the input transcript is shown");
+    assert.equal(r.assistant, "");
+    assert.match(r.state, /^closed 1000/);
+    assert.equal(r.statusIsError, false, r.status);
   });
 
   step("has no page errors; screenshot", async () => {

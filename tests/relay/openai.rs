@@ -7,7 +7,7 @@ use voxrelay::simulate::{Simulator, SimulatorConfig};
 use crate::helpers::*;
 
 /// The standard config plus an `oa` (OpenAI) upstream at `base` and a `realtime` route.
-fn realtime_config(base: &str) -> String {
+pub(crate) fn realtime_config(base: &str) -> String {
     format!(
         r#"{standard}
 [upstreams.oa]
@@ -30,6 +30,11 @@ models = ["gpt-realtime", "gpt-realtime-*"]
 
 /// A relay in front of a simulator that only accepts [`UPSTREAM_SECRET`].
 async fn relay_to_simulator() -> TestApp {
+    TestApp::start(&realtime_config(&simulator().await)).await
+}
+
+/// A running simulator that only accepts [`UPSTREAM_SECRET`]: its base URL.
+pub(crate) async fn simulator() -> String {
     let sim_config = SimulatorConfig {
         api_key: Some(UPSTREAM_SECRET.into()),
         ..SimulatorConfig::default()
@@ -39,11 +44,11 @@ async fn relay_to_simulator() -> TestApp {
         .unwrap();
     let base = format!("ws://{}", sim.local_addr());
     tokio::spawn(sim.run(std::future::pending()));
-    TestApp::start(&realtime_config(&base)).await
+    base
 }
 
 /// The next text event's JSON.
-async fn event(ws: &mut Client) -> serde_json::Value {
+pub(crate) async fn event(ws: &mut Client) -> serde_json::Value {
     match recv_data(ws).await.expect("an event") {
         Message::Text(t) => serde_json::from_str(t.as_str()).expect("JSON event"),
         other => panic!("expected a text event, got {other:?}"),
@@ -51,7 +56,7 @@ async fn event(ws: &mut Client) -> serde_json::Value {
 }
 
 /// `session.created` first, then a response with audio deltas up to `response.done`.
-async fn conversation_turn(ws: &mut Client) {
+pub(crate) async fn conversation_turn(ws: &mut Client) {
     let created = event(ws).await;
     assert_eq!(created["type"], "session.created", "{created}");
     assert_eq!(created["session"]["model"], "gpt-realtime", "{created}");

@@ -53,6 +53,7 @@ fn check_config_reports_each_error_once_and_warns() {
             .arg(&shipped)
             .env_remove("CLOUDFLARE_AIG_TOKEN")
             .env_remove("DEEPGRAM_API_KEY")
+            .env_remove("OPENAI_API_KEY")
             .env_remove("VOXRELAY_SIGNING_SECRET")
             .envs(env.iter().copied())
             .output()
@@ -67,7 +68,8 @@ fn check_config_reports_each_error_once_and_warns() {
         "VOXRELAY_SIGNING_SECRET",
         "0123456789abcdef0123456789abcdef",
     );
-    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), secret]);
+    let openai = ("OPENAI_API_KEY", "oa-key");
+    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), openai, secret]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(
@@ -84,11 +86,12 @@ fn check_config_reports_each_error_once_and_warns() {
     let out = check(&[
         ("DEEPGRAM_API_KEY", "dg-key"),
         ("CLOUDFLARE_AIG_TOKEN", "cf-token"),
+        openai,
         secret,
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (3 routes"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (4 routes"));
     for w in warnings {
         assert!(stderr.contains(w), "missing {w:?} in:\n{stderr}");
     }
@@ -259,7 +262,9 @@ async fn the_demo_page_is_served_only_when_enabled() {
     let (status, page) = on.get("/demo/").await;
     assert_eq!(status, 200);
     assert!(page.contains("/demo/app.js"));
-    assert_eq!(on.get("/demo/app.js").await.0, 200);
+    for script in ["/demo/app.js", "/demo/audio.js", "/demo/realtime.js"] {
+        assert_eq!(on.get(script).await.0, 200, "{script}");
+    }
     let (_, config) = on.get("/demo/config.json").await;
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["key"], "demo-k");
