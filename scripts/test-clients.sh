@@ -21,8 +21,8 @@
 # goes to a separate `voxrelay simulate` that requires a generated upstream key, through a
 # pass-through that records each upstream handshake (tests/clients/support/upstream_tap.mjs), so
 # the tests can show the clients never see that key and the upstream never sees a client's
-# credential. VOXRELAY_TEST_CLIENT_SECRETS=1 also runs the Node test's client-secrets step
-# (POST /v1/realtime/client_secrets, then the minted ek_ value). Installs what is missing first: Debian's
+# credential. The Node test also mints an ek_ secret with the SDK's own call
+# (POST /v1/realtime/client_secrets) and holds a session with it. Installs what is missing first: Debian's
 # chromium (apt), the npm packages (npm ci in tests/clients) and the Python virtualenv
 # .venv-clients (scripts/setup-test-deps.sh). Prints one line per client with what arrived; exits
 # non-zero if any client fails. Every step is time-bounded; everything started is stopped by pid.
@@ -271,7 +271,7 @@ fi
 if wants openai-node; then
     say "openai (Node) over wss:// (NODE_EXTRA_CA_CERTS)"
     run openai-node 120 env VOXRELAY_ADDR="$TLS_ADDR" NODE_EXTRA_CA_CERTS="$TLS_DIR/ca.pem" \
-        VOXRELAY_TEST_CLIENT_SECRETS="${VOXRELAY_TEST_CLIENT_SECRETS:-0}" node --test tests/clients/openai_node.test.mjs
+        node --test tests/clients/openai_node.test.mjs
 fi
 if wants openai-python; then
     say "openai (Python) over wss:// (SSL_CERT_FILE)"
@@ -351,7 +351,7 @@ line["openai-node"] = () => {
     r.transcription ? `transcription "${r.transcription.transcript}" (${r.transcription.deltas} deltas)` : "transcription -",
     r.browser_form ? `browser form → ${r.browser_form.protocol}, ${turn(r.browser_form)}` : "browser form -",
     r.client_secret ? `client secret ${r.client_secret.expires_in}s → ${turn(r.client_secret)}`
-      : process.env.VOXRELAY_TEST_CLIENT_SECRETS === "1" ? "client secret FAILED" : "client secret off",
+      : "client secret FAILED",
     `wrong key → ${r.wrong_key ?? "-"}`].join("; ");
 };
 line["openai-python"] = () => {
