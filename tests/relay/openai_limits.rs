@@ -4,6 +4,7 @@
 
 mod drain;
 mod metrics;
+mod upstream;
 
 use std::time::Duration;
 
