@@ -3,7 +3,9 @@
 //! error shape, close codes and reasons as for other routes.
 
 mod drain;
+mod messages;
 mod metrics;
+mod tokens;
 mod upstream;
 
 use std::time::Duration;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
 use voxrelay::simulate::{Simulator, SimulatorConfig};
 
 use crate::helpers::*;
@@ -82,15 +85,15 @@ async fn open(app: &TestApp) -> Client {
     ws
 }
 
-/// A refused realtime handshake: status, the parsed body, the whole response.
-async fn refused_realtime(
-    app: &TestApp,
-) -> (
-    u16,
-    Value,
-    tokio_tungstenite::tungstenite::handshake::client::Response,
-) {
-    let resp = refusal(&app.ws("/v1/realtime"), Some(&offer()), &[]).await;
+/// A refused realtime handshake with the test client key: status, the parsed body, the whole
+/// response.
+async fn refused_realtime(app: &TestApp) -> (u16, Value, Response) {
+    refused_offering(app, &offer()).await
+}
+
+/// A refused realtime handshake offering these subprotocols.
+async fn refused_offering(app: &TestApp, offer: &str) -> (u16, Value, Response) {
+    let resp = refusal(&app.ws("/v1/realtime"), Some(offer), &[]).await;
     let body = resp.body().clone().unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).expect("a JSON body");
     (resp.status().as_u16(), body, resp)
@@ -221,44 +224,6 @@ async fn idle_realtime_sessions_close_both_sides_with_the_idle_reason() {
         m.contains(r#"voxrelay_close_codes_total{code="1001",side="relay"} 2"#),
         "{m}"
     );
-}
-
-/// `input_audio_buffer.append` of `pcm_bytes` bytes of silence (PCM16).
-fn append(pcm_bytes: usize) -> Message {
-    use base64::Engine;
-    let audio = base64::engine::general_purpose::STANDARD.encode(vec![0u8; pcm_bytes]);
-    client_event(json!({"type": "input_audio_buffer.append", "audio": audio}))
-}
-
-#[tokio::test]
-async fn a_realtime_event_over_the_message_limit_gets_1009_and_one_under_it_is_relayed() {
-    let app = relay("", |t| t).await;
-    let mut ws = open(&app).await;
-    // about 60 KB of JSON: under the 65536-byte limit, so the simulator buffers it
-    let under = append(45_000);
-    assert!(under.len() < 65_536);
-    ws.send(under.clone()).await.unwrap();
-    let commit = client_event(json!({"type": "input_audio_buffer.commit"}));
-    ws.send(commit.clone()).await.unwrap();
-    let committed = event(&mut ws).await;
-    assert_eq!(
-        committed["type"], "input_audio_buffer.committed",
-        "{committed}"
-    );
-    ws.send(append(75_000)).await.unwrap();
-    let reason = "message exceeds the 65536-byte limit".to_owned();
-    assert_eq!(recv_close(&mut ws).await, Some((1009, reason)));
-    let m = metric_eventually(
-        &app,
-        r#"voxrelay_sessions_total{outcome="client_error",route="realtime",upstream="oa"} 1"#,
-    )
-    .await;
-    // what was relayed is what was under the limit; the oversized event never went upstream
-    let bytes = format!(
-        r#"voxrelay_message_bytes_total{{direction="client_to_upstream",route="realtime"}} {}"#,
-        under.len() + commit.len()
-    );
-    assert!(m.contains(&bytes), "missing {bytes} in\n{m}");
 }
 
 #[tokio::test]
