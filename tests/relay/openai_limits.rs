@@ -185,6 +185,27 @@ async fn realtime_handshakes_per_ip_are_rate_limited_with_retry_after_in_openais
 }
 
 #[tokio::test]
+async fn a_cross_site_page_is_refused_on_a_realtime_route_in_openais_shape() {
+    let app = relay("allowed_origins = [\"https://app.example.com\"]", |t| t).await;
+    let url = app.ws("/v1/realtime");
+    connect(
+        &url,
+        Some(&offer()),
+        &[("origin", "https://app.example.com")],
+    )
+    .await
+    .expect("an allowed origin");
+    let resp = refusal(&url, Some(&offer()), &[("origin", "https://evil.com")]).await;
+    assert_eq!(resp.status(), 403);
+    let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+    openai_error(&body, "invalid_request_error", "origin_not_allowed");
+    let m = app.metrics().await;
+    let refusals =
+        r#"voxrelay_handshake_rejections_total{reason="origin_not_allowed",route="realtime"} 1"#;
+    assert!(m.contains(refusals), "{m}");
+}
+
+#[tokio::test]
 async fn the_session_time_limit_closes_a_realtime_session_on_both_sides_with_1008() {
     let app = relay("max_session = \"300ms\"", |t| t).await;
     let mut ws = open(&app).await;
