@@ -43,6 +43,9 @@ pub(crate) enum Reject {
     /// A request on a path where the model picks the route, whose model selects none.
     #[error("{0}")]
     UnknownModel(String),
+    /// The handshake asks for a variant of the route's API that cannot be relayed.
+    #[error("{}", .0.message)]
+    Unsupported(crate::provider::Unsupported),
     /// A grant request with a bad body.
     #[error("{0}")]
     BadGrant(String),
@@ -82,7 +85,9 @@ impl Reject {
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
-            Self::BadGrant(_) | Self::UnknownModel(_) => StatusCode::BAD_REQUEST,
+            Self::BadGrant(_) | Self::UnknownModel(_) | Self::Unsupported(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -111,6 +116,7 @@ impl Reject {
             Self::ModelNotGranted(_) => "model_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
             Self::UnknownModel(_) => "unknown_model",
+            Self::Unsupported(_) => "unsupported",
             Self::Auth(AuthError::Missing) => "missing_credentials",
             Self::Auth(AuthError::Invalid) => "invalid_credentials",
             Self::Auth(AuthError::Expired) => "token_expired",
@@ -143,6 +149,7 @@ impl Reject {
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
             Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",
+            Self::Unsupported(u) => u.code,
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",
             Self::Rewrite(_) => "BAD_REQUEST",

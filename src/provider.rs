@@ -151,6 +151,18 @@ pub(crate) struct ClientApi {
     pub(crate) tts_output: (&'static str, f64),
     /// A query parameter that, sent without `model`, opens a session naming no model.
     pub(crate) modelless_param: Option<&'static str>,
+    /// A handshake asking for a variant of the API that cannot be relayed: the refusal's code
+    /// and message (400 before the upgrade), or `None`.
+    pub(crate) unsupported: fn(&HeaderMap) -> Option<Unsupported>,
+}
+
+/// Why a handshake asks for something the client API cannot relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unsupported {
+    /// Error code in the API's shape (upper case; each shape writes it its own way).
+    pub(crate) code: &'static str,
+    /// What to do instead.
+    pub(crate) message: &'static str,
 }
 
 /// What a client message counts for in metering.

@@ -158,6 +158,9 @@ async fn accept(
         return Err(Reject::OriginNotAllowed);
     }
     let (echo, access) = authenticate(shared, route, headers)?;
+    if let Some(unsupported) = (crate::provider::client_api(route.kind).unsupported)(headers) {
+        return Err(Reject::Unsupported(unsupported));
+    }
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;

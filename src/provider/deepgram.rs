@@ -77,6 +77,7 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     // `/v1/speak` answers linear16 at 24 kHz unless asked otherwise
     tts_output: ("linear16", 24_000.0),
     modelless_param: None,
+    unsupported: |_| None,
 };
 
 /// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`

@@ -8,7 +8,7 @@ mod secrets;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider};
+use super::{ClientApi, CredentialForm, Provider, Unsupported};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
@@ -59,7 +59,26 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     tts_output: ("linear16", 24_000.0),
     // `?intent=transcription` opens a transcription session, which takes no `model`
     modelless_param: Some("intent"),
+    unsupported: beta_opt_in,
 };
+
+/// The retired beta interface's opt-ins (header `OpenAI-Beta: realtime=v1`, subprotocol
+/// `openai-beta.realtime-v1`): refused before the upgrade with OpenAI's own code for it. Not
+/// stripped, since the client would then speak beta events to the GA API.
+fn beta_opt_in(headers: &HeaderMap) -> Option<Unsupported> {
+    let header = headers
+        .get_all("openai-beta")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("realtime")));
+    let protocol = crate::auth::offered_protocols(headers)
+        .iter()
+        .any(|p| p.starts_with("openai-beta."));
+    (header || protocol).then_some(Unsupported {
+        code: "BETA_API_SHAPE_DISABLED",
+        message: "the Realtime beta interface is not supported: remove the OpenAI-Beta header \
+                  or openai-beta subprotocol and use the GA interface",
+    })
+}
 
 /// OpenAI's error shape, `{"error":{"type","code","message","param"}}`, from voxrelay's refusal
 /// code (OpenAI's has no request id in the body).

@@ -15,6 +15,7 @@ mod grant;
 mod helpers;
 mod memory;
 mod openai;
+mod openai_beta;
 mod openai_limits;
 mod openai_secrets;
 mod origins;
