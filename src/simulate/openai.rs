@@ -145,7 +145,7 @@ fn accept(
     request_id: Uuid,
 ) -> Result<Response, Refusal> {
     let target = target(&Params::parse(uri.query()))?;
-    let offered = offered_protocols(headers);
+    let offered = crate::auth::offered_protocols(headers);
     authorize(headers, &offered, shared.config.api_key.as_deref())?;
     let mut upgrade = upgrade.map_err(|_| Refusal::NOT_UPGRADE)?;
     if offered.contains(&REALTIME_PROTOCOL) {
@@ -169,18 +169,6 @@ pub(super) fn target(params: &Params) -> Result<Target, Refusal> {
         (Some(model), None) => Ok(Target::Conversation(model.to_owned())),
         (None, None) => Ok(Target::Conversation(DEFAULT_MODEL.to_owned())),
     }
-}
-
-/// Every offered subprotocol item, trimmed.
-fn offered_protocols(headers: &HeaderMap) -> Vec<&str> {
-    headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .collect()
 }
 
 /// Whether the client opted into the retired beta shape (header or subprotocol).
