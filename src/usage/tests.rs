@@ -1,6 +1,8 @@
 use bytes::Bytes;
 
+use super::format::audio_rate;
 use super::*;
+use crate::route::ModelRules;
 
 const SECOND_16K_MONO: usize = 32_000;
 
@@ -62,12 +64,15 @@ fn stt_audio_seconds_and_cost_follow_the_bytes() {
         &crate::provider::cloudflare::PRICES,
     );
     for _ in 0..30 {
-        meter.client_message(&Message::Binary(Bytes::from(vec![
-            0u8;
-            SECOND_16K_MONO * 2
-        ])));
+        let _ = meter.client_message(
+            &Message::Binary(Bytes::from(vec![0u8; SECOND_16K_MONO * 2])),
+            &ModelRules::default(),
+        );
     }
-    meter.client_message(&Message::Text(r#"{"type":"KeepAlive"}"#.into()));
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"KeepAlive"}"#.into()),
+        &ModelRules::default(),
+    );
     let usage = meter.finish();
     assert!((usage.audio_seconds - 60.0).abs() < 1e-9, "{usage:?}");
     assert!(
@@ -88,7 +93,10 @@ fn containers_are_timed_by_the_clock() {
         None,
         &crate::provider::cloudflare::PRICES,
     );
-    meter.client_message(&Message::Binary(Bytes::from_static(b"OggS....")));
+    let _ = meter.client_message(
+        &Message::Binary(Bytes::from_static(b"OggS....")),
+        &ModelRules::default(),
+    );
     std::thread::sleep(std::time::Duration::from_millis(30));
     let usage = meter.finish();
     assert!(
@@ -104,10 +112,14 @@ fn tts_counts_characters_and_received_audio() {
         Some(48_000.0),
         &crate::provider::cloudflare::PRICES,
     );
-    meter.client_message(&Message::Text(
-        r#"{"type":"Speak","text":"Héllo wörld"}"#.into(),
-    ));
-    meter.client_message(&Message::Text(r#"{"type":"Flush"}"#.into()));
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"Speak","text":"Héllo wörld"}"#.into()),
+        &ModelRules::default(),
+    );
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"Flush"}"#.into()),
+        &ModelRules::default(),
+    );
     meter.upstream_message(&Message::Binary(Bytes::from(vec![0u8; 24_000])));
     let usage = meter.finish();
     assert_eq!(usage.tts_characters, 11);
