@@ -55,9 +55,6 @@ impl Leg {
         D: Sink<Message, Error = WsError> + Unpin,
     {
         for _ in 0..BURST {
-            if self.pending.is_none() && self.inject.is_some() {
-                self.pending = self.inject.take();
-            }
             if let Some(msg) = self.pending.take() {
                 match Pin::new(&mut *dst).poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
@@ -72,6 +69,11 @@ impl Leg {
                         return Poll::Pending;
                     }
                 }
+            }
+            // an injected message goes next, ahead of what the source has ready
+            if let Some(msg) = self.inject.take() {
+                self.pending = Some(msg);
+                continue;
             }
             match Pin::new(&mut *src).poll_next(cx) {
                 Poll::Ready(Some(Ok(msg))) => match msg {

@@ -296,4 +296,5 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     task.await.unwrap();
 }
 
+mod refusal;
 mod timing;
