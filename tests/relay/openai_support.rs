@@ -26,6 +26,11 @@ pub(crate) const TOKEN_TYPES: [&str; 8] = [
 
 /// A relay with a realtime route named `route` in front of a fresh simulator, with set prices.
 pub(crate) async fn relay(route: &str) -> TestApp {
+    relay_with(route, "").await
+}
+
+/// [`relay`] with `extra` appended to its config.
+pub(crate) async fn relay_with(route: &str, extra: &str) -> TestApp {
     let sim_config = SimulatorConfig {
         api_key: Some(UPSTREAM_SECRET.into()),
         ..SimulatorConfig::default()
@@ -73,7 +78,7 @@ models = ["gpt-realtime", "gpt-realtime-*", "gpt-4o-transcribe", "whisper-1"]
         standard = config(&base),
         file = secret_file(),
     );
-    TestApp::start(&toml).await
+    TestApp::start(&format!("{toml}\n{extra}")).await
 }
 
 pub(crate) async fn open(app: &TestApp, query: &str) -> Client {
