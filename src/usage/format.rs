@@ -43,7 +43,7 @@ pub(crate) fn audio_rate(
             (encoding.unwrap_or(default_encoding), default_rate)
         }
         RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
-        // metered from the upstream's reported usage, not timed from bytes (not yet metered)
+        // its audio travels inside events, metered at the session's formats (`usage::events`)
         RouteKind::Realtime => return None,
     };
     let width = bytes_per_sample(encoding)?;
