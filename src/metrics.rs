@@ -79,6 +79,8 @@ pub struct Metrics {
     pub tts_characters_total: IntCounterVec,
     /// Synthesized audio received, by route and client.
     pub tts_audio_seconds_total: CounterVec,
+    /// Tokens upstreams reported, by route, client and type.
+    pub tokens_total: IntCounterVec,
     /// Estimated upstream cost in US dollars, by route, upstream and client.
     pub cost_usd_total: CounterVec,
     /// The replica's session cap.
@@ -190,7 +192,7 @@ impl Metrics {
             ),
             audio_seconds_total: b.float_counters(
                 "voxrelay_audio_seconds_total",
-                "Audio streamed for transcription (raw encodings from bytes, containers from stream time).",
+                "Audio streamed in for transcription or to a realtime model (raw encodings from bytes, containers from stream time).",
                 &["route", "client"],
             ),
             tts_characters_total: b.counters(
@@ -200,8 +202,13 @@ impl Metrics {
             ),
             tts_audio_seconds_total: b.float_counters(
                 "voxrelay_tts_audio_seconds_total",
-                "Synthesized audio received (raw encodings).",
+                "Synthesized audio received (raw encodings), or a realtime model's audio.",
                 &["route", "client"],
+            ),
+            tokens_total: b.counters(
+                "voxrelay_tokens_total",
+                "Tokens the upstream reported, by type (input_text, input_text_cached, input_audio, input_audio_cached, output_text, output_audio, transcription_input, transcription_output).",
+                &["route", "client", "type"],
             ),
             cost_usd_total: b.float_counters(
                 "voxrelay_estimated_cost_usd_total",

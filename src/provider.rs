@@ -10,8 +10,9 @@
 //! A [`Provider`] is a `static` of data and plain function pointers rather than a trait object:
 //! every entry is read while loading config or setting a session up, never per relayed message.
 //! What the relay needs per message is a `const` ([`ClientApi::keepalive`]) or a plain function
-//! the compiler inlines ([`client_usage`], [`tts_audio`]), so the pump has no dynamic dispatch
-//! and no lookup per message.
+//! the compiler inlines ([`client_message`], [`upstream_usage`]) that branches once on the
+//! route kind, so the pump has no dynamic dispatch and no lookup per message, and Deepgram's
+//! routes never parse JSON or allocate for a binary frame.
 
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
@@ -26,9 +27,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamConfig};
-use crate::route::Route;
+use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
 use crate::state::Shared;
+use crate::usage::{Rates, Tokens};
 
 /// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,8 @@ pub(crate) struct Provider {
     pub(crate) aliases: &'static [(&'static str, &'static str)],
     /// List prices used unless the upstream sets `prices`.
     pub(crate) prices: PricesConfig,
+    /// List prices of the models it knows, used over `prices` unless the upstream sets `prices`.
+    pub(crate) model_prices: Option<ModelPricesFn>,
     /// Where this provider's SDKs put the client's credential.
     pub(crate) credentials: CredentialForm,
     /// Prefix of this provider's names for models it shares with others (`@cf/deepgram/`);
@@ -95,6 +99,9 @@ pub(crate) struct Provider {
     /// voxrelay tokens minted on its own paths carry it, and authentication removes it.
     pub(crate) token_prefix: Option<&'static str>,
 }
+
+/// A provider's list prices for a model (as sent upstream), if it knows the model.
+pub(crate) type ModelPricesFn = fn(model: &str) -> Option<PricesConfig>;
 
 /// For each configured route, whether it serves the provider's own paths; errors under their
 /// key paths.
@@ -166,27 +173,63 @@ pub(crate) struct Unsupported {
 }
 
 /// What a client message counts for in metering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ClientUsage {
     /// Speech-to-text audio of this many bytes.
     Audio(usize),
     /// Text-to-speech input of this many characters.
     Characters(u64),
+    /// Audio carried in an event, this many bytes in the session's current input format.
+    SessionAudio(usize),
+    /// The session's audio formats as the client asks for them (until the upstream says).
+    Formats(Rates),
     /// Nothing metered (control messages).
     Nothing,
 }
 
-/// What a relayed client message counts for under the client API: a static call the compiler
-/// inlines, no lookup per message.
-#[inline]
-pub(crate) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
-    deepgram::client_usage(kind, msg)
+/// What an upstream message counts for in metering.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum UpstreamUsage {
+    /// Nothing metered.
+    Nothing,
+    /// Text-to-speech audio of this many bytes (raw, at the route's fixed format).
+    Audio(usize),
+    /// Audio carried in an event, this many bytes in the session's current output format.
+    SessionAudio(usize),
+    /// The session's audio formats as the upstream reports them (authoritative).
+    Formats(Rates),
+    /// Tokens the upstream reports a response or transcription used.
+    Tokens(Tokens),
+    /// Transcription the upstream reports by duration, seconds.
+    TranscriptionSeconds(f64),
 }
 
-/// Bytes of text-to-speech audio in a relayed upstream message, if it is that.
+/// What a relayed client message counts for under the route kind's client API, or the message
+/// that refuses it under the session's model `rules` (sent to the client instead of
+/// forwarding). A static call the compiler inlines: one branch on the kind, no lookup.
 #[inline]
-pub(crate) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
-    deepgram::tts_audio(kind, msg)
+pub(crate) fn client_message(
+    kind: RouteKind,
+    msg: &Message,
+    rules: &ModelRules,
+) -> Result<ClientUsage, Message> {
+    match kind {
+        RouteKind::Realtime => openai::client_message(msg, rules),
+        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
+            Ok(deepgram::client_usage(kind, msg))
+        }
+    }
+}
+
+/// What a relayed upstream message counts for under the route kind's client API.
+#[inline]
+pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
+    match kind {
+        RouteKind::Realtime => openai::upstream_usage(msg),
+        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
+            deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
+        }
+    }
 }
 
 /// Every provider's credential form, in registry order.

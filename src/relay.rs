@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use prometheus::IntCounter;
 
+use crate::route::ModelRules;
 use crate::usage::Meter;
 use message::close;
 
@@ -121,6 +122,9 @@ enum End {
 pub(crate) struct RelayOptions {
     /// Counts and meters what crosses, both ways.
     pub meter: Arc<Meter>,
+    /// The models the client may name in messages (checked where the client API has such
+    /// messages; a refused message is answered, not forwarded).
+    pub rules: ModelRules,
     /// How long to wait for close replies once the session is ending.
     pub close_timeout: Duration,
     /// Cancelled when the process is shutting down.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::RouteKind;
 use crate::origin::{OriginPattern, Presented};
-use crate::rewrite::QueryPolicy;
+use crate::rewrite::{Pattern, QueryPolicy};
 use crate::upstream::Upstream;
 
 /// A validated route.
@@ -50,5 +50,64 @@ impl Route {
             Presented::Invalid => false,
             _ => self.origins.iter().any(|p| p.matches(origin)),
         }
+    }
+}
+
+/// Longest model name quoted back in a refusal.
+const MAX_QUOTED_MODEL: usize = 64;
+
+/// The models one session may name after the handshake (in messages that pick a model): the
+/// route's allowlist and, when the credential narrows it, its grants. The same rules as for
+/// `?model=` before the upgrade.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModelRules {
+    /// The route's allowlist (bare names).
+    pub allowed: Vec<Pattern>,
+    /// The credential's model grants, if it has any.
+    pub granted: Option<Vec<Pattern>>,
+}
+
+impl ModelRules {
+    /// `Ok` when `model` may be used; otherwise why not, for the client (the name quoted,
+    /// shortened).
+    pub(crate) fn check(&self, model: &str) -> Result<(), String> {
+        let bare = crate::provider::bare_model(model);
+        let quoted: String = model.chars().take(MAX_QUOTED_MODEL).collect();
+        if !self.allowed.iter().any(|p| p.matches(bare)) {
+            return Err(format!("model '{quoted}' is not allowed on this route"));
+        }
+        match &self.granted {
+            Some(granted) if !granted.iter().any(|p| p.matches(bare)) => Err(format!(
+                "model '{quoted}' is not granted to this credential"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_needs_the_allowlist_and_any_grants() {
+        let rules = ModelRules {
+            allowed: vec![Pattern::new("gpt-realtime*"), Pattern::new("whisper-1")],
+            granted: None,
+        };
+        assert!(rules.check("gpt-realtime-mini").is_ok());
+        assert!(rules.check("whisper-1").is_ok());
+        let refused = rules.check("gpt-4o-realtime-preview").unwrap_err();
+        assert!(refused.contains("not allowed"), "{refused}");
+        let granted = ModelRules {
+            granted: Some(vec![Pattern::new("gpt-realtime-mini")]),
+            ..rules
+        };
+        assert!(granted.check("gpt-realtime-mini").is_ok());
+        let refused = granted.check("gpt-realtime").unwrap_err();
+        assert!(refused.contains("not granted"), "{refused}");
+        let long = "x".repeat(500);
+        assert!(granted.check(&long).unwrap_err().len() < 120);
+        assert!(ModelRules::default().check("any").is_err());
     }
 }

@@ -24,7 +24,7 @@ use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::relay::message::ClientSocket;
 use crate::rewrite::ClientQuery;
-use crate::route::Route;
+use crate::route::{ModelRules, Route};
 use crate::state::Shared;
 use crate::upstream::{Upstream, UpstreamSocket};
 use crate::usage::format::AudioFormat;
@@ -58,6 +58,8 @@ struct Accepted {
     request_id: Option<HeaderValue>,
     /// Session length limit (route and token, the tighter).
     max_session: Option<Duration>,
+    /// The models the client may name in messages after the upgrade.
+    rules: ModelRules,
     _permit: Permit,
     _tracked: TaskTrackerToken,
 }
@@ -195,6 +197,10 @@ async fn accept(
         socket: Some(Box::new(connected.socket)),
         request_id: connected.request_id,
         max_session,
+        rules: ModelRules {
+            allowed: route.policy.models.clone(),
+            granted: access.models,
+        },
         _permit: permit,
         _tracked: tracked,
     };

@@ -75,6 +75,9 @@ pub(crate) struct Upstream {
     pub breaker: breaker::Breaker,
     /// Prices for cost estimates.
     pub prices: crate::config::PricesConfig,
+    /// The provider's list prices per model, used over `prices` for the models it knows
+    /// (only when the config sets no `prices`).
+    pub model_prices: Option<crate::provider::ModelPricesFn>,
 }
 
 impl UpstreamError {
@@ -113,6 +116,13 @@ impl UpstreamError {
 }
 
 impl Upstream {
+    /// The prices a session on `model` (as sent upstream) is estimated at.
+    pub(crate) fn prices_for(&self, model: &str) -> crate::config::PricesConfig {
+        self.model_prices
+            .and_then(|prices| prices(model))
+            .unwrap_or(self.prices)
+    }
+
     /// The upstream URL for a route kind and an already-rewritten query.
     pub(crate) fn url(&self, kind: RouteKind, query: &str) -> String {
         let path = (self.provider.path)(kind);

@@ -1,6 +1,7 @@
 //! Per-session metering: bytes and messages each way, audio seconds (raw encodings from bytes,
-//! containers from stream time), TTS characters and audio, time to first response, and the
-//! estimated cost from the upstream's prices.
+//! containers from stream time, audio inside events at the session's formats), TTS characters
+//! and audio, reported tokens, time to first response, and the estimated cost from the
+//! upstream's prices.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -10,53 +11,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{PricesConfig, RouteKind};
 use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
-use crate::provider::{self, CLIENT_API, ClientUsage};
+use crate::provider::{self, ClientUsage, UpstreamUsage};
+use crate::route::ModelRules;
+use events::EventMeter;
+pub(crate) use events::Rates;
+pub(crate) use format::bytes_per_sample;
+pub(crate) use tokens::Tokens;
 
+mod events;
 pub(crate) mod format;
 pub(crate) mod guard;
+mod tokens;
 
-/// Sample rate assumed for raw STT audio that names none.
-const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
 /// Marks "not yet" in the millisecond slots.
 const UNSET: u64 = u64::MAX;
-
-/// Bytes per sample of the raw encodings (any case); `None` for compressed or container formats.
-pub(crate) fn bytes_per_sample(encoding: &str) -> Option<f64> {
-    match encoding.to_ascii_lowercase().as_str() {
-        "linear16" => Some(2.0),
-        "linear32" => Some(4.0),
-        "mulaw" | "alaw" => Some(1.0),
-        _ => None,
-    }
-}
-
-/// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
-/// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to the
-/// client API's output format. The values come checked from [`format`].
-pub(crate) fn audio_rate(
-    kind: RouteKind,
-    encoding: Option<&str>,
-    sample_rate: Option<u32>,
-    channels: Option<u32>,
-) -> Option<f64> {
-    let (encoding, default_rate) = match kind {
-        RouteKind::Speak => {
-            let (default_encoding, default_rate) = CLIENT_API.tts_output;
-            (encoding.unwrap_or(default_encoding), default_rate)
-        }
-        RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
-        // metered from the upstream's reported usage, not timed from bytes (not yet metered)
-        RouteKind::Realtime => return None,
-    };
-    let width = bytes_per_sample(encoding)?;
-    let rate = sample_rate.map_or(default_rate, f64::from);
-    let channels = match kind {
-        RouteKind::Speak => 1.0,
-        _ => channels.map_or(1.0, f64::from),
-    };
-    let bytes_per_second = rate * channels * width;
-    (bytes_per_second.is_finite() && bytes_per_second >= 1.0).then_some(bytes_per_second)
-}
 
 /// What a finished session used.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,8 +41,12 @@ pub(crate) struct Usage {
     pub audio_seconds: f64,
     /// Characters sent for synthesis.
     pub tts_characters: u64,
-    /// Synthesized audio received (raw encodings).
+    /// Synthesized audio received (raw encodings), or a realtime model's audio.
     pub tts_audio_seconds: f64,
+    /// Tokens the upstream reported.
+    pub tokens: Tokens,
+    /// Transcription the upstream reported by duration.
+    pub transcription_seconds: f64,
     /// Estimated cost, USD.
     pub cost_usd: f64,
     /// First upstream message after the first client message, if both happened.
@@ -102,6 +74,8 @@ pub(crate) struct Meter {
     usd_per_char: f64,
     started: Instant,
     counters: Counters,
+    /// Metering from the messages' contents, on routes whose audio travels in JSON events.
+    events: Option<Box<EventMeter>>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     messages_in: AtomicU64,
@@ -146,7 +120,19 @@ impl Meter {
                 .with_label_values(&[route, upstream, client]),
             first_response: metrics.first_response_seconds.with_label_values(&[route]),
         };
+        let events = (kind == RouteKind::Realtime).then(|| {
+            // audio in the client API's output format both ways until the session says otherwise
+            let (encoding, rate) = provider::client_api(kind).tts_output;
+            let default_rate = bytes_per_sample(encoding).map_or(rate, |w| w * rate);
+            Box::new(EventMeter::new(
+                metrics,
+                default_rate,
+                prices,
+                [route, client],
+            ))
+        });
         Self {
+            events,
             kind,
             rate,
             usd_per_second: per_minute / 60.0,
@@ -171,8 +157,10 @@ impl Meter {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// A data message from the client, about to go upstream.
-    pub(crate) fn client_message(&self, msg: &Message) {
+    /// A data message from the client: metered when it may go upstream, or the message that
+    /// refuses it under `rules` (for the client; the session goes on).
+    pub(crate) fn client_message(&self, msg: &Message, rules: &ModelRules) -> Result<(), Message> {
+        let usage = provider::client_message(self.kind, msg, rules)?;
         let len = payload_len(msg);
         self.counters.up.record(len);
         self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
@@ -181,11 +169,18 @@ impl Meter {
         let _ =
             self.first_client_ms
                 .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed);
-        match provider::client_usage(self.kind, msg) {
+        match usage {
             ClientUsage::Audio(len) => self.audio_in(len, now),
             ClientUsage::Characters(chars) => self.tts_text(chars),
+            ClientUsage::SessionAudio(len) => {
+                if let Some(events) = &self.events {
+                    guard::add(&self.counters.audio, events.input(len));
+                }
+            }
+            ClientUsage::Formats(rates) => self.set_rates(rates),
             ClientUsage::Nothing => {}
         }
+        Ok(())
     }
 
     /// A data message from the upstream, about to go to the client.
@@ -206,10 +201,17 @@ impl Meter {
                 guard::observe(&self.counters.first_response, seconds);
             }
         }
-        if let (Some(len), Some(rate)) = (provider::tts_audio(self.kind, msg), self.rate) {
-            self.tts_audio_bytes
-                .fetch_add(len as u64, Ordering::Relaxed);
-            guard::add(&self.counters.tts_audio, len as f64 / rate);
+        match provider::upstream_usage(self.kind, msg) {
+            UpstreamUsage::Nothing => {}
+            UpstreamUsage::Audio(len) => {
+                if let Some(rate) = self.rate {
+                    self.tts_audio_bytes
+                        .fetch_add(len as u64, Ordering::Relaxed);
+                    guard::add(&self.counters.tts_audio, len as f64 / rate);
+                }
+            }
+            UpstreamUsage::Formats(rates) => self.set_rates(rates),
+            usage => self.upstream_event(usage),
         }
     }
 
@@ -273,16 +275,20 @@ impl Meter {
         };
         let first_client = self.first_client_ms.load(Ordering::Relaxed);
         let first_response = self.first_response_ms.load(Ordering::Relaxed);
+        let events = self.events.as_ref().map(|e| e.totals()).unwrap_or_default();
         Usage {
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
-            audio_seconds,
+            audio_seconds: audio_seconds + events.input_seconds,
             tts_characters,
-            tts_audio_seconds,
+            tts_audio_seconds: tts_audio_seconds + events.output_seconds,
+            tokens: events.tokens,
+            transcription_seconds: events.transcription_seconds,
             cost_usd: audio_seconds * self.usd_per_second
-                + tts_characters as f64 * self.usd_per_char,
+                + tts_characters as f64 * self.usd_per_char
+                + events.cost_usd,
             first_response_seconds: (first_response != UNSET)
                 .then(|| first_response.saturating_sub(first_client) as f64 / 1000.0),
         }

@@ -67,6 +67,33 @@ pub struct PricesConfig {
     /// `/v1/speak` (Aura) price per 1,000 characters, USD.
     #[serde(default)]
     pub speak_usd_per_1k_chars: f64,
+    /// Realtime text input tokens not served from cache, USD per million.
+    #[serde(default)]
+    pub text_input_usd_per_1m_tokens: f64,
+    /// Realtime text input tokens served from cache, USD per million.
+    #[serde(default)]
+    pub cached_text_input_usd_per_1m_tokens: f64,
+    /// Realtime audio input tokens not served from cache, USD per million.
+    #[serde(default)]
+    pub audio_input_usd_per_1m_tokens: f64,
+    /// Realtime audio input tokens served from cache, USD per million.
+    #[serde(default)]
+    pub cached_audio_input_usd_per_1m_tokens: f64,
+    /// Realtime text output tokens, USD per million.
+    #[serde(default)]
+    pub text_output_usd_per_1m_tokens: f64,
+    /// Realtime audio output tokens, USD per million.
+    #[serde(default)]
+    pub audio_output_usd_per_1m_tokens: f64,
+    /// Input transcription billed by tokens: input tokens, USD per million.
+    #[serde(default)]
+    pub transcription_input_usd_per_1m_tokens: f64,
+    /// Input transcription billed by tokens: output tokens, USD per million.
+    #[serde(default)]
+    pub transcription_output_usd_per_1m_tokens: f64,
+    /// Input transcription billed by duration, USD per audio minute.
+    #[serde(default)]
+    pub transcription_usd_per_minute: f64,
 }
 
 impl PricesConfig {
@@ -76,7 +103,34 @@ impl PricesConfig {
         listen_usd_per_minute: 0.0,
         flux_usd_per_minute: 0.0,
         speak_usd_per_1k_chars: 0.0,
+        text_input_usd_per_1m_tokens: 0.0,
+        cached_text_input_usd_per_1m_tokens: 0.0,
+        audio_input_usd_per_1m_tokens: 0.0,
+        cached_audio_input_usd_per_1m_tokens: 0.0,
+        text_output_usd_per_1m_tokens: 0.0,
+        audio_output_usd_per_1m_tokens: 0.0,
+        transcription_input_usd_per_1m_tokens: 0.0,
+        transcription_output_usd_per_1m_tokens: 0.0,
+        transcription_usd_per_minute: 0.0,
     };
+
+    /// Every price, for checks that apply to all of them.
+    pub fn all(&self) -> [f64; 12] {
+        [
+            self.listen_usd_per_minute,
+            self.flux_usd_per_minute,
+            self.speak_usd_per_1k_chars,
+            self.text_input_usd_per_1m_tokens,
+            self.cached_text_input_usd_per_1m_tokens,
+            self.audio_input_usd_per_1m_tokens,
+            self.cached_audio_input_usd_per_1m_tokens,
+            self.text_output_usd_per_1m_tokens,
+            self.audio_output_usd_per_1m_tokens,
+            self.transcription_input_usd_per_1m_tokens,
+            self.transcription_output_usd_per_1m_tokens,
+            self.transcription_usd_per_minute,
+        ]
+    }
 }
 
 /// `[tokens]`: JWTs voxrelay accepts and mints.

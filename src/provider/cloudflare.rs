@@ -46,6 +46,7 @@ pub(crate) const PRICES: PricesConfig = PricesConfig {
     listen_usd_per_minute: 0.0092,
     flux_usd_per_minute: 0.0077,
     speak_usd_per_1k_chars: 0.03,
+    ..PricesConfig::UNKNOWN
 };
 
 /// The registry entry.
@@ -58,6 +59,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     auth_scheme: AuthScheme::Raw,
     aliases: &ALIASES,
     prices: PRICES,
+    model_prices: None,
     credentials: CredentialForm {
         from_protocols,
         from_headers,

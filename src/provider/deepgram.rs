@@ -39,6 +39,7 @@ pub(crate) const PRICES: PricesConfig = PricesConfig {
     listen_usd_per_minute: 0.0048,
     flux_usd_per_minute: 0.0065,
     speak_usd_per_1k_chars: 0.03,
+    ..PricesConfig::UNKNOWN
 };
 
 /// The registry entry.
@@ -51,6 +52,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     auth_scheme: AuthScheme::Token,
     aliases: &ALIASES,
     prices: PRICES,
+    model_prices: None,
     credentials: CredentialForm {
         from_protocols,
         from_headers,

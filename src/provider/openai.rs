@@ -5,12 +5,19 @@
 
 mod secrets;
 
+mod client;
+mod prices;
+mod usage;
+
+pub(super) use client::client_message;
+pub(super) use usage::upstream_usage;
+
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{ClientApi, CredentialForm, Provider, Unsupported};
 use crate::auth::{AuthError, Credential};
-use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, RouteKind, UpstreamConfig};
 use crate::secret::Secret;
 
 /// OpenAI's hosted API.
@@ -33,8 +40,8 @@ pub(crate) static PROVIDER: Provider = Provider {
     credential_header: "authorization",
     auth_scheme: AuthScheme::Bearer,
     aliases: &[],
-    // Realtime is priced per token, which `prices` cannot express yet: not metered in dollars
-    prices: PricesConfig::UNKNOWN,
+    prices: prices::PRICES,
+    model_prices: Some(prices::for_model),
     credentials: CredentialForm {
         from_protocols,
         from_headers,

@@ -26,8 +26,20 @@ fn every_provider_alias_template_is_valid() {
 }
 
 #[test]
-fn every_deepgram_api_provider_prices_are_finite_and_positive() {
-    // OpenAI Realtime is priced per token, which `prices` cannot express yet
+fn every_provider_prices_are_finite_and_its_own_kinds_positive() {
+    for kind in UpstreamKind::ALL {
+        assert!(
+            kind.provider()
+                .prices
+                .all()
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+        );
+    }
+    let openai = UpstreamKind::OpenAi.provider().prices;
+    assert!(
+        openai.text_input_usd_per_1m_tokens > 0.0 && openai.audio_output_usd_per_1m_tokens > 0.0
+    );
     for kind in [UpstreamKind::Deepgram, UpstreamKind::Cloudflare] {
         let p = kind.provider().prices;
         for v in [
@@ -100,8 +112,11 @@ fn bare_model_strips_any_registered_model_prefix_once() {
 
 #[test]
 fn the_client_api_meters_audio_frames_and_speak_characters() {
-    use super::{ClientUsage, client_usage, tts_audio};
+    use super::{ClientUsage, UpstreamUsage, client_message, upstream_usage};
+    use crate::route::ModelRules;
     use tokio_tungstenite::tungstenite::Message;
+    let rules = ModelRules::default();
+    let client_usage = |kind, msg: &Message| client_message(kind, msg, &rules).unwrap();
     let audio = Message::Binary(vec![0; 320].into());
     let speak = Message::Text(r#"{"type":"Speak","text":"Héllo"}"#.into());
     let flush = Message::Text(r#"{"type":"Flush"}"#.into());
@@ -127,8 +142,20 @@ fn the_client_api_meters_audio_frames_and_speak_characters() {
         client_usage(RouteKind::Listen, &speak),
         ClientUsage::Nothing
     );
-    assert_eq!(tts_audio(RouteKind::Speak, &audio), Some(320));
-    assert_eq!(tts_audio(RouteKind::Listen, &audio), None);
+    assert_eq!(
+        upstream_usage(RouteKind::Speak, &audio),
+        UpstreamUsage::Audio(320)
+    );
+    assert_eq!(
+        upstream_usage(RouteKind::Listen, &audio),
+        UpstreamUsage::Nothing
+    );
+    // Deepgram's routes read no model out of messages: nothing is refused, even with no rules
+    let update = Message::Text(r#"{"type":"session.update","session":{"model":"x"}}"#.into());
+    assert_eq!(
+        client_usage(RouteKind::Listen, &update),
+        ClientUsage::Nothing
+    );
 }
 
 #[test]
@@ -143,7 +170,7 @@ fn keep_alive_is_on_by_default_for_listen_and_refused_on_flux() {
 }
 
 /// The provider-agnostic modules, as compiled.
-const AGNOSTIC: [(&str, &str); 28] = [
+const AGNOSTIC: [(&str, &str); 30] = [
     ("app.rs", include_str!("../app.rs")),
     ("auth.rs", include_str!("../auth.rs")),
     ("config/load.rs", include_str!("../config/load.rs")),
@@ -189,6 +216,8 @@ const AGNOSTIC: [(&str, &str); 28] = [
     ("usage.rs", include_str!("../usage.rs")),
     ("usage/format.rs", include_str!("../usage/format.rs")),
     ("usage/guard.rs", include_str!("../usage/guard.rs")),
+    ("usage/events.rs", include_str!("../usage/events.rs")),
+    ("usage/tokens.rs", include_str!("../usage/tokens.rs")),
     ("route.rs", include_str!("../route.rs")),
 ];
 

@@ -4,6 +4,10 @@
 //! one message its destination has not accepted yet: while it waits, its source is not read
 //! (backpressure with no queue). A direction copies what its source has ready, then flushes once
 //! when the source runs dry, so a burst of frames leaves in one write.
+//!
+//! A client message the session's rules refuse is not forwarded: the message that refuses it
+//! goes to the client ahead of what the upstream sends next, and the client is not read again
+//! until it has been handed over (at most one refusal waits).
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -28,17 +32,23 @@ struct Leg {
     unflushed: bool,
     /// A data message was read since the last [`Leg::took_data`].
     data: bool,
+    /// A message to send ahead of what is read next (a refusal, on the way to the client).
+    inject: Option<Message>,
+    /// The reply to a message this direction refused, for the other direction to send.
+    refused: Option<Message>,
 }
 
 impl Leg {
     /// Copies from `src` to `dst` until one of them is not ready (`Pending`) or the direction
-    /// ends; `seen` is called with each data message as it is read.
+    /// ends; `seen` is called with each data message as it is read, and a message it refuses
+    /// (returning the reply) is not forwarded: the direction then stops until the reply is
+    /// taken from [`Leg::refused`].
     fn poll<S, D>(
         &mut self,
         cx: &mut Context<'_>,
         src: &mut S,
         dst: &mut D,
-        mut seen: impl FnMut(&Message),
+        mut seen: impl FnMut(&Message) -> Result<(), Message>,
     ) -> Poll<End>
     where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
@@ -60,11 +70,19 @@ impl Leg {
                     }
                 }
             }
+            // an injected message goes next, ahead of what the source has ready
+            if let Some(msg) = self.inject.take() {
+                self.pending = Some(msg);
+                continue;
+            }
             match Pin::new(&mut *src).poll_next(cx) {
                 Poll::Ready(Some(Ok(msg))) => match msg {
                     Message::Text(_) | Message::Binary(_) => {
-                        seen(&msg);
                         self.data = true;
+                        if let Err(reply) = seen(&msg) {
+                            self.refused = Some(reply);
+                            return self.poll_flush(cx, dst);
+                        }
                         self.pending = Some(msg);
                     }
                     Message::Close(frame) => return Poll::Ready(End::Closed(frame)),
@@ -155,8 +173,12 @@ where
         client: start,
     };
     let (mut up, mut down) = (Leg::default(), Leg::default());
-    let client_seen = |msg: &Message| meter.client_message(msg);
-    let upstream_seen = |msg: &Message| meter.upstream_message(msg);
+    let rules = &opts.rules;
+    let client_seen = |msg: &Message| meter.client_message(msg, rules);
+    let upstream_seen = |msg: &Message| {
+        meter.upstream_message(msg);
+        Ok(())
+    };
     poll_fn(|cx| {
         if shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(First::Shutdown);
@@ -166,11 +188,23 @@ where
         {
             return Poll::Ready(First::TimeLimit(opts.max_session.unwrap_or_default()));
         }
-        if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
-            return Poll::Ready(First::Ended(Source::Client, end));
+        // while a refusal waits for the client, the client is not read
+        let mut parked = down.inject.is_some();
+        if !parked {
+            if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
+                return Poll::Ready(First::Ended(Source::Client, end));
+            }
+            if let Some(reply) = up.refused.take() {
+                down.inject = Some(reply);
+                parked = true;
+            }
         }
         if let Poll::Ready(end) = down.poll(cx, upstream, client, upstream_seen) {
             return Poll::Ready(First::Ended(Source::Upstream, end));
+        }
+        if parked && down.inject.is_none() {
+            // the refusal is on its way: read the client again (nothing else would wake it)
+            cx.waker().wake_by_ref();
         }
         activity.saw(up.took_data(), down.took_data());
         if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
@@ -186,12 +220,16 @@ where
                 timer.as_mut().reset(now + *every);
                 let _ = timer.poll(cx);
                 // a destination still busy with client data needs no keep-alive
-                if up.pending.is_none() {
+                if up.pending.is_none() && !parked {
                     up.pending = Some(Message::Text(KEEPALIVE.into()));
                     injected.inc();
                     // client data read behind the keep-alive is metered and counted like any other
                     if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
                         return Poll::Ready(First::Ended(Source::Client, end));
+                    }
+                    if let Some(reply) = up.refused.take() {
+                        down.inject = Some(reply);
+                        cx.waker().wake_by_ref();
                     }
                     activity.saw(up.took_data(), false);
                 }

@@ -94,6 +94,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
     );
     RelayOptions {
         meter: std::sync::Arc::new(meter),
+        rules: crate::route::ModelRules::default(),
         close_timeout: Duration::from_millis(200),
         shutdown,
         max_session: None,
@@ -295,4 +296,5 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     task.await.unwrap();
 }
 
+mod refusal;
 mod timing;

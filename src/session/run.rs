@@ -41,13 +41,14 @@ pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: A
         m,
         state.route.kind,
         accepted.audio_rate,
-        &upstream.prices,
+        &upstream.prices_for(&accepted.model),
         labels,
     ));
     let started = Instant::now();
     info!("session started");
     let opts = RelayOptions {
         meter: meter.clone(),
+        rules: std::mem::take(&mut accepted.rules),
         close_timeout: shared.server.close_timeout,
         max_session: accepted.max_session,
         idle_timeout: shared.server.idle_timeout,
@@ -100,6 +101,15 @@ fn record_usage(
         audio_seconds = usage.audio_seconds,
         tts_characters = usage.tts_characters,
         tts_audio_seconds = usage.tts_audio_seconds,
+        input_text_tokens = usage.tokens.input_text,
+        input_cached_text_tokens = usage.tokens.input_text_cached,
+        input_audio_tokens = usage.tokens.input_audio,
+        input_cached_audio_tokens = usage.tokens.input_audio_cached,
+        output_text_tokens = usage.tokens.output_text,
+        output_audio_tokens = usage.tokens.output_audio,
+        transcription_input_tokens = usage.tokens.transcription_input,
+        transcription_output_tokens = usage.tokens.transcription_output,
+        transcription_seconds = usage.transcription_seconds,
         estimated_cost_usd = usage.cost_usd,
         outcome = outcome.label,
         closed_by = outcome.ended_by.as_str(),

@@ -16,6 +16,46 @@ pub(crate) const MAX_CHANNELS: u32 = 32;
 /// Longest `encoding` value accepted.
 const MAX_ENCODING: usize = 32;
 
+/// Sample rate assumed for raw STT audio that names none.
+const STT_DEFAULT_SAMPLE_RATE: f64 = 16_000.0;
+/// Bytes per sample of the raw encodings (any case); `None` for compressed or container formats.
+pub(crate) fn bytes_per_sample(encoding: &str) -> Option<f64> {
+    match encoding.to_ascii_lowercase().as_str() {
+        "linear16" => Some(2.0),
+        "linear32" => Some(4.0),
+        "mulaw" | "alaw" => Some(1.0),
+        _ => None,
+    }
+}
+
+/// Audio bytes per second for a stream, or `None` when it must be timed by the clock.
+/// STT audio is raw only when `encoding` names a raw encoding; TTS output defaults to the
+/// client API's output format. The values come checked from [`AudioFormat::read`].
+pub(crate) fn audio_rate(
+    kind: RouteKind,
+    encoding: Option<&str>,
+    sample_rate: Option<u32>,
+    channels: Option<u32>,
+) -> Option<f64> {
+    let (encoding, default_rate) = match kind {
+        RouteKind::Speak => {
+            let (default_encoding, default_rate) = crate::provider::CLIENT_API.tts_output;
+            (encoding.unwrap_or(default_encoding), default_rate)
+        }
+        RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
+        // its audio travels inside events, metered at the session's formats (`usage::events`)
+        RouteKind::Realtime => return None,
+    };
+    let width = bytes_per_sample(encoding)?;
+    let rate = sample_rate.map_or(default_rate, f64::from);
+    let channels = match kind {
+        RouteKind::Speak => 1.0,
+        _ => channels.map_or(1.0, f64::from),
+    };
+    let bytes_per_second = rate * channels * width;
+    (bytes_per_second.is_finite() && bytes_per_second >= 1.0).then_some(bytes_per_second)
+}
+
 /// The parameters metering reads.
 pub(crate) const METERED_PARAMS: [&str; 3] = ["encoding", "sample_rate", "channels"];
 
@@ -84,9 +124,9 @@ impl AudioFormat {
         Ok(())
     }
 
-    /// Audio bytes per second for the route kind, see [`super::audio_rate`].
+    /// Audio bytes per second for the route kind, see [`audio_rate`].
     pub(crate) fn rate(&self, kind: RouteKind) -> Option<f64> {
-        super::audio_rate(
+        audio_rate(
             kind,
             self.encoding.as_deref(),
             self.sample_rate,

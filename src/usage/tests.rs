@@ -1,6 +1,8 @@
 use bytes::Bytes;
 
+use super::format::audio_rate;
 use super::*;
+use crate::route::ModelRules;
 
 const SECOND_16K_MONO: usize = 32_000;
 
@@ -62,12 +64,15 @@ fn stt_audio_seconds_and_cost_follow_the_bytes() {
         &crate::provider::cloudflare::PRICES,
     );
     for _ in 0..30 {
-        meter.client_message(&Message::Binary(Bytes::from(vec![
-            0u8;
-            SECOND_16K_MONO * 2
-        ])));
+        let _ = meter.client_message(
+            &Message::Binary(Bytes::from(vec![0u8; SECOND_16K_MONO * 2])),
+            &ModelRules::default(),
+        );
     }
-    meter.client_message(&Message::Text(r#"{"type":"KeepAlive"}"#.into()));
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"KeepAlive"}"#.into()),
+        &ModelRules::default(),
+    );
     let usage = meter.finish();
     assert!((usage.audio_seconds - 60.0).abs() < 1e-9, "{usage:?}");
     assert!(
@@ -88,7 +93,10 @@ fn containers_are_timed_by_the_clock() {
         None,
         &crate::provider::cloudflare::PRICES,
     );
-    meter.client_message(&Message::Binary(Bytes::from_static(b"OggS....")));
+    let _ = meter.client_message(
+        &Message::Binary(Bytes::from_static(b"OggS....")),
+        &ModelRules::default(),
+    );
     std::thread::sleep(std::time::Duration::from_millis(30));
     let usage = meter.finish();
     assert!(
@@ -104,10 +112,14 @@ fn tts_counts_characters_and_received_audio() {
         Some(48_000.0),
         &crate::provider::cloudflare::PRICES,
     );
-    meter.client_message(&Message::Text(
-        r#"{"type":"Speak","text":"Héllo wörld"}"#.into(),
-    ));
-    meter.client_message(&Message::Text(r#"{"type":"Flush"}"#.into()));
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"Speak","text":"Héllo wörld"}"#.into()),
+        &ModelRules::default(),
+    );
+    let _ = meter.client_message(
+        &Message::Text(r#"{"type":"Flush"}"#.into()),
+        &ModelRules::default(),
+    );
     meter.upstream_message(&Message::Binary(Bytes::from(vec![0u8; 24_000])));
     let usage = meter.finish();
     assert_eq!(usage.tts_characters, 11);
@@ -131,4 +143,78 @@ fn first_response_needs_a_client_message_first() {
             .get_sample_count(),
         0
     );
+}
+
+#[test]
+fn realtime_audio_follows_the_session_formats_and_tokens_are_priced() {
+    use base64::Engine;
+    let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![1u8; n]);
+    let prices = PricesConfig {
+        audio_input_usd_per_1m_tokens: 32.0,
+        audio_output_usd_per_1m_tokens: 64.0,
+        transcription_usd_per_minute: 0.006,
+        ..PricesConfig::UNKNOWN
+    };
+    let (m, meter) = meter(RouteKind::Realtime, None, &prices);
+    let rules = ModelRules::default();
+    let client = |text: String| meter.client_message(&Message::text(text), &rules);
+    // 1 s of PCM at the default 48,000 B/s, then 1 s of G.711 once the client switches
+    let append = |n| {
+        format!(
+            r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
+            b64(n)
+        )
+    };
+    client(append(48_000)).unwrap();
+    client(r#"{"type":"session.update","session":{"audio":{"input":{"format":{"type":"audio/pcmu"}}}}}"#.into()).unwrap();
+    client(append(8_000)).unwrap();
+    // the upstream says output is G.711: 0.5 s
+    let upstream = |text: String| meter.upstream_message(&Message::text(text));
+    upstream(r#"{"type":"session.updated","session":{"audio":{"output":{"format":{"type":"audio/pcma"}}}}}"#.into());
+    upstream(format!(
+        r#"{{"type":"response.output_audio.delta","delta":"{}"}}"#,
+        b64(4_000)
+    ));
+    upstream(r#"{"type":"response.done","response":{"usage":{"input_token_details":{"audio_tokens":1000000},"output_token_details":{"audio_tokens":500000}}}}"#.into());
+    let completed = "conversation.item.input_audio_transcription.completed";
+    upstream(format!(
+        r#"{{"type":"{completed}","usage":{{"type":"duration","seconds":30}}}}"#
+    ));
+    // an unbelievable duration is not counted
+    upstream(format!(
+        r#"{{"type":"{completed}","usage":{{"type":"duration","seconds":-5}}}}"#
+    ));
+    upstream(format!(
+        r#"{{"type":"{completed}","usage":{{"type":"duration","seconds":1e300}}}}"#
+    ));
+    let usage = meter.finish();
+    assert!((usage.audio_seconds - 2.0).abs() < 1e-6, "{usage:?}");
+    assert!((usage.tts_audio_seconds - 0.5).abs() < 1e-6, "{usage:?}");
+    assert_eq!(usage.tokens.input_audio, 1_000_000);
+    assert_eq!(usage.tokens.output_audio, 500_000);
+    assert_eq!(usage.transcription_seconds, 30.0);
+    let want = 32.0 + 32.0 + 0.003;
+    assert!((usage.cost_usd - want).abs() < 1e-9, "{usage:?}");
+    let cost = m.cost_usd_total.with_label_values(&["r", "u", "c"]).get();
+    assert!((cost - want).abs() < 1e-9, "{cost}");
+    let audio = m.audio_seconds_total.with_label_values(&["r", "c"]).get();
+    assert!((audio - 2.0).abs() < 1e-6, "{audio}");
+    let tokens = m
+        .tokens_total
+        .with_label_values(&["r", "c", "output_audio"])
+        .get();
+    assert_eq!(tokens, 500_000);
+}
+
+#[test]
+fn deepgram_routes_have_no_token_series() {
+    let (m, meter) = meter(RouteKind::Listen, Some(32_000.0), &PricesConfig::UNKNOWN);
+    let _ = meter.client_message(
+        &Message::Text(
+            r#"{"type":"response.done","response":{"usage":{"input_tokens":5}}}"#.into(),
+        ),
+        &ModelRules::default(),
+    );
+    assert_eq!(meter.finish().tokens, Tokens::default());
+    assert!(!m.render().contains("voxrelay_tokens_total"));
 }

@@ -193,3 +193,30 @@ fn workers_ai_path_goes_to_one_route_per_kind() {
         Ok(())
     });
 }
+
+#[test]
+fn openai_upstreams_price_by_model_family_unless_the_config_sets_prices() {
+    Jail::expect_with(|jail| {
+        jail.set_env("DG_KEY", "k");
+        jail.set_env("OA_KEY", "k");
+        let openai = "[upstreams.oa]\nkind = \"openai\"\nkey_env = \"OA_KEY\"\n";
+        let text = format!("{}\n{openai}", config(1, "DG_KEY"));
+        let s = from_toml(&text).map_err(|e| e.to_string())?;
+        let oa = &s.upstreams["oa"];
+        assert_eq!(oa.prices_for("gpt-realtime"), oa.prices);
+        assert_eq!(oa.prices.audio_output_usd_per_1m_tokens, 64.0);
+        let mini = oa.prices_for("gpt-realtime-mini-2025-10-06");
+        assert_eq!(mini.audio_input_usd_per_1m_tokens, 10.0);
+        assert_eq!(mini.text_output_usd_per_1m_tokens, 2.4);
+        // a table replaces the defaults for every model; keys left out are 0
+        let priced = format!("{text}prices = {{ audio_input_usd_per_1m_tokens = 1.5 }}\n");
+        let s = from_toml(&priced).map_err(|e| e.to_string())?;
+        let mini = s.upstreams["oa"].prices_for("gpt-realtime-mini");
+        assert_eq!(mini.audio_input_usd_per_1m_tokens, 1.5);
+        assert_eq!(mini.audio_output_usd_per_1m_tokens, 0.0);
+        let bad = format!("{text}prices = {{ transcription_usd_per_minute = -1.0 }}\n");
+        let err = from_toml(&bad).expect_err("a negative price").to_string();
+        assert!(err.contains("upstreams.oa.prices"), "{err}");
+        Ok(())
+    });
+}

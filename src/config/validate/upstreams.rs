@@ -27,17 +27,12 @@ pub(super) fn upstream(
     let simulator_enabled = context.simulator_enabled;
     let at = format!("upstreams.{name}");
     let before = errors.len();
-    if let Some(p) = &u.prices {
-        let all = [
-            p.listen_usd_per_minute,
-            p.flux_usd_per_minute,
-            p.speak_usd_per_1k_chars,
-        ];
-        if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            errors.push(format!(
-                "{at}.prices: prices must be finite and not negative"
-            ));
-        }
+    if let Some(p) = &u.prices
+        && p.all().iter().any(|v| !v.is_finite() || *v < 0.0)
+    {
+        errors.push(format!(
+            "{at}.prices: prices must be finite and not negative"
+        ));
     }
     let provider = u.kind.provider();
     let base = u
@@ -118,6 +113,8 @@ pub(super) fn upstream(
         aliases: AliasTable::new(&aliases),
         breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
         prices: u.prices.unwrap_or(provider.prices),
+        // the provider's per-model list prices apply only while the config sets none
+        model_prices: provider.model_prices.filter(|_| u.prices.is_none()),
     })
 }
 

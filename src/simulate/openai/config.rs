@@ -11,10 +11,11 @@ use super::realtime::{
     DEFAULT_SILENCE_MS, DEFAULT_THRESHOLD, DEFAULT_TRANSCRIPTION_MODEL, MAX_SESSION,
 };
 
-/// Sets `key` to `value` in `target`, merging objects into objects; `null` replaces.
+/// Sets `key` to `value` in `target`, merging objects into objects; `null` replaces, and so
+/// does an audio `format` (`{"type":"audio/pcmu"}` keeps no `rate` of the PCM it replaces).
 pub(super) fn merge(target: &mut Map<String, Value>, key: &str, value: &Value) {
     match (target.get_mut(key), value) {
-        (Some(Value::Object(existing)), Value::Object(changes)) => {
+        (Some(Value::Object(existing)), Value::Object(changes)) if key != "format" => {
             for (inner, inner_value) in changes {
                 merge(existing, inner, inner_value);
             }
