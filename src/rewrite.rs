@@ -200,6 +200,12 @@ impl<'q> ClientQuery<'q> {
         })
     }
 
+    /// Whether a model is sent upstream: not when the client sent only the route's modelless
+    /// parameter (the route default is still the one checked and logged).
+    pub fn names_model(&self) -> bool {
+        self.send_model
+    }
+
     /// The value `key` will have upstream (a forced value, else the client's first), decoded.
     pub fn param(&self, key: &str, policy: &QueryPolicy) -> Option<String> {
         self.values(key, policy).into_iter().next()

@@ -58,28 +58,43 @@ const MAX_QUOTED_MODEL: usize = 64;
 
 /// The models one session may name after the handshake (in messages that pick a model): the
 /// route's allowlist and, when the credential narrows it, its grants. The same rules as for
-/// `?model=` before the upgrade.
+/// `?model=` before the upgrade. Grants narrow the session's own model; a helper model (input
+/// transcription beside a conversation) needs only the allowlist, unless the session was
+/// opened naming no model (a transcription session), where it is the session's model.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ModelRules {
     /// The route's allowlist (bare names).
     pub allowed: Vec<Pattern>,
     /// The credential's model grants, if it has any.
     pub granted: Option<Vec<Pattern>>,
+    /// The handshake named no model (the route's modelless parameter): the grants apply to
+    /// the helper model instead.
+    pub modelless: bool,
 }
 
 impl ModelRules {
     /// `Ok` when `model` may be used; otherwise why not, for the client (the name quoted,
     /// shortened).
     pub(crate) fn check(&self, model: &str) -> Result<(), String> {
+        self.check_with(model, true)
+    }
+
+    /// [`ModelRules::check`] for a helper model: the grants apply only to a session opened
+    /// naming no model.
+    pub(crate) fn check_helper(&self, model: &str) -> Result<(), String> {
+        self.check_with(model, self.modelless)
+    }
+
+    fn check_with(&self, model: &str, grants_apply: bool) -> Result<(), String> {
         let bare = crate::provider::bare_model(model);
         let quoted: String = model.chars().take(MAX_QUOTED_MODEL).collect();
         if !self.allowed.iter().any(|p| p.matches(bare)) {
             return Err(format!("model '{quoted}' is not allowed on this route"));
         }
         match &self.granted {
-            Some(granted) if !granted.iter().any(|p| p.matches(bare)) => Err(format!(
-                "model '{quoted}' is not granted to this credential"
-            )),
+            Some(granted) if grants_apply && !granted.iter().any(|p| p.matches(bare)) => Err(
+                format!("model '{quoted}' is not granted to this credential"),
+            ),
             _ => Ok(()),
         }
     }
@@ -94,6 +109,7 @@ mod tests {
         let rules = ModelRules {
             allowed: vec![Pattern::new("gpt-realtime*"), Pattern::new("whisper-1")],
             granted: None,
+            modelless: false,
         };
         assert!(rules.check("gpt-realtime-mini").is_ok());
         assert!(rules.check("whisper-1").is_ok());

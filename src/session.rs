@@ -167,7 +167,10 @@ async fn accept(
     span.record("client", access.client_id.as_str());
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
     let audio_rate = AudioFormat::read(&query, &route.policy)?.rate(route.kind);
-    check_model_granted(&access, &query.model)?;
+    // a session naming no model upstream is held to its grants by the model it picks later
+    if query.names_model() {
+        check_model_granted(&access, &query.model)?;
+    }
     let permit = shared
         .limits
         .acquire(&access.client_id, access.max_concurrent)
@@ -200,6 +203,7 @@ async fn accept(
         rules: ModelRules {
             allowed: route.policy.models.clone(),
             granted: access.models,
+            modelless: !query.names_model(),
         },
         _permit: permit,
         _tracked: tracked,

@@ -1,10 +1,12 @@
 //! OpenAI's ephemeral-key endpoint, `POST /v1/realtime/client_secrets`: a backend mints an
 //! `ek_…` voxrelay token as the OpenAI SDK does, and the browser opens realtime sessions with it.
 
+use futures_util::SinkExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 use voxrelay::token::{Claims, GRANT_KID, now};
 
 use crate::front::{err, response};
@@ -219,4 +221,89 @@ models = ["gpt-realtime"]
         .expect_err("the path is taken")
         .to_string();
     assert!(err.contains("client-secret endpoint"), "{err}");
+}
+
+/// The session's next event that is not a transcript or buffer notice: the answer to an update.
+async fn update_answer(ws: &mut Client) -> Value {
+    loop {
+        let e = event(ws).await;
+        if matches!(e["type"].as_str(), Some("session.updated" | "error")) {
+            return e;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_keys_model_grant_narrows_the_conversation_model_and_a_transcription_keys_its_transcription_model()
+ {
+    let config = realtime_config(&simulator().await).replace(
+        r#"models = ["gpt-realtime", "gpt-realtime-*"]"#,
+        r#"models = ["gpt-realtime", "gpt-realtime-*", "gpt-4o-transcribe", "whisper-1"]"#,
+    );
+    assert!(config.contains("whisper-1"), "the allowlist line moved");
+    let signing = format!(
+        "\n[tokens]\nsigning_secret_file = \"{}\"\n",
+        std::env::temp_dir()
+            .join(format!("voxrelay-ek-grant-{}", std::process::id()))
+            .display()
+    );
+    std::fs::write(
+        std::env::temp_dir().join(format!("voxrelay-ek-grant-{}", std::process::id())),
+        SIGNING_SECRET,
+    )
+    .unwrap();
+    let app = TestApp::start(&(config + &signing)).await;
+    let update = |session: Value| {
+        Message::text(json!({"type": "session.update", "session": session}).to_string())
+    };
+    let transcribe_with = |model: &str| json!({"type": "realtime", "audio": {"input": {"transcription": {"model": model}}}});
+
+    // a conversation key: input transcription beside it needs only the route's allowlist
+    let ek = minted(&app, "gpt-realtime").await;
+    let offer = format!("realtime, openai-insecure-api-key.{ek}");
+    let (mut ws, _) = connect(
+        &app.ws("/v1/realtime?model=gpt-realtime"),
+        Some(&offer),
+        &[],
+    )
+    .await
+    .expect("the conversation key opens its model");
+    assert_eq!(event(&mut ws).await["type"], "session.created");
+    ws.send(update(transcribe_with("whisper-1"))).await.unwrap();
+    let answer = update_answer(&mut ws).await;
+    assert_eq!(answer["type"], "session.updated", "{answer}");
+    ws.send(update(
+        json!({"type": "realtime", "model": "gpt-realtime-mini"}),
+    ))
+    .await
+    .unwrap();
+    let answer = update_answer(&mut ws).await;
+    assert_eq!(answer["error"]["code"], "model_not_allowed", "{answer}");
+    assert_eq!(answer["error"]["param"], "session.model", "{answer}");
+
+    // a transcription key: its transcription model is the one granted
+    let ask = json!({"session": {"type": "transcription",
+        "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}});
+    let (status, _, body) = mint(&app, Some(CLIENT_KEY), &ask.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["session"].get("model").is_none(), "{body}");
+    let ek = body["value"].as_str().unwrap().to_owned();
+    let offer = format!("realtime, openai-insecure-api-key.{ek}");
+    let (mut ws, _) = connect(
+        &app.ws("/v1/realtime?intent=transcription"),
+        Some(&offer),
+        &[],
+    )
+    .await
+    .expect("the transcription key opens a transcription session");
+    assert_eq!(event(&mut ws).await["type"], "session.created");
+    let transcription = |model: &str| json!({"type": "transcription", "audio": {"input": {"transcription": {"model": model}}}});
+    ws.send(update(transcription("whisper-1"))).await.unwrap();
+    let answer = update_answer(&mut ws).await;
+    assert_eq!(answer["error"]["code"], "model_not_allowed", "{answer}");
+    ws.send(update(transcription("gpt-4o-transcribe")))
+        .await
+        .unwrap();
+    let answer = update_answer(&mut ws).await;
+    assert_eq!(answer["type"], "session.updated", "{answer}");
 }

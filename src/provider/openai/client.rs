@@ -67,13 +67,19 @@ fn read(event: &ClientEvent<'_>, rules: &ModelRules) -> Result<ClientUsage, Mess
                 .audio
                 .as_ref()
                 .and_then(|a| a.input.as_ref()?.transcription.as_ref()?.model.as_deref());
-            let models = [
-                (session.model.as_deref(), "session.model"),
-                (transcription, "session.audio.input.transcription.model"),
+            // the transcription model is a helper beside a conversation: the credential's
+            // grants narrow it only in a transcription session
+            let models: [(_, _, fn(&ModelRules, &str) -> Result<(), String>); 2] = [
+                (session.model.as_deref(), "session.model", ModelRules::check),
+                (
+                    transcription,
+                    "session.audio.input.transcription.model",
+                    ModelRules::check_helper,
+                ),
             ];
-            for (model, param) in models {
+            for (model, param, check) in models {
                 if let Some(model) = model {
-                    rules.check(model).map_err(|message| {
+                    check(rules, model).map_err(|message| {
                         refusal(
                             MODEL_NOT_ALLOWED,
                             &message,

@@ -121,8 +121,9 @@ struct Ask {
     seconds: u64,
     /// The requested session, with `type` and `model` filled in.
     session: Map<String, Value>,
-    /// The model to grant.
-    model: String,
+    /// The model to grant: the conversation model, or a transcription session's transcription
+    /// model; `None` (a transcription session naming none) leaves the route's allowlist alone.
+    model: Option<String>,
 }
 
 fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
@@ -135,10 +136,12 @@ fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
     {
         return Err(AuthError::Forbidden.into());
     }
-    let bare = crate::provider::bare_model(&ask.model);
-    if !route.policy.models.iter().any(|p| p.matches(bare)) {
-        let quoted = ask.model.chars().take(64).collect();
-        return Err(RewriteError::ModelNotAllowed(quoted).into());
+    if let Some(model) = &ask.model {
+        let bare = crate::provider::bare_model(model);
+        if !route.policy.models.iter().any(|p| p.matches(bare)) {
+            let quoted = model.chars().take(64).collect();
+            return Err(RewriteError::ModelNotAllowed(quoted).into());
+        }
     }
     let tokens = &at.shared.auth.tokens;
     // the operator's longest grant bounds it too; `expires_at` says when it really ends
@@ -146,10 +149,10 @@ fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
     let (token, expires_at) = tokens.mint_for(
         &key.id,
         Some(vec![route.name.clone()]),
-        Some(vec![ask.model.clone()]),
+        ask.model.clone().map(|m| vec![m]),
         ttl,
     );
-    info!(client = %key.id, route = %route.name, model = %ask.model,
+    info!(client = %key.id, route = %route.name, model = ask.model.as_deref().unwrap_or("-"),
         ttl_seconds = ttl.as_secs(), "client secret issued");
     Ok(json!({
         "value": format!("{TOKEN_PREFIX}{token}"),
@@ -189,19 +192,39 @@ fn parse(body: &[u8], default_model: &str) -> Result<Ask, Reject> {
         Some(_) => return Err(bad("session.type must be 'realtime' or 'transcription'")),
     }
     .to_owned();
-    let model = match session.get("model") {
-        None | Some(Value::Null) => default_model.to_owned(),
-        // a `*` would make the token's grant a pattern
-        Some(Value::String(m)) if !m.is_empty() && !m.contains('*') => m.clone(),
-        Some(_) => return Err(bad("session.model must be a model name")),
+    // a transcription session has no conversation model: its grant is its transcription model
+    let model = if kind == "transcription" {
+        let transcription = session
+            .get("audio")
+            .and_then(|a| a.get("input"))
+            .and_then(|i| i.get("transcription"))
+            .and_then(|t| t.get("model"));
+        match transcription {
+            None | Some(Value::Null) => None,
+            Some(m) => Some(model_name(m, "session.audio.input.transcription.model")?),
+        }
+    } else {
+        let model = match session.get("model") {
+            None | Some(Value::Null) => default_model.to_owned(),
+            Some(m) => model_name(m, "session.model")?,
+        };
+        session.insert("model".into(), Value::String(model.clone()));
+        Some(model)
     };
     session.insert("type".into(), Value::String(kind));
-    session.insert("model".into(), Value::String(model.clone()));
     Ok(Ask {
         seconds,
         session,
         model,
     })
+}
+
+/// A model name to grant: a non-empty string without `*` (which would make the grant a pattern).
+fn model_name(value: &Value, at: &str) -> Result<String, Reject> {
+    match value {
+        Value::String(m) if !m.is_empty() && !m.contains('*') => Ok(m.clone()),
+        _ => Err(bad(format!("{at} must be a model name"))),
+    }
 }
 
 /// `expires_after`: `anchor` is `created_at` (the only one OpenAI has), `seconds` a whole

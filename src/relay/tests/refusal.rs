@@ -20,6 +20,7 @@ fn realtime_options() -> (RelayOptions, Metrics) {
     opts.rules = ModelRules {
         allowed: vec![Pattern::new("good")],
         granted: None,
+        modelless: false,
     };
     (opts, m)
 }

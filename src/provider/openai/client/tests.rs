@@ -13,6 +13,7 @@ fn rules() -> ModelRules {
             Pattern::new("gpt-4o-transcribe"),
         ],
         granted: None,
+        modelless: false,
     }
 }
 
@@ -100,6 +101,21 @@ fn a_model_outside_the_rules_is_refused_in_openais_error_shape() {
             .as_str()
             .unwrap()
             .contains("not granted"),
+        "{e}"
+    );
+    // beside a conversation the transcription model needs only the allowlist; in a
+    // transcription session (opened naming no model) it is the session's model, so grants apply
+    let transcribe = json!({"type": "session.update", "session": {"audio": {"input":
+        {"transcription": {"model": "gpt-4o-transcribe"}}}}});
+    let transcribe = Message::text(transcribe.to_string());
+    assert!(client_message(&transcribe, &granted).is_ok());
+    let transcription_session = ModelRules {
+        modelless: true,
+        ..granted
+    };
+    let e = error_event(client_message(&transcribe, &transcription_session).unwrap_err());
+    assert_eq!(
+        e["error"]["param"], "session.audio.input.transcription.model",
         "{e}"
     );
 }

@@ -9,7 +9,7 @@ fn an_empty_request_is_a_realtime_session_on_the_default_model_for_600_seconds()
     for body in ["", "  ", "{}", r#"{"expires_after":null,"session":null}"#] {
         let a = ask(body).unwrap();
         assert_eq!(a.seconds, 600, "{body}");
-        assert_eq!(a.model, "gpt-realtime");
+        assert_eq!(a.model.as_deref(), Some("gpt-realtime"));
         assert_eq!(
             Value::Object(a.session),
             json!({"type": "realtime", "model": "gpt-realtime"})
@@ -20,12 +20,32 @@ fn an_empty_request_is_a_realtime_session_on_the_default_model_for_600_seconds()
 #[test]
 fn the_sdks_request_is_read_and_its_session_echoed_whole() {
     let a = ask(r#"{"expires_after":{"anchor":"created_at","seconds":120},
-            "session":{"type":"transcription","model":"gpt-realtime-mini",
+            "session":{"type":"realtime","model":"gpt-realtime-mini",
                        "audio":{"input":{"format":{"type":"audio/pcm","rate":24000}}}}}"#)
     .unwrap();
     assert_eq!(a.seconds, 120);
-    assert_eq!(a.model, "gpt-realtime-mini");
+    assert_eq!(a.model.as_deref(), Some("gpt-realtime-mini"));
+    assert_eq!(a.session["type"], "realtime");
+    assert_eq!(a.session["audio"]["input"]["format"]["rate"], 24000);
+    // a transcription session grants its transcription model and echoes no conversation model
+    let t = ask(r#"{"session":{"type":"transcription",
+                       "audio":{"input":{"transcription":{"model":"gpt-4o-transcribe"}}}}}"#)
+    .unwrap();
+    assert_eq!(t.model.as_deref(), Some("gpt-4o-transcribe"));
+    assert_eq!(t.session["type"], "transcription");
+    assert!(t.session.get("model").is_none());
+    let t = ask(r#"{"session":{"type":"transcription"}}"#).unwrap();
+    assert_eq!(t.model, None);
+    let err = ask(r#"{"session":{"type":"transcription","audio":{"input":{"transcription":{"model":"gpt-*"}}}}}"#)
+        .unwrap_err();
+    assert!(err.contains("transcription.model"), "{err}");
+    let a = ask(
+        r#"{"session":{"type":"transcription","model":"gpt-realtime-mini",
+                       "audio":{"input":{"format":{"type":"audio/pcm","rate":24000}}}}}"#,
+    )
+    .unwrap();
     assert_eq!(a.session["type"], "transcription");
+    assert_eq!(a.model, None);
     assert_eq!(a.session["audio"]["input"]["format"]["rate"], 24000);
     assert_eq!(
         ask(r#"{"expires_after":{"seconds":10}}"#).unwrap().seconds,
