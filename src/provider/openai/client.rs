@@ -69,17 +69,22 @@ fn read(event: &ClientEvent<'_>, rules: &ModelRules) -> Result<ClientUsage, Mess
                 .and_then(|a| a.input.as_ref()?.transcription.as_ref()?.model.as_deref());
             // the transcription model is a helper beside a conversation: the credential's
             // grants narrow it only in a transcription session
-            let models: [(_, _, fn(&ModelRules, &str) -> Result<(), String>); 2] = [
-                (session.model.as_deref(), "session.model", ModelRules::check),
+            let models = [
+                (session.model.as_deref(), "session.model", false),
                 (
                     transcription,
                     "session.audio.input.transcription.model",
-                    ModelRules::check_helper,
+                    true,
                 ),
             ];
-            for (model, param, check) in models {
+            for (model, param, helper) in models {
                 if let Some(model) = model {
-                    check(rules, model).map_err(|message| {
+                    let checked = if helper {
+                        rules.check_helper(model)
+                    } else {
+                        rules.check(model)
+                    };
+                    checked.map_err(|message| {
                         refusal(
                             MODEL_NOT_ALLOWED,
                             &message,
