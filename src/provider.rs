@@ -9,8 +9,8 @@
 //!
 //! A [`Provider`] is a `static` of data and plain function pointers rather than a trait object:
 //! every entry is read while loading config or setting a session up, never per relayed message.
-//! What the relay needs per message is a `const` ([`ClientApi::keepalive`]) or a plain function
-//! the compiler inlines ([`client_message`], [`upstream_usage`]) that branches once on the
+//! What the relay needs per message is data chosen at set-up (the route's
+//! [`ClientApi::keepalive`] message) or a plain function the compiler inlines ([`client_message`], [`upstream_usage`]) that branches once on the
 //! route kind, so the pump has no dynamic dispatch and no lookup per message, and Deepgram's
 //! routes never parse JSON or allocate for a binary frame.
 

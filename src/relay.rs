@@ -133,15 +133,23 @@ pub(crate) struct RelayOptions {
     pub max_session: Option<Duration>,
     /// A session with no data either way for this long is closed.
     pub idle_timeout: Duration,
-    /// Client silence after which the keep-alive message goes upstream, and its counter.
-    pub keepalive: Option<(Duration, IntCounter)>,
+    /// Client silence after which the keep-alive message goes upstream.
+    pub keepalive: Option<KeepAlive>,
     /// The message size limit, named in the 1009 reason.
     pub max_message_bytes: usize,
 }
 
-/// The keep-alive message sent upstream for a silent client: the client API's, fixed at
-/// compile time so the pump looks nothing up per message.
-pub(crate) const KEEPALIVE: &str = crate::provider::CLIENT_API.keepalive;
+/// Keep-alives for a silent client: chosen when the session is set up (the route's client
+/// API's message), so the pump looks nothing up per message.
+#[derive(Debug, Clone)]
+pub(crate) struct KeepAlive {
+    /// Client silence after which one is sent.
+    pub every: Duration,
+    /// The text message sent upstream.
+    pub message: &'static str,
+    /// Counts the ones sent.
+    pub sent: IntCounter,
+}
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
 pub(crate) async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome

@@ -12,14 +12,12 @@
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_util::{Sink, Stream};
-use prometheus::IntCounter;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::{End, First, KEEPALIVE, RelayOptions, Source};
+use super::{End, First, KeepAlive, RelayOptions, Source};
 use crate::usage::Meter;
 
 /// Messages one direction moves in a single poll before letting the other run.
@@ -165,9 +163,8 @@ where
     let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
     let mut limit = std::pin::pin!(opts.max_session.map(tokio::time::sleep));
     let mut idle = std::pin::pin!(tokio::time::sleep(opts.idle_timeout));
-    let keepalive: Option<&(Duration, IntCounter)> = opts.keepalive.as_ref();
-    let mut keepalive_timer =
-        std::pin::pin!(keepalive.map(|(every, _)| tokio::time::sleep(*every)));
+    let keepalive: Option<&KeepAlive> = opts.keepalive.as_ref();
+    let mut keepalive_timer = std::pin::pin!(keepalive.map(|k| tokio::time::sleep(k.every)));
     let mut activity = Activity {
         data: start,
         client: start,
@@ -210,19 +207,17 @@ where
         if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
             return Poll::Ready(First::Idle(opts.idle_timeout));
         }
-        if let (Some(timer), Some((every, injected))) =
-            (keepalive_timer.as_mut().as_pin_mut(), keepalive)
-        {
+        if let (Some(timer), Some(k)) = (keepalive_timer.as_mut().as_pin_mut(), keepalive) {
             let mut timer = timer;
-            if expired(timer.as_mut(), cx, activity.client + *every) {
+            if expired(timer.as_mut(), cx, activity.client + k.every) {
                 let now = Instant::now();
                 activity.client = now;
-                timer.as_mut().reset(now + *every);
+                timer.as_mut().reset(now + k.every);
                 let _ = timer.poll(cx);
                 // a destination still busy with client data needs no keep-alive
                 if up.pending.is_none() && !parked {
-                    up.pending = Some(Message::Text(KEEPALIVE.into()));
-                    injected.inc();
+                    up.pending = Some(Message::Text(k.message.into()));
+                    k.sent.inc();
                     // client data read behind the keep-alive is metered and counted like any other
                     if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
                         return Poll::Ready(First::Ended(Source::Client, end));

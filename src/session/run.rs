@@ -8,7 +8,7 @@ use tracing::info;
 use super::{Accepted, RouteState};
 use crate::metrics::close_code_label;
 use crate::relay::message::ClientSocket;
-use crate::relay::{Outcome, RelayOptions, relay};
+use crate::relay::{KeepAlive, Outcome, RelayOptions, relay};
 use crate::route::Route;
 use crate::usage::{self, Meter, Usage};
 
@@ -52,9 +52,10 @@ pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: A
         close_timeout: shared.server.close_timeout,
         max_session: accepted.max_session,
         idle_timeout: shared.server.idle_timeout,
-        keepalive: state.route.keepalive.map(|interval| {
-            let counter = m.keepalives_total.with_label_values(&[route]);
-            (interval, counter)
+        keepalive: state.route.keepalive.map(|every| KeepAlive {
+            every,
+            message: crate::provider::client_api(state.route.kind).keepalive,
+            sent: m.keepalives_total.with_label_values(&[route]),
         }),
         max_message_bytes: shared.server.max_message_bytes,
         shutdown: shared.sessions_stop.clone(),

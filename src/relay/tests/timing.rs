@@ -2,12 +2,24 @@
 //! timeout.
 
 use super::*;
+use crate::relay::KeepAlive;
+
+/// The message these tests' routes send: any text the client would not send.
+const KEEPALIVE: &str = r#"{"type":"StillHere"}"#;
+
+fn keepalive(every: Duration, sent: prometheus::IntCounter) -> KeepAlive {
+    KeepAlive {
+        every,
+        message: KEEPALIVE,
+        sent,
+    }
+}
 
 #[tokio::test(start_paused = true)]
 async fn silent_clients_get_keepalives_injected_upstream() {
     let counter = prometheus::IntCounter::new("k", "k").unwrap();
     let mut opts = options(CancellationToken::new());
-    opts.keepalive = Some((Duration::from_secs(5), counter.clone()));
+    opts.keepalive = Some(keepalive(Duration::from_secs(5), counter.clone()));
     let (client, mut upstream, task) = start_with(opts);
     assert_eq!(next(&mut upstream).await, Message::Text(KEEPALIVE.into()));
     assert_eq!(next(&mut upstream).await, Message::Text(KEEPALIVE.into()));
@@ -30,7 +42,7 @@ async fn no_data_either_way_closes_both_sides_with_the_idle_reason() {
     let mut opts = options(CancellationToken::new());
     opts.idle_timeout = Duration::from_secs(30);
     // injected keep-alives do not count as activity
-    opts.keepalive = Some((
+    opts.keepalive = Some(keepalive(
         Duration::from_secs(5),
         prometheus::IntCounter::new("k", "k").unwrap(),
     ));
