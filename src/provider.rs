@@ -123,8 +123,7 @@ pub(crate) struct CredentialForm {
 }
 
 /// Deepgram's API, spoken on the Deepgram route kinds, on Cloudflare's Workers AI path (same
-/// messages) and wherever no route is known (404s, grants). A `const`, so what the relay reads
-/// from it (the keep-alive message) is a compile-time constant on the hot path.
+/// messages) and wherever no route is known (404s, grants).
 pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
 
 /// The API clients speak on routes of `kind`, chosen when a session is set up (never per

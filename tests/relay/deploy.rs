@@ -10,8 +10,9 @@ const ALERTS: &str = "deploy/prometheus/alerts.yml";
 const ALERT_TESTS: &str = "deploy/prometheus/alerts.test.yml";
 
 /// Families the dashboard must chart, each in at least one panel.
-const DASHBOARD_MUST_CHART: [&str; 6] = [
+const DASHBOARD_MUST_CHART: [&str; 7] = [
     "voxrelay_sessions_active",
+    "voxrelay_tokens_total",
     "voxrelay_handshake_rejections_total",
     "voxrelay_upstream_attempts_total",
     "voxrelay_first_response_seconds",
