@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use voxrelay::simulate::{Simulator, SimulatorConfig};
+use voxrelay::simulate::SimulatorConfig;
 
 use crate::helpers::*;
 use crate::tls_server::support::{SecretDir, TestCa, https_get, tls_app};
@@ -59,14 +59,9 @@ async fn python_sdk_streams_everything(addr: String, tls: Option<std::path::Path
     );
 }
 
-/// The simulator on 127.0.0.1:0, as `ws://addr`.
+/// The simulator on 127.0.0.1:0 accepting any credential, as `ws://addr`.
 async fn simulator() -> String {
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default())
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
-    base
+    spawn_simulator(SimulatorConfig::default()).await
 }
 
 fn assert_traffic_on_every_route(metrics: &str) {

@@ -515,3 +515,23 @@ where
     }
     Message::Text("never blocked".into())
 }
+
+/// Starts the built-in simulator on 127.0.0.1:0 with `config`: its base URL, `ws://addr`.
+pub async fn spawn_simulator(config: voxrelay::simulate::SimulatorConfig) -> String {
+    let sim = voxrelay::simulate::Simulator::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let base = format!("ws://{}", sim.local_addr());
+    tokio::spawn(sim.run(std::future::pending()));
+    base
+}
+
+/// The simulator, requiring [`UPSTREAM_SECRET`] the way the real upstreams require their
+/// credential: its base URL.
+pub async fn simulator() -> String {
+    spawn_simulator(voxrelay::simulate::SimulatorConfig {
+        api_key: Some(UPSTREAM_SECRET.into()),
+        ..Default::default()
+    })
+    .await
+}

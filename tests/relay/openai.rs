@@ -2,12 +2,16 @@
 
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-use voxrelay::simulate::{Simulator, SimulatorConfig};
 
 use crate::helpers::*;
 
 /// The standard config plus an `oa` (OpenAI) upstream at `base` and a `realtime` route.
 pub(crate) fn realtime_config(base: &str) -> String {
+    realtime_config_with(base, "")
+}
+
+/// [`realtime_config`] with `route_extra` lines added to the `realtime` route.
+pub(crate) fn realtime_config_with(base: &str, route_extra: &str) -> String {
     format!(
         r#"{standard}
 [upstreams.oa]
@@ -22,7 +26,7 @@ kind = "realtime"
 upstreams = ["oa"]
 default_model = "gpt-realtime"
 models = ["gpt-realtime", "gpt-realtime-*"]
-"#,
+{route_extra}"#,
         standard = config(base),
         file = secret_file(),
     )
@@ -31,20 +35,6 @@ models = ["gpt-realtime", "gpt-realtime-*"]
 /// A relay in front of a simulator that only accepts [`UPSTREAM_SECRET`].
 async fn relay_to_simulator() -> TestApp {
     TestApp::start(&realtime_config(&simulator().await)).await
-}
-
-/// A running simulator that only accepts [`UPSTREAM_SECRET`]: its base URL.
-pub(crate) async fn simulator() -> String {
-    let sim_config = SimulatorConfig {
-        api_key: Some(UPSTREAM_SECRET.into()),
-        ..SimulatorConfig::default()
-    };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
-    base
 }
 
 /// The next text event's JSON.

@@ -14,52 +14,24 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
-use voxrelay::simulate::{Simulator, SimulatorConfig};
+use voxrelay::simulate::SimulatorConfig;
 
 use crate::helpers::*;
-
-/// The standard config plus an `oa` (OpenAI) upstream at `base` and a `realtime` route, with
-/// `route_extra` lines added to that route.
-fn realtime_config(base: &str, route_extra: &str) -> String {
-    format!(
-        r#"{standard}
-[upstreams.oa]
-kind = "openai"
-base_url = "{base}"
-key_file = "{file}"
-
-[[routes]]
-name = "realtime"
-path = "/v1/realtime"
-kind = "realtime"
-upstreams = ["oa"]
-default_model = "gpt-realtime"
-models = ["gpt-realtime", "gpt-realtime-*"]
-{route_extra}
-"#,
-        standard = config(base),
-        file = secret_file(),
-    )
-}
+use crate::openai::realtime_config_with;
 
 /// A simulator that only accepts [`UPSTREAM_SECRET`], its `/v1/listen` idle window `idle`; its base URL.
 async fn simulator(idle: Duration) -> String {
-    let sim_config = SimulatorConfig {
+    spawn_simulator(SimulatorConfig {
         api_key: Some(UPSTREAM_SECRET.into()),
         idle_timeout: idle,
-    };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
-    base
+    })
+    .await
 }
 
 /// A relay in front of a fresh simulator, for `realtime_config` as `edit` changes it.
 async fn relay(route_extra: &str, edit: impl FnOnce(String) -> String) -> TestApp {
     let base = simulator(Duration::from_secs(10)).await;
-    TestApp::start(&edit(realtime_config(&base, route_extra))).await
+    TestApp::start(&edit(realtime_config_with(&base, route_extra))).await
 }
 
 /// OpenAI's browser credential form with the test client key.
@@ -253,7 +225,11 @@ async fn no_keepalive_ever_reaches_a_silent_realtime_session_past_deepgrams_idle
     let base = simulator(Duration::from_millis(300)).await;
     // a keep-alive interval far inside that window: were one sent, the simulator would answer it
     // with an `error` event
-    let app = TestApp::start(&realtime_config(&base, "keepalive_interval = \"20ms\"")).await;
+    let app = TestApp::start(&realtime_config_with(
+        &base,
+        "keepalive_interval = \"20ms\"",
+    ))
+    .await;
     let mut realtime = open(&app).await;
     // the Deepgram session opened after it closing for silence shows the window has passed
     let url = app.ws("/v1/listen?encoding=linear16&sample_rate=16000");

@@ -11,7 +11,7 @@ use voxrelay::token::{Claims, GRANT_KID, now};
 
 use crate::front::{err, response};
 use crate::helpers::*;
-use crate::openai::{conversation_turn, event, realtime_config, simulator};
+use crate::openai::{conversation_turn, event, realtime_config};
 
 const SECRETS: &str = "/v1/realtime/client_secrets";
 const SIGNING_SECRET: &str = "client-secrets-signing-0123456789abcdef";

@@ -6,7 +6,6 @@ use base64::engine::general_purpose::STANDARD;
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use voxrelay::simulate::{Simulator, SimulatorConfig};
 
 use crate::helpers::*;
 
@@ -31,15 +30,7 @@ pub(crate) async fn relay(route: &str) -> TestApp {
 
 /// [`relay`] with `extra` appended to its config.
 pub(crate) async fn relay_with(route: &str, extra: &str) -> TestApp {
-    let sim_config = SimulatorConfig {
-        api_key: Some(UPSTREAM_SECRET.into()),
-        ..SimulatorConfig::default()
-    };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
+    let base = simulator().await;
     let p = PRICES;
     let toml = format!(
         r#"{standard}

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use voxrelay::simulate::{Simulator, SimulatorConfig};
+use voxrelay::simulate::SimulatorConfig;
 
 use crate::helpers::*;
 
@@ -99,11 +99,7 @@ async fn simulator_idle_timeout_reaches_the_browser_as_1011_net_0001() {
         idle_timeout: std::time::Duration::from_millis(300),
         api_key: None,
     };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
+    let base = spawn_simulator(sim_config).await;
     let app = TestApp::start(&config(&base)).await;
     let (mut ws, _) = connect_ok(&app.ws("/v1/listen?encoding=linear16&sample_rate=16000")).await;
     let metadata = recv_data(&mut ws).await.expect("Metadata before the close");

@@ -13,7 +13,6 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use voxrelay::config::{self, ClientKeyConfig, RawConfig, Settings};
 use voxrelay::secret::KeyDigest;
-use voxrelay::simulate::{Simulator, SimulatorConfig};
 
 use crate::helpers::*;
 
@@ -61,20 +60,6 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         max_concurrent_sessions: None,
     });
     config::validate(raw).expect("the shipped config validates")
-}
-
-/// The simulator, requiring the upstream credential the way Deepgram and the gateway do.
-pub async fn simulator() -> String {
-    let config = SimulatorConfig {
-        api_key: Some(UPSTREAM_SECRET.into()),
-        ..SimulatorConfig::default()
-    };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
-    base
 }
 
 /// A `ws://` base where nothing listens (connection refused).

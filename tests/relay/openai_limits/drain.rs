@@ -83,8 +83,8 @@ async fn a_realtime_session_that_ends_within_the_grace_keeps_its_own_close_code(
 #[tokio::test]
 async fn sigterm_drains_a_live_realtime_session_and_exits_zero() {
     let base = simulator(std::time::Duration::from_secs(10)).await;
-    let text =
-        realtime_config(&base, "").replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"");
+    let text = realtime_config_with(&base, "")
+        .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"200ms\"");
     let served = serve(&temp_config("sigterm-realtime", &text), &[]);
     let url = format!("ws://{}/v1/realtime", served.addr);
     let (mut ws, _) = connect(&url, Some(&offer()), &[]).await.expect("accepted");

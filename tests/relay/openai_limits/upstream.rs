@@ -5,20 +5,16 @@ use super::*;
 
 /// A relay whose `oa` upstream is at `base` (its Deepgram upstreams too), after `edit`.
 async fn relay_to(base: &str, edit: impl FnOnce(String) -> String) -> TestApp {
-    TestApp::start(&edit(realtime_config(base, ""))).await
+    TestApp::start(&edit(realtime_config_with(base, ""))).await
 }
 
 #[tokio::test]
 async fn an_openai_refusal_of_the_upstream_key_reaches_the_client_as_openais_401() {
-    let sim_config = SimulatorConfig {
+    let base = spawn_simulator(SimulatorConfig {
         api_key: Some("a-different-upstream-key".into()),
         ..SimulatorConfig::default()
-    };
-    let sim = Simulator::bind("127.0.0.1:0".parse().unwrap(), sim_config)
-        .await
-        .unwrap();
-    let base = format!("ws://{}", sim.local_addr());
-    tokio::spawn(sim.run(std::future::pending()));
+    })
+    .await;
     let app = relay_to(&base, |t| t).await;
     let (status, body, _) = refused_realtime(&app).await;
     assert_eq!(status, 401, "{body}");
