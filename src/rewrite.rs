@@ -120,7 +120,7 @@ pub struct QueryPolicy {
     /// Model used when the client sends none.
     pub default_model: String,
     /// Allowed bare model names.
-    pub models: Vec<Pattern>,
+    pub models: std::sync::Arc<[Pattern]>,
     /// Parameters refused with 400 (compared as [`params::name`] normalises them).
     pub deny_params: Vec<String>,
     /// Parameters forced to a value.

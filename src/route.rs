@@ -64,7 +64,7 @@ const MAX_QUOTED_MODEL: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ModelRules {
     /// The route's allowlist (bare names).
-    pub allowed: Vec<Pattern>,
+    pub allowed: std::sync::Arc<[Pattern]>,
     /// The credential's model grants, if it has any.
     pub granted: Option<Vec<Pattern>>,
     /// The handshake named no model (the route's modelless parameter): the grants apply to
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn a_model_needs_the_allowlist_and_any_grants() {
         let rules = ModelRules {
-            allowed: vec![Pattern::new("gpt-realtime*"), Pattern::new("whisper-1")],
+            allowed: vec![Pattern::new("gpt-realtime*"), Pattern::new("whisper-1")].into(),
             granted: None,
             modelless: false,
         };

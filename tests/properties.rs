@@ -207,7 +207,7 @@ fn smuggled(name: &'static str) -> impl Strategy<Value = String> {
 fn any_model() -> QueryPolicy {
     QueryPolicy {
         default_model: "nova-3".into(),
-        models: vec![Pattern::new("*")],
+        models: vec![Pattern::new("*")].into(),
         ..QueryPolicy::default()
     }
 }
@@ -535,7 +535,7 @@ proptest! {
     ) {
         let strict = QueryPolicy {
             default_model: "nova-3".into(),
-            models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")],
+            models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")].into(),
             deny_params: vec!["callback".into()],
             force_params: vec![("mip_opt_out".into(), "true".into())],
             allow_params: Some(vec!["keyterm".into(), "encoding".into()]),
@@ -765,7 +765,7 @@ proptest! {
     fn refused_model_is_decoded_and_quoted_briefly(model in "x\\PC{0,100}") {
         let policy = QueryPolicy {
             default_model: "nova-3".into(),
-            models: vec![Pattern::new("nova-*")],
+            models: vec![Pattern::new("nova-*")].into(),
             ..QueryPolicy::default()
         };
         let encoded: String = model.bytes().map(|b| format!("%{b:02X}")).collect();

@@ -119,12 +119,12 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let permissive = QueryPolicy {
         default_model: "nova-3".into(),
-        models: vec![Pattern::new("*")],
+        models: vec![Pattern::new("*")].into(),
         ..QueryPolicy::default()
     };
     let strict = QueryPolicy {
         default_model: "nova-3".into(),
-        models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")],
+        models: vec![Pattern::new("nova-*"), Pattern::new("aura-2-*-en")].into(),
         deny_params: vec!["callback".into(), "api key".into()],
         force_params: vec![("mip_opt_out".into(), "true & sure".into())],
         allow_params: None,

@@ -159,7 +159,7 @@ mod tests {
     fn policy() -> QueryPolicy {
         QueryPolicy {
             default_model: "nova-3".into(),
-            models: vec![crate::rewrite::Pattern::new("*")],
+            models: vec![crate::rewrite::Pattern::new("*")].into(),
             ..QueryPolicy::default()
         }
     }

@@ -119,7 +119,7 @@ pub(super) fn routes(
                 max_session: r.max_session,
                 policy: QueryPolicy {
                     default_model: r.default_model.clone(),
-                    models,
+                    models: models.into(),
                     deny_params: r.deny_params.iter().map(|p| params::normalise(p)).collect(),
                     force_params: r.force_params.clone().into_iter().collect(),
                     allow_params: r

@@ -18,7 +18,7 @@ fn realtime_options() -> (RelayOptions, Metrics) {
     opts.meter = std::sync::Arc::new(meter);
     opts.max_message_bytes = 1 << 20;
     opts.rules = ModelRules {
-        allowed: vec![Pattern::new("good")],
+        allowed: vec![Pattern::new("good")].into(),
         granted: None,
         modelless: false,
     };

@@ -21,7 +21,7 @@ fn cloudflare() -> AliasTable {
 fn policy() -> QueryPolicy {
     QueryPolicy {
         default_model: "nova-3".into(),
-        models: vec![Pattern::new("*")],
+        models: vec![Pattern::new("*")].into(),
         ..QueryPolicy::default()
     }
 }

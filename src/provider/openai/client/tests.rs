@@ -11,7 +11,8 @@ fn rules() -> ModelRules {
         allowed: vec![
             Pattern::new("gpt-realtime*"),
             Pattern::new("gpt-4o-transcribe"),
-        ],
+        ]
+        .into(),
         granted: None,
         modelless: false,
     }
