@@ -71,6 +71,13 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Whether any of `patterns` matches `model` by its bare name (without a provider's model
+    /// prefix, as allowlists and grants are written).
+    pub fn any_matches_model(patterns: &[Pattern], model: &str) -> bool {
+        let bare = crate::provider::bare_model(model);
+        patterns.iter().any(|p| p.matches(bare))
+    }
+
     /// Compiles a pattern; any text is valid.
     pub fn new(pattern: &str) -> Self {
         Self {
@@ -188,8 +195,7 @@ impl<'q> ClientQuery<'q> {
                 .modelless_param
                 .is_some_and(|p| pairs.iter().any(|(k, _)| k == p));
         let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
-        let bare = crate::provider::bare_model(&model);
-        if !policy.models.iter().any(|p| p.matches(bare)) {
+        if !Pattern::any_matches_model(&policy.models, &model) {
             return Err(RewriteError::ModelNotAllowed(quoted(&model)));
         }
         Ok(Self {

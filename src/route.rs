@@ -86,13 +86,12 @@ impl ModelRules {
     }
 
     fn check_with(&self, model: &str, grants_apply: bool) -> Result<(), String> {
-        let bare = crate::provider::bare_model(model);
         let quoted: String = model.chars().take(MAX_QUOTED_MODEL).collect();
-        if !self.allowed.iter().any(|p| p.matches(bare)) {
+        if !Pattern::any_matches_model(&self.allowed, model) {
             return Err(format!("model '{quoted}' is not allowed on this route"));
         }
         match &self.granted {
-            Some(granted) if grants_apply && !granted.iter().any(|p| p.matches(bare)) => Err(
+            Some(granted) if grants_apply && !Pattern::any_matches_model(granted, model) => Err(
                 format!("model '{quoted}' is not granted to this credential"),
             ),
             _ => Ok(()),

@@ -23,7 +23,7 @@ use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::relay::message::ClientSocket;
-use crate::rewrite::ClientQuery;
+use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
 use crate::state::Shared;
 use crate::upstream::{Upstream, UpstreamSocket};
@@ -237,9 +237,8 @@ fn authenticate(
 
 /// A token that lists models allows only those (the route's allowlist still applies).
 fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
-    let bare = crate::provider::bare_model(model);
     match &access.models {
-        Some(granted) if !granted.iter().any(|p| p.matches(bare)) => {
+        Some(granted) if !Pattern::any_matches_model(granted, model) => {
             Err(Reject::ModelNotGranted(model.chars().take(64).collect()))
         }
         _ => Ok(()),

@@ -27,7 +27,7 @@ use crate::auth::{AuthError, ClientKey};
 use crate::config::{RouteConfig, RouteKind};
 use crate::error::Reject;
 use crate::grant::{admit_request, method_not_allowed, no_store, refuse};
-use crate::rewrite::RewriteError;
+use crate::rewrite::{Pattern, RewriteError};
 use crate::route::Route;
 use crate::state::Shared;
 
@@ -136,12 +136,11 @@ fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
     {
         return Err(AuthError::Forbidden.into());
     }
-    if let Some(model) = &ask.model {
-        let bare = crate::provider::bare_model(model);
-        if !route.policy.models.iter().any(|p| p.matches(bare)) {
-            let quoted = model.chars().take(64).collect();
-            return Err(RewriteError::ModelNotAllowed(quoted).into());
-        }
+    if let Some(model) = &ask.model
+        && !Pattern::any_matches_model(&route.policy.models, model)
+    {
+        let quoted = model.chars().take(64).collect();
+        return Err(RewriteError::ModelNotAllowed(quoted).into());
     }
     let tokens = &at.shared.auth.tokens;
     // the operator's longest grant bounds it too; `expires_at` says when it really ends
