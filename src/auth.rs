@@ -188,5 +188,6 @@ impl Authenticator {
     }
 }
 
+pub(crate) mod message;
 #[cfg(test)]
 mod tests;

@@ -130,13 +130,14 @@ impl Reject {
             Self::Rewrite(RewriteError::ParamNotAllowed(_)) => "param_not_allowed",
             Self::Rewrite(RewriteError::DuplicateParam(_)) => "param_duplicate",
             Self::Rewrite(RewriteError::InvalidParam { .. }) => "param_invalid",
+            Self::Rewrite(RewriteError::InvalidPathSegment(_)) => "path_invalid",
             Self::Upstream(UpstreamError::Rejected { .. }) => "upstream_rejected",
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream_unreachable",
             Self::Upstream(UpstreamError::Timeout) => "upstream_timeout",
         }
     }
 
-    fn err_code(&self) -> &'static str {
+    pub(crate) fn err_code(&self) -> &'static str {
         match self {
             Self::NotFound => "NOT_FOUND",
             Self::NotWebSocket => "UPGRADE_REQUIRED",
@@ -159,7 +160,7 @@ impl Reject {
     }
 
     /// The refusal's message, in the body (and the API's error header).
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Self::Upstream(UpstreamError::Unreachable(_)) => "upstream unreachable".to_owned(),
             other => other.to_string(),

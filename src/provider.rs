@@ -30,6 +30,7 @@ use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamCo
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
 use crate::state::Shared;
+use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
 use crate::usage::{Rates, Tokens};
 
 /// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
@@ -160,7 +161,30 @@ pub(crate) struct ClientApi {
     /// A handshake asking for a variant of the API that cannot be relayed: the refusal's code
     /// and message (400 before the upgrade), or `None`.
     pub(crate) unsupported: fn(&HeaderMap) -> Option<Unsupported>,
+    /// The query parameter naming the model; `None` when the API names no model in its URL
+    /// (models travel in messages, checked there).
+    pub(crate) model_param: Option<&'static str>,
+    /// Query parameters carrying the client's credential on this API (browser SDKs that cannot
+    /// set headers), tried after the subprotocol and header forms. Every credential parameter
+    /// is removed before the query goes upstream, whatever the API.
+    pub(crate) query_credentials: &'static [&'static str],
+    /// Top-level fields of a JSON text message that carry a credential (ElevenLabs' first
+    /// message): removed from every client message before it goes upstream; the first
+    /// message's authenticates a handshake that carried none.
+    pub(crate) message_credentials: &'static [&'static str],
+    /// A text message sent upstream when the client leaves without asking the upstream to
+    /// finish (AssemblyAI's `Terminate`, which stops its billing), before the close.
+    pub(crate) farewell: Option<&'static str>,
+    /// The session's audio rate (bytes per second) from its query, where the API names its
+    /// formats its own way; `None`: Deepgram's `encoding`, `sample_rate` and `channels`.
+    pub(crate) audio_rate: Option<AudioRateFn>,
 }
+
+/// Reads the session's audio rate (bytes per second) from its query, or refuses a bad format.
+pub(crate) type AudioRateFn =
+    fn(RouteKind, &ClientQuery<'_>, &QueryPolicy) -> Result<Option<f64>, RewriteError>;
+
+
 
 /// Why a handshake asks for something the client API cannot relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +206,9 @@ pub(crate) enum ClientUsage {
     SessionAudio(usize),
     /// The session's audio formats as the client asks for them (until the upstream says).
     Formats(Rates),
+    /// The client asked the upstream to finish the session (AssemblyAI's `Terminate`): no
+    /// farewell is needed when it leaves.
+    Finish,
     /// Nothing metered (control messages).
     Nothing,
 }
@@ -201,21 +228,59 @@ pub(crate) enum UpstreamUsage {
     Tokens(Tokens),
     /// Transcription the upstream reports by duration, seconds.
     TranscriptionSeconds(f64),
+    /// The upstream's own account of the session at its end (AssemblyAI's `Termination`):
+    /// audio and session seconds, used over voxrelay's count and cross-checked with it.
+    Reported {
+        /// Audio the upstream received, seconds.
+        audio_seconds: f64,
+        /// Time the upstream billed the session for, seconds.
+        session_seconds: f64,
+    },
 }
 
 /// What a relayed client message counts for under the route kind's client API, or the message
 /// that refuses it under the session's model `rules` (sent to the client instead of
 /// forwarding). A static call the compiler inlines: one branch on the kind, no lookup.
+/// On APIs with message credentials, every client text message loses them first (one
+/// substring scan when none is mentioned).
 #[inline]
 pub(crate) fn client_message(
     kind: RouteKind,
-    msg: &Message,
+    msg: &mut Message,
     rules: &ModelRules,
 ) -> Result<ClientUsage, Message> {
+    let api = client_api(kind);
+    if !api.message_credentials.is_empty() {
+        strip_credentials(api, msg)?;
+    }
+    let msg: &Message = msg;
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
+        }
+    }
+}
+
+/// Takes the API's credential fields out of a client text message; one that mentions them
+/// but cannot be read is refused (it could carry a credential upstream).
+fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> {
+    let Message::Text(text) = msg else {
+        return Ok(());
+    };
+    match crate::auth::message::take(text.as_str(), api.message_credentials) {
+        crate::auth::message::InMessage::Absent => Ok(()),
+        crate::auth::message::InMessage::Taken { text, .. } => {
+            *msg = Message::Text(text.into());
+            Ok(())
+        }
+        crate::auth::message::InMessage::Unreadable => {
+            let body = (api.error_body)(
+                "INVALID_MESSAGE",
+                "a message carrying a credential field must be a JSON object",
+                "",
+            );
+            Err(Message::Text(body.to_string().into()))
         }
     }
 }

@@ -137,6 +137,9 @@ pub(crate) struct RelayOptions {
     pub keepalive: Option<KeepAlive>,
     /// The message size limit, named in the 1009 reason.
     pub max_message_bytes: usize,
+    /// Sent upstream when the client leaves without asking the upstream to finish (the
+    /// client API's farewell); what the upstream answers within the close timeout is metered.
+    pub farewell: Option<&'static str>,
 }
 
 /// Keep-alives for a silent client: chosen when the session is set up (the route's client
@@ -158,6 +161,12 @@ where
     U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
     let first = pump::pump(&mut client, &mut upstream, &opts).await;
+    if let (Some(text), First::Ended(Source::Client, _)) = (opts.farewell, &first)
+        && !opts.meter.finished_by_client()
+    {
+        let _ = tokio::time::timeout(opts.close_timeout, farewell(&mut upstream, text, &opts.meter))
+            .await;
+    }
     let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
     // both sides close at once; a side that stopped reading cannot hold the session past the
     // close timeout
@@ -167,6 +176,24 @@ where
     );
     let _ = tokio::time::timeout(opts.close_timeout, closing).await;
     outcome
+}
+
+/// Asks the upstream to finish the session for a client that left, and meters what it
+/// answers (its final account) until it closes.
+async fn farewell<U>(upstream: &mut U, text: &'static str, meter: &Meter)
+where
+    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    if upstream.send(Message::Text(text.into())).await.is_err() {
+        return;
+    }
+    while let Some(Ok(msg)) = upstream.next().await {
+        match msg {
+            Message::Text(_) | Message::Binary(_) => meter.upstream_message(&msg),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
 }
 
 /// Sends one side its close frame, if it gets one (sending flushes what it was sent before),

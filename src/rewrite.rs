@@ -42,7 +42,7 @@ pub enum RewriteError {
     #[error("query parameter '{0}' is not allowed on this route")]
     ParamDenied(String),
     /// `model` appeared more than once.
-    #[error("query parameter 'model' must appear at most once")]
+    #[error("the model query parameter must appear at most once")]
     DuplicateModel,
     /// A parameter the model mapping writes into the upstream model name is not plain letters
     /// and digits (Deepgram direct: `speaker` becomes part of `aura-2-<speaker>-en`).
@@ -54,6 +54,9 @@ pub enum RewriteError {
     /// A parameter voxrelay reads (for metering) appeared more than once.
     #[error("query parameter '{0}' must appear at most once")]
     DuplicateParam(&'static str),
+    /// A path segment the route captures (`{voice_id}`) is not plain unreserved characters.
+    #[error("path segment '{0}' must be 1 to 128 letters, digits, '-', '_', '.' or '~'")]
+    InvalidPathSegment(String),
     /// A parameter voxrelay reads has a value it cannot accept.
     #[error("query parameter '{name}' {expected}")]
     InvalidParam {
@@ -122,7 +125,7 @@ impl Pattern {
 }
 
 /// The route-level rules a query is rewritten under.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct QueryPolicy {
     /// Model used when the client sends none.
     pub default_model: String,
@@ -139,6 +142,24 @@ pub struct QueryPolicy {
     /// (OpenAI Realtime's `intent`); the route's default model is still the one checked,
     /// granted and logged.
     pub modelless_param: Option<&'static str>,
+    /// The parameter naming the model (`model` on Deepgram and OpenAI, `model_id` on
+    /// ElevenLabs…); `None` when the API names no model in its URL: the route's default model
+    /// is then the session's, and a `model` parameter is an ordinary one.
+    pub model_param: Option<std::sync::Arc<str>>,
+}
+
+impl Default for QueryPolicy {
+    fn default() -> Self {
+        Self {
+            default_model: String::new(),
+            models: std::sync::Arc::new([]),
+            deny_params: Vec::new(),
+            force_params: Vec::new(),
+            allow_params: None,
+            modelless_param: None,
+            model_param: Some("model".into()),
+        }
+    }
 }
 
 /// A client query split into raw pairs, with the model pulled out.
@@ -175,7 +196,7 @@ impl<'q> ClientQuery<'q> {
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let key = params::name(k);
-            if key == "model" {
+            if policy.model_param.as_deref() == Some(key.as_str()) {
                 if model.is_some() {
                     return Err(RewriteError::DuplicateModel);
                 }
@@ -190,10 +211,11 @@ impl<'q> ClientQuery<'q> {
                 pairs.push((key, pair));
             }
         }
-        let send_model = model.is_some()
-            || !policy
-                .modelless_param
-                .is_some_and(|p| pairs.iter().any(|(k, _)| k == p));
+        let send_model = policy.model_param.is_some()
+            && (model.is_some()
+                || !policy
+                    .modelless_param
+                    .is_some_and(|p| pairs.iter().any(|(k, _)| k == p)));
         let (model_at, model) = model.unwrap_or((0, policy.default_model.clone()));
         if !Pattern::any_matches_model(&policy.models, &model) {
             return Err(RewriteError::ModelNotAllowed(quoted(&model)));
@@ -257,7 +279,7 @@ impl<'q> ClientQuery<'q> {
                 None => forced.push((k, name, v, false)),
             }
         }
-        let model = pair("model", &mapped.model);
+        let model = pair(policy.model_param.as_deref().unwrap_or("model"), &mapped.model);
         let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(self.pairs.len() + forced.len() + 1);
         for (i, (key, raw)) in self.pairs.iter().enumerate() {
             if i == self.model_at && self.send_model {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::RouteKind;
 use crate::origin::{OriginPattern, Presented};
-use crate::rewrite::{Pattern, QueryPolicy};
+use crate::rewrite::{Pattern, QueryPolicy, RewriteError};
 use crate::upstream::Upstream;
 
 /// A validated route.
@@ -51,6 +51,56 @@ impl Route {
             _ => self.origins.iter().any(|p| p.matches(origin)),
         }
     }
+}
+
+/// Longest path segment a route captures.
+const MAX_SEGMENT: usize = 128;
+
+/// A route's path captures (`{voice_id}`) and the client's segments there.
+pub(crate) type Captures<'a> = Vec<(&'a str, &'a str)>;
+
+/// The client's path segments where the route's path has `{name}`
+/// (`/v1/text-to-speech/{voice_id}/stream-input`). Each must be plain unreserved characters,
+/// so nothing but an id can reach an upstream path.
+pub(crate) fn captures<'a>(route_path: &'a str, path: &'a str) -> Result<Captures<'a>, RewriteError> {
+    let mut out = Vec::new();
+    if !route_path.contains('{') {
+        return Ok(out);
+    }
+    for (pattern, segment) in route_path.split('/').zip(path.split('/')) {
+        let Some(name) = capture_name(pattern) else {
+            continue;
+        };
+        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        if segment.is_empty()
+            || segment.len() > MAX_SEGMENT
+            || !segment.bytes().all(plain)
+            || segment.bytes().all(|b| b == b'.')
+        {
+            return Err(RewriteError::InvalidPathSegment(
+                segment.chars().take(MAX_SEGMENT).collect(),
+            ));
+        }
+        out.push((name, segment));
+    }
+    Ok(out)
+}
+
+/// `template` (a provider's upstream path) with each `{name}` replaced by its capture.
+pub(crate) fn fill(template: &str, captures: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, segment) in captures {
+        out = out.replace(&format!("{{{name}}}"), segment);
+    }
+    out
+}
+
+/// `name` when a path segment is a capture, `{name}`.
+pub(crate) fn capture_name(segment: &str) -> Option<&str> {
+    segment
+        .strip_prefix('{')?
+        .strip_suffix('}')
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
 /// Longest model name quoted back in a refusal.
@@ -102,6 +152,27 @@ impl ModelRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_segments_fill_the_upstream_path_and_must_be_plain() {
+        let route = "/v1/text-to-speech/{voice_id}/stream-input";
+        let up = "/v1/text-to-speech/{voice_id}/stream-input";
+        let path = "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream-input";
+        let caps = captures(route, path).unwrap();
+        assert_eq!(caps, vec![("voice_id", "21m00Tcm4TlvDq8ikWAM")]);
+        assert_eq!(fill(up, &caps), path);
+        assert!(captures("/x/{id}", "/x/..").is_err());
+        for bad in ["a%2F..", "..", "a b", "a?b", &"x".repeat(129)] {
+            let path = format!("/v1/text-to-speech/{bad}/stream-input");
+            assert!(captures(route, &path).is_err(), "{bad}");
+        }
+        // a route without captures: the path is not looked at
+        assert!(captures("/v3/ws", "/anything").unwrap().is_empty());
+        assert_eq!(fill("/v3/ws", &[]), "/v3/ws");
+        assert_eq!(capture_name("{voice_id}"), Some("voice_id"));
+        assert_eq!(capture_name("{}"), None);
+        assert_eq!(capture_name("{a/b}"), None);
+    }
 
     #[test]
     fn a_model_needs_the_allowlist_and_any_grants() {

@@ -2,9 +2,10 @@
 //! upstream, complete the upgrade, relay, record the outcome.
 
 mod connect;
+mod later;
 mod run;
 
-use connect::connect_upstream;
+use connect::{Request, connect_upstream};
 use run::run;
 
 use std::net::SocketAddr;
@@ -18,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span};
 
-use crate::auth::Access;
+use crate::auth::{Access, AuthError, Credential};
+use crate::secret::Secret;
 use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
@@ -109,20 +111,10 @@ pub(crate) async fn serve(
             headers: &headers,
         };
         match accept(&state, request, ws).await {
-            Ok((ws, accepted)) => upgrade(state, ws, accepted, &session_id),
+            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, accepted, &session_id),
+            Ok((ws, Admitted::Later(pending))) => later::upgrade(state, ws, *pending),
             Err(reject) => {
-                let reason = reject.reason();
-                info!(
-                    reason,
-                    status = reject.status().as_u16(),
-                    "handshake refused"
-                );
-                state
-                    .shared
-                    .metrics
-                    .rejections_total
-                    .with_label_values(&[&state.route.name, reason])
-                    .inc();
+                count_refusal(&state, &reject);
                 let api = crate::provider::client_api(state.route.kind);
                 reject.into_response_in(api, &session_id)
             }
@@ -132,12 +124,38 @@ pub(crate) async fn serve(
     .await
 }
 
-/// Every check before the upgrade; the upstream is open when this returns `Ok`.
+/// Logs and counts a refused session (before or after the upgrade).
+fn count_refusal(state: &RouteState, reject: &Reject) {
+    let reason = reject.reason();
+    info!(
+        reason,
+        status = reject.status().as_u16(),
+        "handshake refused"
+    );
+    state
+        .shared
+        .metrics
+        .rejections_total
+        .with_label_values(&[&state.route.name, reason])
+        .inc();
+}
+
+/// What the checks before the upgrade lead to.
+enum Admitted {
+    /// Authenticated, upstream open.
+    Ready(Accepted),
+    /// The credential comes in the client's first message (the route's client API allows it):
+    /// the upstream is opened once it has been checked.
+    Later(Box<later::Pending>),
+}
+
+/// Every check before the upgrade; the upstream is open when this returns
+/// [`Admitted::Ready`].
 async fn accept(
     state: &RouteState,
     request: Handshake<'_>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<(WebSocketUpgrade, Accepted), Reject> {
+) -> Result<(WebSocketUpgrade, Admitted), Reject> {
     let Handshake {
         session_id,
         peer,
@@ -159,17 +177,68 @@ async fn accept(
     if !route.origin_allowed(&crate::origin::presented(headers)) {
         return Err(Reject::OriginNotAllowed);
     }
-    let (echo, access) = authenticate(shared, route, headers)?;
+    let (echo, access) = authenticate(shared, route, headers, uri.query())?;
     if let Some(unsupported) = (crate::provider::client_api(route.kind).unsupported)(headers) {
         return Err(Reject::Unsupported(unsupported));
     }
+    let query = ClientQuery::parse(uri.query(), &route.policy)?;
+    let audio_rate = audio_rate(route, &query)?;
+    let captures = crate::route::captures(&route.path, uri.path())?;
+    let mut ws = limit(ws, &shared.server);
+    if let Some(echo) = echo {
+        ws = ws.protocols([echo]);
+    }
+    let Some(access) = access else {
+        let pending = later::Pending {
+            session_id: session_id.to_owned(),
+            uri: uri.clone(),
+            headers: headers.clone(),
+            audio_rate,
+            tracked,
+        };
+        return Ok((ws, Admitted::Later(Box::new(pending))));
+    };
+    let setup = Setup {
+        session_id,
+        request: Request {
+            query: &query,
+            captures: &captures,
+            headers,
+        },
+        audio_rate,
+    };
+    let accepted = admit(state, &access, setup, tracked).await?;
+    Ok((ws, Admitted::Ready(accepted)))
+}
+
+/// What [`admit`] sets a session up from, besides the client's access.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    session_id: &'a str,
+    request: Request<'a>,
+    audio_rate: Option<f64>,
+}
+
+/// The checks that need the client's identity, then the upstream: model grants, the
+/// concurrency caps, the connection.
+async fn admit(
+    state: &RouteState,
+    access: &Access,
+    setup: Setup<'_>,
+    tracked: TaskTrackerToken,
+) -> Result<Accepted, Reject> {
+    let Setup {
+        session_id,
+        request,
+        audio_rate,
+    } = setup;
+    let query = request.query;
+    let (shared, route) = (&state.shared, &state.route);
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
-    let query = ClientQuery::parse(uri.query(), &route.policy)?;
-    let audio_rate = AudioFormat::read(&query, &route.policy)?.rate(route.kind);
     // a session naming no model upstream is held to its grants by the model it picks later
     if query.names_model() {
-        check_model_granted(&access, &query.model)?;
+        check_model_granted(access, &query.model)?;
     }
     let permit = shared
         .limits
@@ -179,18 +248,14 @@ async fn accept(
             LimitError::Client(n) => Reject::ClientSessionLimit(n),
         })?;
     let connect_started = Instant::now();
-    let connected = connect_upstream(shared, route, &query, headers).await?;
+    let connected = connect_upstream(shared, route, request).await?;
     let upstream = connected.upstream;
     span.record("upstream", upstream.name.as_str());
-    let mut ws = limit(ws, &shared.server);
-    if let Some(echo) = echo {
-        ws = ws.protocols([echo]);
-    }
     let max_session = match (route.max_session, access.max_session) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let accepted = Accepted {
+    Ok(Accepted {
         session_id: session_id.to_owned(),
         client_id: access.client_id.clone(),
         model: connected.model,
@@ -202,37 +267,60 @@ async fn accept(
         max_session,
         rules: ModelRules {
             allowed: route.policy.models.clone(),
-            granted: access.models,
+            granted: access.models.clone(),
             modelless: !query.names_model(),
         },
         _permit: permit,
         _tracked: tracked,
-    };
-    Ok((ws, accepted))
+    })
 }
 
-/// The subprotocol to echo and what the client may do; routes with `require_auth = false`
-/// admit everyone as [`ANONYMOUS`].
+/// The session's audio rate for metering, read the way its client API names formats.
+fn audio_rate(route: &Route, query: &ClientQuery<'_>) -> Result<Option<f64>, Reject> {
+    Ok(match crate::provider::client_api(route.kind).audio_rate {
+        Some(read) => read(route.kind, query, &route.policy)?,
+        None => AudioFormat::read(query, &route.policy)?.rate(route.kind),
+    })
+}
+
+/// The subprotocol to echo and what the client may do: `None` when the credential is to come
+/// in the first message. Routes with `require_auth = false` admit everyone as [`ANONYMOUS`].
 fn authenticate(
     shared: &Shared,
     route: &Route,
     headers: &HeaderMap,
-) -> Result<(Option<String>, Access), Reject> {
-    if !route.require_auth {
-        let echo = crate::auth::offered_protocols(headers)
+    query: Option<&str>,
+) -> Result<(Option<String>, Option<Access>), Reject> {
+    let first_offered = || {
+        crate::auth::offered_protocols(headers)
             .first()
-            .map(|p| (*p).to_owned());
+            .map(|p| (*p).to_owned())
+    };
+    if !route.require_auth {
         let access = Access {
             client_id: ANONYMOUS.to_owned(),
             models: None,
             max_session: None,
             max_concurrent: None,
         };
-        return Ok((echo, access));
+        return Ok((first_offered(), Some(access)));
     }
-    let credential = crate::auth::credential(headers)?;
+    let api = crate::provider::client_api(route.kind);
+    let credential = match crate::auth::credential(headers) {
+        Err(AuthError::Missing) => {
+            match crate::rewrite::params::credential(query, api.query_credentials) {
+                Some(token) => Credential {
+                    token: Secret::new(token),
+                    echo: first_offered(),
+                },
+                None if !api.message_credentials.is_empty() => return Ok((first_offered(), None)),
+                None => return Err(AuthError::Missing.into()),
+            }
+        }
+        other => other?,
+    };
     let access = shared.auth.authorize(&credential.token, &route.name)?;
-    Ok((credential.echo, access))
+    Ok((credential.echo, Some(access)))
 }
 
 /// A token that lists models allows only those (the route's allowlist still applies).
@@ -267,7 +355,9 @@ fn upgrade(
     let request_id_header = crate::provider::client_api(state.route.kind).request_id_header;
     let mut resp = ws
         .on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
-        .on_upgrade(move |socket| run(state, ClientSocket::new(socket), accepted).instrument(span));
+        .on_upgrade(move |socket| {
+            run(state, ClientSocket::new(socket), accepted, None).instrument(span)
+        });
     if let Some(id) = request_id {
         resp.headers_mut().insert(request_id_header, id);
     }

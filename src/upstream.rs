@@ -123,9 +123,10 @@ impl Upstream {
             .unwrap_or(self.prices)
     }
 
-    /// The upstream URL for a route kind and an already-rewritten query.
-    pub(crate) fn url(&self, kind: RouteKind, query: &str) -> String {
-        let path = (self.provider.path)(kind);
+    /// The upstream URL for a route kind, the route's path captures and an already-rewritten
+    /// query.
+    pub(crate) fn url(&self, kind: RouteKind, captures: &[(&str, &str)], query: &str) -> String {
+        let path = crate::route::fill((self.provider.path)(kind), captures);
         match (
             self.endpoint.strip_prefix(SIMULATOR_BASE),
             self.simulator.get(),

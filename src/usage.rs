@@ -3,11 +3,13 @@
 //! and audio, reported tokens, time to first response, and the estimated cost from the
 //! upstream's prices.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use prometheus::{Counter, Histogram, IntCounter};
 use tokio_tungstenite::tungstenite::Message;
+use tracing::warn;
 
 use crate::config::{PricesConfig, RouteKind};
 use crate::metrics::{CLIENT_TO_UPSTREAM, Flow, Metrics, UPSTREAM_TO_CLIENT};
@@ -47,6 +49,12 @@ pub(crate) struct Usage {
     pub tokens: Tokens,
     /// Transcription the upstream reported by duration.
     pub transcription_seconds: f64,
+    /// Time the session was open for billing, seconds: the upstream's figure when it reports
+    /// one, else voxrelay's.
+    pub session_seconds: f64,
+    /// Audio seconds voxrelay counted from bytes when the upstream reported its own figure
+    /// (then in `audio_seconds`); the two are cross-checked.
+    pub metered_audio_seconds: Option<f64>,
     /// Estimated cost, USD.
     pub cost_usd: f64,
     /// First upstream message after the first client message, if both happened.
@@ -72,7 +80,12 @@ pub(crate) struct Meter {
     rate: Option<f64>,
     usd_per_second: f64,
     usd_per_char: f64,
+    usd_per_session_second: f64,
     started: Instant,
+    /// The client asked the upstream to finish.
+    finished_by_client: AtomicBool,
+    /// What the upstream reported at the end, if it did.
+    reported: Mutex<Option<(f64, f64)>>,
     counters: Counters,
     /// Metering from the messages' contents, on routes whose audio travels in JSON events.
     events: Option<Box<EventMeter>>,
@@ -137,7 +150,10 @@ impl Meter {
             rate,
             usd_per_second: per_minute / 60.0,
             usd_per_char: prices.speak_usd_per_1k_chars / 1000.0,
+            usd_per_session_second: prices.session_usd_per_minute / 60.0,
             started: Instant::now(),
+            finished_by_client: AtomicBool::new(false),
+            reported: Mutex::new(None),
             counters,
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
@@ -159,7 +175,11 @@ impl Meter {
 
     /// A data message from the client: metered when it may go upstream, or the message that
     /// refuses it under `rules` (for the client; the session goes on).
-    pub(crate) fn client_message(&self, msg: &Message, rules: &ModelRules) -> Result<(), Message> {
+    pub(crate) fn client_message(
+        &self,
+        msg: &mut Message,
+        rules: &ModelRules,
+    ) -> Result<(), Message> {
         let usage = provider::client_message(self.kind, msg, rules)?;
         let len = payload_len(msg);
         self.counters.up.record(len);
@@ -178,6 +198,7 @@ impl Meter {
                 }
             }
             ClientUsage::Formats(rates) => self.set_rates(rates),
+            ClientUsage::Finish => self.finished_by_client.store(true, Ordering::Relaxed),
             ClientUsage::Nothing => {}
         }
         Ok(())
@@ -211,6 +232,15 @@ impl Meter {
                 }
             }
             UpstreamUsage::Formats(rates) => self.set_rates(rates),
+            UpstreamUsage::Reported {
+                audio_seconds,
+                session_seconds,
+            } => {
+                let valid = |s: f64| s.is_finite() && s >= 0.0;
+                if valid(audio_seconds) && valid(session_seconds) {
+                    *lock(&self.reported) = Some((audio_seconds, session_seconds));
+                }
+            }
             usage => self.upstream_event(usage),
         }
     }
@@ -240,6 +270,11 @@ impl Meter {
         self.tts_chars.fetch_add(chars, Ordering::Relaxed);
         self.counters.tts_chars.inc_by(chars);
         guard::add(&self.counters.cost, chars as f64 * self.usd_per_char);
+    }
+
+    /// Whether the client asked the upstream to finish the session.
+    pub(crate) fn finished_by_client(&self) -> bool {
+        self.finished_by_client.load(Ordering::Relaxed)
     }
 
     /// Ends metering: counts container audio by stream time and returns the session's usage.
@@ -276,23 +311,46 @@ impl Meter {
         let first_client = self.first_client_ms.load(Ordering::Relaxed);
         let first_response = self.first_response_ms.load(Ordering::Relaxed);
         let events = self.events.as_ref().map(|e| e.totals()).unwrap_or_default();
+        let metered_audio = audio_seconds + events.input_seconds;
+        let reported = *lock(&self.reported);
+        let session_seconds =
+            reported.map_or_else(|| self.started.elapsed().as_secs_f64(), |(_, s)| s);
+        let session_cost = session_seconds * self.usd_per_session_second;
+        guard::add(&self.counters.cost, session_cost);
+        if let Some((reported_audio, _)) = reported
+            && (reported_audio - metered_audio).abs() > 1.0 + 0.02 * reported_audio
+        {
+            warn!(
+                reported_audio_seconds = reported_audio,
+                metered_audio_seconds = metered_audio,
+                "the upstream's audio figure differs from the bytes relayed"
+            );
+        }
         Usage {
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
-            audio_seconds: audio_seconds + events.input_seconds,
+            audio_seconds: reported.map_or(metered_audio, |(a, _)| a),
             tts_characters,
             tts_audio_seconds: tts_audio_seconds + events.output_seconds,
             tokens: events.tokens,
             transcription_seconds: events.transcription_seconds,
+            session_seconds,
+            metered_audio_seconds: reported.map(|_| metered_audio),
             cost_usd: audio_seconds * self.usd_per_second
                 + tts_characters as f64 * self.usd_per_char
+                + session_cost
                 + events.cost_usd,
             first_response_seconds: (first_response != UNSET)
                 .then(|| first_response.saturating_sub(first_client) as f64 / 1000.0),
         }
     }
+}
+
+/// The lock, whatever a panicking holder left (the value is a plain figure).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn payload_len(msg: &Message) -> usize {

@@ -540,6 +540,7 @@ proptest! {
             force_params: vec![("mip_opt_out".into(), "true".into())],
             allow_params: Some(vec!["keyterm".into(), "encoding".into()]),
             modelless_param: Some("intent"),
+            model_param: Some("model".into()),
         };
         for policy in [any_model(), strict] {
             let raw = (!absent).then_some(raw.as_str());

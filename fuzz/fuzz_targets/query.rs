@@ -129,6 +129,7 @@ fuzz_target!(|data: &[u8]| {
         force_params: vec![("mip_opt_out".into(), "true & sure".into())],
         allow_params: None,
         modelless_param: Some("intent"),
+        model_param: Some("model".into()),
     };
     let allowlisted = QueryPolicy {
         allow_params: Some(vec!["keyterm".into(), "Encoding".into()]),

@@ -58,13 +58,15 @@ impl Default for MetricsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricesConfig {
-    /// `/v1/listen` (Nova) price per audio minute, USD.
+    /// Streaming speech-to-text price per audio minute, USD: `/v1/listen` (Nova), and the
+    /// speech-to-text routes of other APIs (ElevenLabs Scribe, Cartesia, generic).
     #[serde(default)]
     pub listen_usd_per_minute: f64,
     /// `/v2/listen` (Flux) price per audio minute, USD.
     #[serde(default)]
     pub flux_usd_per_minute: f64,
-    /// `/v1/speak` (Aura) price per 1,000 characters, USD.
+    /// Text-to-speech price per 1,000 characters, USD: `/v1/speak` (Aura), ElevenLabs and
+    /// Cartesia text-to-speech.
     #[serde(default)]
     pub speak_usd_per_1k_chars: f64,
     /// Realtime text input tokens not served from cache, USD per million.
@@ -94,6 +96,10 @@ pub struct PricesConfig {
     /// Input transcription billed by duration, USD per audio minute.
     #[serde(default)]
     pub transcription_usd_per_minute: f64,
+    /// Price per minute a session is open, USD, for APIs that bill connection time
+    /// (AssemblyAI Universal Streaming) or a generic upstream priced by time.
+    #[serde(default)]
+    pub session_usd_per_minute: f64,
 }
 
 impl PricesConfig {
@@ -112,10 +118,11 @@ impl PricesConfig {
         transcription_input_usd_per_1m_tokens: 0.0,
         transcription_output_usd_per_1m_tokens: 0.0,
         transcription_usd_per_minute: 0.0,
+        session_usd_per_minute: 0.0,
     };
 
     /// Every price, for checks that apply to all of them.
-    pub fn all(&self) -> [f64; 12] {
+    pub fn all(&self) -> [f64; 13] {
         [
             self.listen_usd_per_minute,
             self.flux_usd_per_minute,
@@ -129,6 +136,7 @@ impl PricesConfig {
             self.transcription_input_usd_per_1m_tokens,
             self.transcription_output_usd_per_1m_tokens,
             self.transcription_usd_per_minute,
+            self.session_usd_per_minute,
         ]
     }
 }

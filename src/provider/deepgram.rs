@@ -80,6 +80,11 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     tts_output: ("linear16", 24_000.0),
     modelless_param: None,
     unsupported: |_| None,
+    model_param: Some("model"),
+    query_credentials: &[],
+    message_credentials: &[],
+    farewell: None,
+    audio_rate: None,
 };
 
 /// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`

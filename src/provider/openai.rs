@@ -67,6 +67,11 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     // `?intent=transcription` opens a transcription session, which takes no `model`
     modelless_param: Some("intent"),
     unsupported: beta_opt_in,
+    model_param: Some("model"),
+    query_credentials: &[],
+    message_credentials: &[],
+    farewell: None,
+    audio_rate: None,
 };
 
 /// The retired beta interface's opt-ins (header `OpenAI-Beta: realtime=v1`, subprotocol

@@ -38,7 +38,8 @@ struct Leg {
 
 impl Leg {
     /// Copies from `src` to `dst` until one of them is not ready (`Pending`) or the direction
-    /// ends; `seen` is called with each data message as it is read, and a message it refuses
+    /// ends; `seen` is called with each data message as it is read (it may rewrite it: a
+    /// credential field taken out), and a message it refuses
     /// (returning the reply) is not forwarded: the direction then stops until the reply is
     /// taken from [`Leg::refused`].
     fn poll<S, D>(
@@ -46,7 +47,7 @@ impl Leg {
         cx: &mut Context<'_>,
         src: &mut S,
         dst: &mut D,
-        mut seen: impl FnMut(&Message) -> Result<(), Message>,
+        mut seen: impl FnMut(&mut Message) -> Result<(), Message>,
     ) -> Poll<End>
     where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
@@ -74,10 +75,10 @@ impl Leg {
                 continue;
             }
             match Pin::new(&mut *src).poll_next(cx) {
-                Poll::Ready(Some(Ok(msg))) => match msg {
+                Poll::Ready(Some(Ok(mut msg))) => match msg {
                     Message::Text(_) | Message::Binary(_) => {
                         self.data = true;
-                        if let Err(reply) = seen(&msg) {
+                        if let Err(reply) = seen(&mut msg) {
                             self.refused = Some(reply);
                             return self.poll_flush(cx, dst);
                         }
@@ -171,8 +172,8 @@ where
     };
     let (mut up, mut down) = (Leg::default(), Leg::default());
     let rules = &opts.rules;
-    let client_seen = |msg: &Message| meter.client_message(msg, rules);
-    let upstream_seen = |msg: &Message| {
+    let client_seen = |msg: &mut Message| meter.client_message(msg, rules);
+    let upstream_seen = |msg: &mut Message| {
         meter.upstream_message(msg);
         Ok(())
     };

@@ -101,6 +101,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         idle_timeout: Duration::from_secs(3600),
         keepalive: None,
         max_message_bytes: 5,
+        farewell: None,
     }
 }
 
@@ -296,5 +297,6 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     task.await.unwrap();
 }
 
+mod farewell;
 mod refusal;
 mod timing;

@@ -11,8 +11,20 @@ use std::borrow::Cow;
 
 use super::{QueryPolicy, decode};
 
-/// Query parameters that carry credentials (compared normalised): never forwarded upstream.
-pub const CREDENTIAL_PARAMS: [&str; 3] = ["token", "access_token", "api_key"];
+/// Query parameters that carry credentials (compared normalised), on any provider's API: never
+/// forwarded upstream. Browser SDKs put their credential in `token` (ElevenLabs Scribe,
+/// AssemblyAI), `single_use_token` (ElevenLabs text-to-speech), `access_token` or `api_key`
+/// (Cartesia), `jwt` (Speechmatics); the others are spellings some APIs also read.
+pub const CREDENTIAL_PARAMS: [&str; 8] = [
+    "token",
+    "access_token",
+    "api_key",
+    "single_use_token",
+    "jwt",
+    "authorization",
+    "xi-api-key",
+    "xi_api_key",
+];
 
 /// Characters no server should see in a name but some ignore: soft hyphen, zero-width space
 /// and joiners, direction marks and overrides, word joiner and invisible operators, BOM.
@@ -56,6 +68,19 @@ pub fn is_credential(name: &str) -> bool {
     CREDENTIAL_PARAMS.contains(&name)
 }
 
+/// The first value of any of `names` (compared normalised) in a raw query, percent-decoded:
+/// where a browser SDK put its credential. Empty values count as absent.
+pub fn credential(raw: Option<&str>, names: &[&str]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    raw.unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, v)| !v.is_empty() && names.contains(&name(k).as_str()))
+        .map(|(_, v)| decode(v).into_owned())
+}
+
 /// Whether a configured list (any spelling) holds this normalised name.
 pub fn listed(list: &[String], name: &str) -> bool {
     list.iter().any(|entry| normalise(entry) == name)
@@ -76,6 +101,20 @@ impl QueryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_credential_is_found_under_any_spelling_and_decoded() {
+        let names = ["token", "single_use_token"];
+        assert_eq!(credential(Some("a=1&TOKEN=x%2By&b=2"), &names).as_deref(), Some("x+y"));
+        assert_eq!(credential(Some("single_use_token%00=s"), &names).as_deref(), Some("s"));
+        assert_eq!(credential(Some("token=&single_use_token=t"), &names).as_deref(), Some("t"));
+        assert_eq!(credential(Some("tokens=x&api_key=k"), &names), None);
+        assert_eq!(credential(Some("token=x"), &[]), None);
+        assert_eq!(credential(None, &names), None);
+        for n in ["jwt", "xi-api-key", "xi_api_key", "authorization", "single_use_token"] {
+            assert!(is_credential(&name(&n.to_uppercase())), "{n}");
+        }
+    }
 
     #[test]
     fn smuggled_spellings_normalise_to_the_plain_name() {

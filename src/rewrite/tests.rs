@@ -310,3 +310,22 @@ fn a_modelless_param_without_a_model_sends_no_model_upstream() {
         "model=nova-3&intent=transcription"
     );
 }
+
+#[test]
+fn the_model_parameter_is_the_apis_own_name() {
+    let mut p = policy(&["scribe*"]);
+    p.default_model = "scribe_v2_realtime".into();
+    p.model_param = Some("model_id".into());
+    let q = ClientQuery::parse(Some("a=1&model_id=scribe_v1&model=x"), &p).unwrap();
+    assert_eq!(q.model, "scribe_v1");
+    let mapped = q.mapped(&AliasTable::default(), &p).unwrap();
+    assert_eq!(q.render(&mapped, &p), "a=1&model_id=scribe_v1&model=x");
+    assert!(ClientQuery::parse(Some("model_id=a&MODEL_ID=b"), &p).is_err());
+    // an API naming no model in its URL: the default is the session's, nothing is added
+    p.model_param = None;
+    let q = ClientQuery::parse(Some("model=x"), &p).unwrap();
+    assert_eq!(q.model, "scribe_v2_realtime");
+    assert!(!q.names_model());
+    let mapped = q.mapped(&AliasTable::default(), &p).unwrap();
+    assert_eq!(q.render(&mapped, &p), "model=x");
+}

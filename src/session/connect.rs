@@ -32,9 +32,9 @@ pub(super) struct Connected {
 pub(super) async fn connect_upstream(
     shared: &Shared,
     route: &Route,
-    query: &ClientQuery<'_>,
-    headers: &HeaderMap,
+    request: Request<'_>,
 ) -> Result<Connected, Reject> {
+    let Request { query, .. } = request;
     let mapped: Vec<MappedModel> = route
         .upstreams
         .iter()
@@ -73,9 +73,9 @@ pub(super) async fn connect_upstream(
         let target = Target {
             upstream,
             mapped,
-            query,
+            request,
         };
-        match attempt_upstream(shared, route, target, headers, attempt).await {
+        match attempt_upstream(shared, route, target, attempt).await {
             Ok((socket, request_id)) => {
                 if !Arc::ptr_eq(upstream, route.primary()) {
                     metrics
@@ -97,12 +97,20 @@ pub(super) async fn connect_upstream(
     Err(last.into())
 }
 
-/// Where one attempt goes: the upstream, the model mapped for it, the client's query.
+/// What the client asked for: its query, the route's path captures, its headers.
+#[derive(Clone, Copy)]
+pub(super) struct Request<'a> {
+    pub(super) query: &'a ClientQuery<'a>,
+    pub(super) captures: &'a [(&'a str, &'a str)],
+    pub(super) headers: &'a HeaderMap,
+}
+
+/// Where one attempt goes: the upstream, the model mapped for it, the client's request.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     upstream: &'a Upstream,
     mapped: &'a MappedModel,
-    query: &'a ClientQuery<'a>,
+    request: Request<'a>,
 }
 
 /// One connect attempt, with its metrics and breaker bookkeeping.
@@ -110,15 +118,19 @@ async fn attempt_upstream(
     shared: &Shared,
     route: &Route,
     target: Target<'_>,
-    headers: &HeaderMap,
     timeout: Duration,
 ) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
     let Target {
         upstream,
         mapped,
-        query,
+        request,
     } = target;
-    let url = upstream.url(route.kind, &query.render(mapped, &route.policy));
+    let Request {
+        query,
+        captures,
+        headers,
+    } = request;
+    let url = upstream.url(route.kind, captures, &query.render(mapped, &route.policy));
     let api = crate::provider::client_api(route.kind);
     let request = upstream.request(&url, headers, api)?;
     let started = Instant::now();

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::info;
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, info};
 
 use super::{Accepted, RouteState};
 use crate::metrics::close_code_label;
@@ -15,9 +17,15 @@ use crate::usage::{self, Meter, Usage};
 /// Log target of the per-session usage record.
 pub(crate) const USAGE_TARGET: &str = "voxrelay::usage";
 
-/// Relays one upgraded session and records how it ended.
-pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: Accepted) {
-    let Some(socket) = accepted.socket.take() else {
+/// Relays one upgraded session and records how it ended; `first`, a client message already
+/// read (the one that carried the credential), goes upstream first and is metered like any.
+pub(super) async fn run(
+    state: RouteState,
+    client: ClientSocket,
+    mut accepted: Accepted,
+    first: Option<Message>,
+) {
+    let Some(mut socket) = accepted.socket.take() else {
         return;
     };
     let shared = &state.shared;
@@ -46,6 +54,15 @@ pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: A
     ));
     let started = Instant::now();
     info!("session started");
+    if let Some(mut first) = first {
+        match meter.client_message(&mut first, &accepted.rules) {
+            Ok(()) => {
+                // a failed send shows up as the upstream's end in the relay
+                let _ = socket.send(first).await;
+            }
+            Err(_) => debug!("first message refused by the session's rules"),
+        }
+    }
     let opts = RelayOptions {
         meter: meter.clone(),
         rules: std::mem::take(&mut accepted.rules),
@@ -59,6 +76,7 @@ pub(super) async fn run(state: RouteState, client: ClientSocket, mut accepted: A
         }),
         max_message_bytes: shared.server.max_message_bytes,
         shutdown: shared.sessions_stop.clone(),
+        farewell: crate::provider::client_api(state.route.kind).farewell,
     };
     let outcome = relay(client, socket, opts).await;
     active.dec();
@@ -111,6 +129,8 @@ fn record_usage(
         transcription_input_tokens = usage.tokens.transcription_input,
         transcription_output_tokens = usage.tokens.transcription_output,
         transcription_seconds = usage.transcription_seconds,
+        session_seconds = usage.session_seconds,
+        metered_audio_seconds = usage.metered_audio_seconds,
         estimated_cost_usd = usage.cost_usd,
         outcome = outcome.label,
         closed_by = outcome.ended_by.as_str(),

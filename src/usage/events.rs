@@ -71,7 +71,10 @@ impl Meter {
             UpstreamUsage::TranscriptionSeconds(seconds) => {
                 guard::add(&self.counters.cost, events.transcription(seconds));
             }
-            UpstreamUsage::Nothing | UpstreamUsage::Audio(_) | UpstreamUsage::Formats(_) => {}
+            UpstreamUsage::Nothing
+            | UpstreamUsage::Audio(_)
+            | UpstreamUsage::Formats(_)
+            | UpstreamUsage::Reported { .. } => {}
         }
     }
 }

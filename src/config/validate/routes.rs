@@ -38,9 +38,13 @@ pub(super) fn routes(
         } else if !names.insert(r.name.as_str()) {
             errors.push(format!("{at}.name: duplicate route name '{}'", r.name));
         }
-        if !r.path.starts_with('/') || r.path.contains(['?', '#', '{', '}', '*']) {
+        let bad_capture = r.path.split('/').any(|seg| {
+            seg.contains(['{', '}']) && crate::route::capture_name(seg).is_none()
+        });
+        if !r.path.starts_with('/') || r.path.contains(['?', '#', '*']) || bad_capture {
             errors.push(format!(
-                "{at}.path: must be an absolute path without wildcards"
+                "{at}.path: must be an absolute path without wildcards; a segment may be a \
+                 capture such as {{voice_id}}"
             ));
         } else if RESERVED_PATHS.contains(&r.path.as_str()) {
             errors.push(format!(
@@ -94,6 +98,11 @@ pub(super) fn routes(
                     u.name,
                     r.kind.as_str()
                 ));
+            } else if let Some(missing) = missing_capture((u.provider.path)(r.kind), &r.path) {
+                errors.push(format!(
+                    "{at}.path: upstream '{}' needs the segment {{{missing}}} in the path",
+                    u.name
+                ));
             }
         }
         let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
@@ -127,10 +136,24 @@ pub(super) fn routes(
                         .as_ref()
                         .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
                     modelless_param: client_api(r.kind).modelless_param,
+                    model_param: client_api(r.kind).model_param.map(Into::into),
                 },
                 workers_ai: serves_own_paths[i],
             }));
         }
     }
     out
+}
+
+/// A capture the upstream path template uses that the route's path does not capture.
+fn missing_capture<'a>(template: &'a str, route_path: &str) -> Option<&'a str> {
+    template
+        .split('/')
+        .filter_map(crate::route::capture_name)
+        .find(|name| {
+            !route_path
+                .split('/')
+                .filter_map(crate::route::capture_name)
+                .any(|n| n == *name)
+        })
 }
