@@ -185,6 +185,33 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
+    /// Price per audio minute of this kind's speech-to-text audio (0 where audio is not what
+    /// is billed).
+    pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
+        match self {
+            Self::Listen => prices.listen_usd_per_minute,
+            Self::Flux => prices.flux_usd_per_minute,
+            Self::Speak | Self::Realtime => 0.0,
+        }
+    }
+
+    /// Whether the route synthesizes speech: characters in, audio out.
+    pub(crate) fn synthesizes(self) -> bool {
+        match self {
+            Self::Speak => true,
+            Self::Listen | Self::Flux | Self::Realtime => false,
+        }
+    }
+
+    /// Whether the route's audio travels inside JSON events (base64), metered at the
+    /// session's formats (`usage::events`) rather than as binary frames.
+    pub(crate) fn audio_in_events(self) -> bool {
+        match self {
+            Self::Realtime => true,
+            Self::Listen | Self::Speak | Self::Flux => false,
+        }
+    }
+
     /// The name used in config files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -27,10 +27,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamConfig};
+use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
 use crate::state::Shared;
-use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
 use crate::usage::{Rates, Tokens};
 
 /// Which API an upstream speaks (`kind` in `[upstreams.<name>]`): the registry's key.
@@ -183,8 +183,6 @@ pub(crate) struct ClientApi {
 /// Reads the session's audio rate (bytes per second) from its query, or refuses a bad format.
 pub(crate) type AudioRateFn =
     fn(RouteKind, &ClientQuery<'_>, &QueryPolicy) -> Result<Option<f64>, RewriteError>;
-
-
 
 /// Why a handshake asks for something the client API cannot relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -164,8 +164,11 @@ where
     if let (Some(text), First::Ended(Source::Client, _)) = (opts.farewell, &first)
         && !opts.meter.finished_by_client()
     {
-        let _ = tokio::time::timeout(opts.close_timeout, farewell(&mut upstream, text, &opts.meter))
-            .await;
+        let _ = tokio::time::timeout(
+            opts.close_timeout,
+            farewell(&mut upstream, text, &opts.meter),
+        )
+        .await;
     }
     let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
     // both sides close at once; a side that stopped reading cannot hold the session past the

@@ -279,7 +279,10 @@ impl<'q> ClientQuery<'q> {
                 None => forced.push((k, name, v, false)),
             }
         }
-        let model = pair(policy.model_param.as_deref().unwrap_or("model"), &mapped.model);
+        let model = pair(
+            policy.model_param.as_deref().unwrap_or("model"),
+            &mapped.model,
+        );
         let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(self.pairs.len() + forced.len() + 1);
         for (i, (key, raw)) in self.pairs.iter().enumerate() {
             if i == self.model_at && self.send_model {

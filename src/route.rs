@@ -62,7 +62,10 @@ pub(crate) type Captures<'a> = Vec<(&'a str, &'a str)>;
 /// The client's path segments where the route's path has `{name}`
 /// (`/v1/text-to-speech/{voice_id}/stream-input`). Each must be plain unreserved characters,
 /// so nothing but an id can reach an upstream path.
-pub(crate) fn captures<'a>(route_path: &'a str, path: &'a str) -> Result<Captures<'a>, RewriteError> {
+pub(crate) fn captures<'a>(
+    route_path: &'a str,
+    path: &'a str,
+) -> Result<Captures<'a>, RewriteError> {
     let mut out = Vec::new();
     if !route_path.contains('{') {
         return Ok(out);

@@ -20,13 +20,13 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, debug, info, info_span};
 
 use crate::auth::{Access, AuthError, Credential};
-use crate::secret::Secret;
 use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::relay::message::ClientSocket;
 use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
+use crate::secret::Secret;
 use crate::state::Shared;
 use crate::upstream::{Upstream, UpstreamSocket};
 use crate::usage::format::AudioFormat;

@@ -111,11 +111,7 @@ impl Meter {
         prices: &PricesConfig,
         [route, upstream, client]: [&str; 3],
     ) -> Self {
-        let per_minute = match kind {
-            RouteKind::Listen => prices.listen_usd_per_minute,
-            RouteKind::Flux => prices.flux_usd_per_minute,
-            RouteKind::Speak | RouteKind::Realtime => 0.0,
-        };
+        let per_minute = kind.audio_usd_per_minute(prices);
         let counters = Counters {
             up: metrics.flow(route, CLIENT_TO_UPSTREAM),
             down: metrics.flow(route, UPSTREAM_TO_CLIENT),
@@ -133,10 +129,12 @@ impl Meter {
                 .with_label_values(&[route, upstream, client]),
             first_response: metrics.first_response_seconds.with_label_values(&[route]),
         };
-        let events = (kind == RouteKind::Realtime).then(|| {
-            // audio in the client API's output format both ways until the session says otherwise
-            let (encoding, rate) = provider::client_api(kind).tts_output;
-            let default_rate = bytes_per_sample(encoding).map_or(rate, |w| w * rate);
+        let events = kind.audio_in_events().then(|| {
+            // audio at the handshake's format, else the client API's output format, both ways
+            // until the session says otherwise
+            let (encoding, api_rate) = provider::client_api(kind).tts_output;
+            let api_rate = bytes_per_sample(encoding).map_or(api_rate, |w| w * api_rate);
+            let default_rate = rate.unwrap_or(api_rate);
             Box::new(EventMeter::new(
                 metrics,
                 default_rate,
@@ -295,7 +293,7 @@ impl Meter {
             guard::add(&self.counters.cost, container_seconds * self.usd_per_second);
         }
         let raw_seconds = match self.rate {
-            Some(rate) if self.kind != RouteKind::Speak => {
+            Some(rate) if !self.kind.synthesizes() => {
                 self.raw_audio_bytes.load(Ordering::Relaxed) as f64 / rate
             }
             _ => 0.0,
@@ -303,7 +301,7 @@ impl Meter {
         let audio_seconds = raw_seconds + container_seconds;
         let tts_characters = self.tts_chars.load(Ordering::Relaxed);
         let tts_audio_seconds = match (self.kind, self.rate) {
-            (RouteKind::Speak, Some(rate)) => {
+            (kind, Some(rate)) if kind.synthesizes() => {
                 self.tts_audio_bytes.load(Ordering::Relaxed) as f64 / rate
             }
             _ => 0.0,

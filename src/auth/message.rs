@@ -96,16 +96,28 @@ mod tests {
 
     #[test]
     fn messages_without_the_fields_pass_unparsed() {
-        assert_eq!(take(r#"{"text":"Hello world "}"#, &FIELDS), InMessage::Absent);
+        assert_eq!(
+            take(r#"{"text":"Hello world "}"#, &FIELDS),
+            InMessage::Absent
+        );
         // the name as a value or nested is not a credential field
         assert_eq!(take(r#"{"text":"xi_api_key"}"#, &FIELDS), InMessage::Absent);
-        assert_eq!(take(r#"{"a":{"xi_api_key":"k"}}"#, &FIELDS), InMessage::Absent);
+        assert_eq!(
+            take(r#"{"a":{"xi_api_key":"k"}}"#, &FIELDS),
+            InMessage::Absent
+        );
         assert_eq!(take("not json", &FIELDS), InMessage::Absent);
     }
 
     #[test]
     fn a_mentioned_field_in_a_broken_message_is_unreadable() {
-        assert_eq!(take(r#"{"xi_api_key":"k", oops"#, &FIELDS), InMessage::Unreadable);
-        assert_eq!(take(r#"["xi_api_key","k"]"#, &FIELDS), InMessage::Unreadable);
+        assert_eq!(
+            take(r#"{"xi_api_key":"k", oops"#, &FIELDS),
+            InMessage::Unreadable
+        );
+        assert_eq!(
+            take(r#"["xi_api_key","k"]"#, &FIELDS),
+            InMessage::Unreadable
+        );
     }
 }

@@ -116,7 +116,8 @@ fn the_client_api_meters_audio_frames_and_speak_characters() {
     use crate::route::ModelRules;
     use tokio_tungstenite::tungstenite::Message;
     let rules = ModelRules::default();
-    let client_usage = |kind, msg: &Message| client_message(kind, &mut msg.clone(), &rules).unwrap();
+    let client_usage =
+        |kind, msg: &Message| client_message(kind, &mut msg.clone(), &rules).unwrap();
     let audio = Message::Binary(vec![0; 320].into());
     let speak = Message::Text(r#"{"type":"Speak","text":"Héllo"}"#.into());
     let flush = Message::Text(r#"{"type":"Flush"}"#.into());

@@ -105,13 +105,28 @@ mod tests {
     #[test]
     fn a_query_credential_is_found_under_any_spelling_and_decoded() {
         let names = ["token", "single_use_token"];
-        assert_eq!(credential(Some("a=1&TOKEN=x%2By&b=2"), &names).as_deref(), Some("x+y"));
-        assert_eq!(credential(Some("single_use_token%00=s"), &names).as_deref(), Some("s"));
-        assert_eq!(credential(Some("token=&single_use_token=t"), &names).as_deref(), Some("t"));
+        assert_eq!(
+            credential(Some("a=1&TOKEN=x%2By&b=2"), &names).as_deref(),
+            Some("x+y")
+        );
+        assert_eq!(
+            credential(Some("single_use_token%00=s"), &names).as_deref(),
+            Some("s")
+        );
+        assert_eq!(
+            credential(Some("token=&single_use_token=t"), &names).as_deref(),
+            Some("t")
+        );
         assert_eq!(credential(Some("tokens=x&api_key=k"), &names), None);
         assert_eq!(credential(Some("token=x"), &[]), None);
         assert_eq!(credential(None, &names), None);
-        for n in ["jwt", "xi-api-key", "xi_api_key", "authorization", "single_use_token"] {
+        for n in [
+            "jwt",
+            "xi-api-key",
+            "xi_api_key",
+            "authorization",
+            "single_use_token",
+        ] {
             assert!(is_credential(&name(&n.to_uppercase())), "{n}");
         }
     }

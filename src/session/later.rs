@@ -34,7 +34,9 @@ pub(super) struct Pending {
 pub(super) fn upgrade(state: RouteState, ws: WebSocketUpgrade, pending: Pending) -> Response {
     let span = tracing::Span::current();
     ws.on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
-        .on_upgrade(move |socket| set_up(state, ClientSocket::new(socket), pending).instrument(span))
+        .on_upgrade(move |socket| {
+            set_up(state, ClientSocket::new(socket), pending).instrument(span)
+        })
         .into_response()
 }
 
@@ -63,7 +65,9 @@ async fn set_up(state: RouteState, mut client: ClientSocket, pending: Pending) {
     }
     .await;
     match admitted {
-        Ok((accepted, text)) => run(state, client, accepted, Some(Message::Text(text.into()))).await,
+        Ok((accepted, text)) => {
+            run(state, client, accepted, Some(Message::Text(text.into()))).await
+        }
         Err(reject) => refuse(&state, client, &pending.session_id, reject).await,
     }
 }
@@ -104,6 +108,8 @@ async fn refuse(state: &RouteState, mut client: ClientSocket, session_id: &str, 
     let _ = client.send(Message::Text(body.to_string().into())).await;
     let _ = client.send(close(code, &message)).await;
     let wait = state.shared.server.close_timeout;
-    let _ = tokio::time::timeout(wait, async { while let Some(Ok(_)) = client.next().await {} })
-        .await;
+    let _ = tokio::time::timeout(wait, async {
+        while let Some(Ok(_)) = client.next().await {}
+    })
+    .await;
 }

@@ -37,20 +37,22 @@ pub(crate) fn audio_rate(
     sample_rate: Option<u32>,
     channels: Option<u32>,
 ) -> Option<f64> {
-    let (encoding, default_rate) = match kind {
-        RouteKind::Speak => {
-            let (default_encoding, default_rate) = crate::provider::CLIENT_API.tts_output;
-            (encoding.unwrap_or(default_encoding), default_rate)
-        }
-        RouteKind::Listen | RouteKind::Flux => (encoding?, STT_DEFAULT_SAMPLE_RATE),
-        // its audio travels inside events, metered at the session's formats (`usage::events`)
-        RouteKind::Realtime => return None,
+    // audio inside events is metered at the session's formats (`usage::events`)
+    if kind.audio_in_events() {
+        return None;
+    }
+    let (encoding, default_rate) = if kind.synthesizes() {
+        let (default_encoding, default_rate) = crate::provider::client_api(kind).tts_output;
+        (encoding.unwrap_or(default_encoding), default_rate)
+    } else {
+        (encoding?, STT_DEFAULT_SAMPLE_RATE)
     };
     let width = bytes_per_sample(encoding)?;
     let rate = sample_rate.map_or(default_rate, f64::from);
-    let channels = match kind {
-        RouteKind::Speak => 1.0,
-        _ => channels.map_or(1.0, f64::from),
+    let channels = if kind.synthesizes() {
+        1.0
+    } else {
+        channels.map_or(1.0, f64::from)
     };
     let bytes_per_second = rate * channels * width;
     (bytes_per_second.is_finite() && bytes_per_second >= 1.0).then_some(bytes_per_second)

@@ -64,11 +64,13 @@ fn stt_audio_seconds_and_cost_follow_the_bytes() {
         &crate::provider::cloudflare::PRICES,
     );
     for _ in 0..30 {
-        let _ = meter.client_message(&mut Message::Binary(Bytes::from(vec![0u8; SECOND_16K_MONO * 2])),
+        let _ = meter.client_message(
+            &mut Message::Binary(Bytes::from(vec![0u8; SECOND_16K_MONO * 2])),
             &ModelRules::default(),
         );
     }
-    let _ = meter.client_message(&mut Message::Text(r#"{"type":"KeepAlive"}"#.into()),
+    let _ = meter.client_message(
+        &mut Message::Text(r#"{"type":"KeepAlive"}"#.into()),
         &ModelRules::default(),
     );
     let usage = meter.finish();
@@ -91,7 +93,8 @@ fn containers_are_timed_by_the_clock() {
         None,
         &crate::provider::cloudflare::PRICES,
     );
-    let _ = meter.client_message(&mut Message::Binary(Bytes::from_static(b"OggS....")),
+    let _ = meter.client_message(
+        &mut Message::Binary(Bytes::from_static(b"OggS....")),
         &ModelRules::default(),
     );
     std::thread::sleep(std::time::Duration::from_millis(30));
@@ -109,10 +112,12 @@ fn tts_counts_characters_and_received_audio() {
         Some(48_000.0),
         &crate::provider::cloudflare::PRICES,
     );
-    let _ = meter.client_message(&mut Message::Text(r#"{"type":"Speak","text":"Héllo wörld"}"#.into()),
+    let _ = meter.client_message(
+        &mut Message::Text(r#"{"type":"Speak","text":"Héllo wörld"}"#.into()),
         &ModelRules::default(),
     );
-    let _ = meter.client_message(&mut Message::Text(r#"{"type":"Flush"}"#.into()),
+    let _ = meter.client_message(
+        &mut Message::Text(r#"{"type":"Flush"}"#.into()),
         &ModelRules::default(),
     );
     meter.upstream_message(&Message::Binary(Bytes::from(vec![0u8; 24_000])));
@@ -204,7 +209,8 @@ fn realtime_audio_follows_the_session_formats_and_tokens_are_priced() {
 #[test]
 fn deepgram_routes_have_no_token_series() {
     let (m, meter) = meter(RouteKind::Listen, Some(32_000.0), &PricesConfig::UNKNOWN);
-    let _ = meter.client_message(&mut Message::Text(
+    let _ = meter.client_message(
+        &mut Message::Text(
             r#"{"type":"response.done","response":{"usage":{"input_tokens":5}}}"#.into(),
         ),
         &ModelRules::default(),

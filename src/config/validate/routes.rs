@@ -38,9 +38,10 @@ pub(super) fn routes(
         } else if !names.insert(r.name.as_str()) {
             errors.push(format!("{at}.name: duplicate route name '{}'", r.name));
         }
-        let bad_capture = r.path.split('/').any(|seg| {
-            seg.contains(['{', '}']) && crate::route::capture_name(seg).is_none()
-        });
+        let bad_capture = r
+            .path
+            .split('/')
+            .any(|seg| seg.contains(['{', '}']) && crate::route::capture_name(seg).is_none());
         if !r.path.starts_with('/') || r.path.contains(['?', '#', '*']) || bad_capture {
             errors.push(format!(
                 "{at}.path: must be an absolute path without wildcards; a segment may be a \

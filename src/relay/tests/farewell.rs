@@ -19,7 +19,10 @@ async fn a_vanished_client_gets_the_farewell_sent_upstream_before_the_close() {
         .send
         .unbounded_send(Ok(Message::Binary(Bytes::from_static(b"audio"))))
         .unwrap();
-    assert_eq!(next(&mut upstream).await, Message::Binary(Bytes::from_static(b"audio")));
+    assert_eq!(
+        next(&mut upstream).await,
+        Message::Binary(Bytes::from_static(b"audio"))
+    );
     // the browser vanishes without a close frame
     client
         .send
