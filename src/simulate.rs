@@ -12,6 +12,7 @@ mod listen;
 mod openai;
 mod session;
 mod speak;
+mod speechmatics;
 mod wire;
 
 #[cfg(test)]
@@ -173,6 +174,9 @@ async fn handle(
 ) -> Response {
     if openai::serves(&uri) {
         return openai::handle(&shared, &uri, &headers, upgrade);
+    }
+    if speechmatics::serves(&uri) {
+        return speechmatics::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {
