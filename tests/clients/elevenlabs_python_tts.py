@@ -79,3 +79,6 @@ if __name__ == "__main__":
     except AssertionError as failure:
         print(f"FAILED: {failure}", file=sys.stderr)
         sys.exit(1)
+    except Exception as error:  # a refused handshake, a closed socket, a timeout
+        print(f"FAILED: {error!r}", file=sys.stderr)
+        sys.exit(1)
