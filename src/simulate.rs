@@ -6,12 +6,14 @@
 //! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
 //! credentials and header values are never logged.
 
+mod elevenlabs;
 mod flux;
 mod handshake;
 mod listen;
 mod openai;
 mod session;
 mod speak;
+mod speechmatics;
 mod wire;
 
 #[cfg(test)]
@@ -173,6 +175,12 @@ async fn handle(
 ) -> Response {
     if openai::serves(&uri) {
         return openai::handle(&shared, &uri, &headers, upgrade);
+    }
+    if speechmatics::serves(&uri) {
+        return speechmatics::handle(&shared, &uri, &headers, upgrade);
+    }
+    if elevenlabs::serves(&uri) {
+        return elevenlabs::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {

@@ -6,6 +6,7 @@ mod openai;
 mod openai_errors;
 mod openai_flow;
 mod speak;
+mod speechmatics;
 mod upgrade;
 
 use std::time::Duration;

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The official ElevenLabs SDK clients against an ElevenLabs-compatible endpoint (a voxrelay route,
+# or voxrelay's simulator), each taking its target from ELEVENLABS_BASE_URL / ELEVENLABS_CREDENTIAL:
+#   python-scribe   elevenlabs (Python) speech_to_text.realtime      tests/clients/elevenlabs_python_scribe.py
+#   python-tts      elevenlabs (Python) text_to_speech.convert_realtime, wss:// only
+#                                                                    tests/clients/elevenlabs_python_tts.py
+#   node-scribe     @elevenlabs/elevenlabs-js speechToText.realtime  tests/clients/elevenlabs_node_scribe.mjs
+#   browser-scribe  @elevenlabs/client Scribe.connect in headless Chromium (bundled with esbuild)
+#                                                                    tests/clients/elevenlabs_browser_scribe.mjs
+# Each prints one JSON line {"client","sent_audio_bytes","sent_chars","received_audio_bytes",
+# "transcript",…}; this script collects them into $ELEVENLABS_SUMMARY (if set) and prints them.
+#
+#   scripts/clients/elevenlabs.sh --simulate [CLIENT...]
+#       starts `target/debug/voxrelay simulate --listen 127.0.0.1:0` (no key; built if missing),
+#       runs the clients against it with ELEVENLABS_SIMULATED=1 (exact transcripts and audio
+#       lengths), python-tts through a throwaway TLS front (support/elevenlabs_tls_front.mjs and
+#       scripts/make-test-cert.sh, trusted with SSL_CERT_FILE)
+#   scripts/clients/elevenlabs.sh BASE_URL CREDENTIAL [CLIENT...]
+#       (or ELEVENLABS_BASE_URL / ELEVENLABS_CREDENTIAL in the environment) against that endpoint;
+#       python-tts is skipped with a message unless BASE_URL is https://. Pass SSL_CERT_FILE (Python)
+#       and NODE_EXTRA_CA_CERTS (Node) for a private CA, ELEVENLABS_SIMULATED=1 when the endpoint's
+#       upstream is the simulator.
+# Exits non-zero if any client fails. Every step is time-bounded; what it starts is stopped by pid.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ALL=(python-scribe python-tts node-scribe browser-scribe)
+SIMULATE=0
+if [ "${1:-}" = --simulate ]; then
+    SIMULATE=1
+    shift
+elif [ $# -ge 2 ] && [[ $1 == http://* || $1 == https://* ]]; then
+    ELEVENLABS_BASE_URL=$1 ELEVENLABS_CREDENTIAL=$2
+    shift 2
+fi
+CLIENTS=("$@")
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=("${ALL[@]}")
+for c in "${CLIENTS[@]}"; do
+    case $c in python-scribe | python-tts | node-scribe | browser-scribe) ;;
+        *) echo "unknown client: $c (one of ${ALL[*]})" >&2; exit 64 ;;
+    esac
+done
+wants() { local c; for c in "${CLIENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
+
+started=$SECONDS
+say() { printf '[elevenlabs %3ss] %s\n' "$((SECONDS - started))" "$*"; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-elevenlabs.XXXXXX")
+SIM_PID=
+FRONT_PID=
+stop() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    stop "$FRONT_PID"
+    stop "$SIM_PID"
+    if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
+        echo "--- simulator log (last 20 lines) ---" >&2
+        tail -n 20 "$WORK/simulator.log" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_line NAME PID FILE SED: the first line of FILE that SED turns into a value, while PID lives (≤ 20 s)
+wait_line() {
+    local name=$1 pid=$2 file=$3 script=$4
+    LINE_VALUE=
+    for _ in $(seq 200); do
+        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
+        [ -n "$LINE_VALUE" ] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "$name did not report its address within 20 s" >&2
+    exit 1
+}
+
+TLS_BASE_URL=
+if [ "$SIMULATE" = 1 ]; then
+    BIN=${VOXRELAY_BIN:-target/debug/voxrelay}
+    if [ -z "${VOXRELAY_BIN:-}" ]; then
+        say "cargo build -p voxrelay"
+        timeout 1800 cargo build -q -p voxrelay
+    fi
+    NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 >"$WORK/simulator.log" 2>&1 &
+    SIM_PID=$!
+    wait_line simulator "$SIM_PID" "$WORK/simulator.log" \
+        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
+    ELEVENLABS_BASE_URL=http://$LINE_VALUE
+    ELEVENLABS_CREDENTIAL=voxrelay-simulated-key-$$
+    export ELEVENLABS_SIMULATED=1
+    say "simulator (pid $SIM_PID) on $LINE_VALUE"
+    if wants python-tts; then
+        scripts/make-test-cert.sh "$WORK/tls"
+        node tests/clients/support/elevenlabs_tls_front.mjs "$LINE_VALUE" "$WORK/tls" >"$WORK/front.log" 2>&1 &
+        FRONT_PID=$!
+        wait_line tls-front "$FRONT_PID" "$WORK/front.log" 's/^{"tls_front":"\([0-9.]*:[0-9]*\)"}$/\1/p'
+        TLS_BASE_URL=https://$LINE_VALUE
+        say "TLS front (pid $FRONT_PID) on $TLS_BASE_URL for python-tts"
+    fi
+fi
+: "${ELEVENLABS_BASE_URL:?give BASE_URL CREDENTIAL, --simulate, or set ELEVENLABS_BASE_URL}"
+: "${ELEVENLABS_CREDENTIAL:?give BASE_URL CREDENTIAL, --simulate, or set ELEVENLABS_CREDENTIAL}"
+export ELEVENLABS_BASE_URL ELEVENLABS_CREDENTIAL
+PYTHON=${PYTHON:-.venv-clients/bin/python}
+[ -x "$PYTHON" ] || { echo "$PYTHON is missing: run scripts/setup-test-deps.sh" >&2; exit 1; }
+[ -d tests/clients/node_modules/@elevenlabs ] || { echo "run: (cd tests/clients && npm ci)" >&2; exit 1; }
+
+failed=0
+declare -A RESULT
+# run NAME SECONDS CMD...: output in $WORK/NAME.log, its JSON line in $WORK/NAME.json
+run() {
+    local name=$1 limit=$2 t=$SECONDS rc=0
+    shift 2
+    say "$name"
+    timeout --kill-after=10 "$limit" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
+    grep '^{' "$WORK/$name.log" | tail -n 1 >"$WORK/$name.json" || true
+    if [ "$rc" = 0 ]; then
+        RESULT[$name]="ok ($((SECONDS - t)) s)"
+    else
+        RESULT[$name]="FAILED (exit $rc, $((SECONDS - t)) s)"
+        failed=1
+        echo "--- $name: last 40 lines ---" >&2
+        tail -n 40 "$WORK/$name.log" >&2
+    fi
+}
+wants python-scribe && run python-scribe 90 "$PYTHON" tests/clients/elevenlabs_python_scribe.py
+if wants python-tts; then
+    if [ -n "$TLS_BASE_URL" ]; then
+        run python-tts 90 env ELEVENLABS_BASE_URL="$TLS_BASE_URL" SSL_CERT_FILE="$WORK/tls/ca.pem" \
+            "$PYTHON" tests/clients/elevenlabs_python_tts.py
+    else
+        run python-tts 90 "$PYTHON" tests/clients/elevenlabs_python_tts.py
+    fi
+fi
+wants node-scribe && run node-scribe 90 node tests/clients/elevenlabs_node_scribe.mjs
+wants browser-scribe && run browser-scribe 180 node tests/clients/elevenlabs_browser_scribe.mjs
+
+echo
+for c in "${CLIENTS[@]}"; do
+    printf '%-16s %-18s %s\n' "$c" "${RESULT[$c]}" "$(cat "$WORK/$c.json" 2>/dev/null || true)"
+    if [ -n "${ELEVENLABS_SUMMARY:-}" ] && [ -s "$WORK/$c.json" ]; then cat "$WORK/$c.json" >>"$ELEVENLABS_SUMMARY"; fi
+done
+say "done in $((SECONDS - started)) s"
+exit "$failed"
