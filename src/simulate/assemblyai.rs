@@ -9,6 +9,7 @@
 //! Query errors (no `speech_model`, a bad `sample_rate` or `encoding`) upgrade, send
 //! `{"type":"Error","error_code":3006,…}` and close with 3006, as the v3 error table describes.
 
+mod settings;
 mod streaming;
 mod turns;
 
@@ -24,7 +25,8 @@ use uuid::Uuid;
 use super::Shared;
 use super::wire::Params;
 
-pub(super) use self::streaming::{Refusal, Settings, Streaming};
+pub(super) use self::settings::{Refusal, Settings};
+pub(super) use self::streaming::Streaming;
 
 /// Query parameter carrying a browser's temporary token.
 const TOKEN_PARAM: &str = "token";
