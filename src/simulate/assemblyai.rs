@@ -13,6 +13,9 @@ mod settings;
 mod streaming;
 mod turns;
 
+#[cfg(test)]
+mod tests;
+
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
