@@ -6,6 +6,7 @@
 //! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
 //! credentials and header values are never logged.
 
+mod assemblyai;
 mod elevenlabs;
 mod flux;
 mod handshake;
@@ -63,6 +64,7 @@ pub struct SimulatorConfig {
     pub idle_timeout: Duration,
     /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`;
     /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`); otherwise 401.
+    /// On `/v3/ws` (AssemblyAI) the raw `Authorization: <k>` and no `token` query; otherwise upgrade then close 1008.
     pub api_key: Option<String>,
 }
 
@@ -181,6 +183,9 @@ async fn handle(
     }
     if elevenlabs::serves(&uri) {
         return elevenlabs::handle(&shared, &uri, &headers, upgrade);
+    }
+    if assemblyai::serves(&uri) {
+        return assemblyai::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {

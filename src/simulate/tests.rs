@@ -1,5 +1,6 @@
 //! Test harness for the simulator (real sockets on 127.0.0.1:0) plus shutdown tests; the rest lives in submodules.
 
+mod assemblyai;
 mod flux;
 mod listen;
 mod openai;
