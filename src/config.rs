@@ -182,6 +182,8 @@ pub enum RouteKind {
     Flux,
     /// OpenAI Realtime (GA), `/v1/realtime`: conversations and transcription sessions.
     Realtime,
+    /// Any WebSocket API relayed as is, described by its upstream's config (`generic` kind).
+    Generic,
 }
 
 impl RouteKind {
@@ -189,7 +191,7 @@ impl RouteKind {
     /// is billed).
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
-            Self::Listen => prices.listen_usd_per_minute,
+            Self::Listen | Self::Generic => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak | Self::Realtime => 0.0,
         }
@@ -199,7 +201,7 @@ impl RouteKind {
     pub(crate) fn synthesizes(self) -> bool {
         match self {
             Self::Speak => true,
-            Self::Listen | Self::Flux | Self::Realtime => false,
+            Self::Listen | Self::Flux | Self::Realtime | Self::Generic => false,
         }
     }
 
@@ -208,7 +210,7 @@ impl RouteKind {
     pub(crate) fn audio_in_events(self) -> bool {
         match self {
             Self::Realtime => true,
-            Self::Listen | Self::Speak | Self::Flux => false,
+            Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
         }
     }
 
@@ -219,6 +221,7 @@ impl RouteKind {
             Self::Speak => "speak",
             Self::Flux => "flux",
             Self::Realtime => "realtime",
+            Self::Generic => "generic",
         }
     }
 }
@@ -276,6 +279,14 @@ pub struct RouteConfig {
     /// each kind that does not set it to `false`; at most one route per kind.
     #[serde(default)]
     pub workers_ai: Option<bool>,
+    /// `generic` routes: the query parameter naming the model, if the API has one (then
+    /// checked against `models` like any route's); without it the model is not in the URL.
+    #[serde(default)]
+    pub model_param: Option<String>,
+    /// `generic` routes: bytes per second of the binary audio clients send, for metering audio
+    /// seconds (e.g. 32000 for 16-bit PCM at 16 kHz); without it audio is timed by the clock.
+    #[serde(default)]
+    pub audio_bytes_per_second: Option<f64>,
 }
 
 fn default_keepalive_interval() -> Duration {

@@ -16,6 +16,7 @@
 
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
+pub(crate) mod generic;
 pub(crate) mod openai;
 
 use std::sync::Arc;
@@ -43,11 +44,19 @@ pub enum UpstreamKind {
     Cloudflare,
     /// OpenAI's Realtime API (GA), `<base>/v1/realtime`.
     OpenAi,
+    /// Any WebSocket API relayed as is, described by config (`base_url`, `path`, where the
+    /// credential goes).
+    Generic,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 3] = [Self::Deepgram, Self::Cloudflare, Self::OpenAi];
+    pub(crate) const ALL: [Self; 4] = [
+        Self::Deepgram,
+        Self::Cloudflare,
+        Self::OpenAi,
+        Self::Generic,
+    ];
 
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
@@ -55,6 +64,7 @@ impl UpstreamKind {
             Self::Deepgram => &deepgram::PROVIDER,
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
+            Self::Generic => &generic::PROVIDER,
         }
     }
 }
@@ -132,6 +142,7 @@ pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
 pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
+        RouteKind::Generic => &generic::CLIENT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -254,6 +265,7 @@ pub(crate) fn client_message(
     let msg: &Message = msg;
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
+        RouteKind::Generic => Ok(generic::client_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -288,6 +300,7 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
 pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
+        RouteKind::Generic => UpstreamUsage::Nothing,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }
