@@ -6,6 +6,7 @@
 //! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
 //! credentials and header values are never logged.
 
+mod cartesia;
 mod flux;
 mod handshake;
 mod listen;
@@ -60,7 +61,8 @@ pub struct SimulatorConfig {
     /// Close a `/v1/listen` session with 1011 NET-0001 after this long without any client frame (Deepgram: 10 s).
     pub idle_timeout: Duration,
     /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`;
-    /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`); otherwise 401.
+    /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`; on Cartesia paths
+    /// `Authorization: Bearer <k>` plus `Cartesia-Version`, and no query credential); otherwise 401 (400 for no version).
     pub api_key: Option<String>,
 }
 
@@ -173,6 +175,9 @@ async fn handle(
 ) -> Response {
     if openai::serves(&uri) {
         return openai::handle(&shared, &uri, &headers, upgrade);
+    }
+    if cartesia::serves(&uri) {
+        return cartesia::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {
