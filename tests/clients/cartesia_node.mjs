@@ -33,13 +33,18 @@ async function stt() {
   const flushed = new Promise((resolve) => ws.on("flush_done", resolve));
   const done = new Promise((resolve) => ws.on("done", resolve));
   const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+  // A refused or dropped socket ends the wait at once instead of at the timeout.
+  const early = closed.then((code) => {
+    throw new Error(`socket closed (${code}) before flush_done: ${errors.join("; ")}`);
+  });
+  early.catch(() => {});
   // Frames sent before the socket opens are queued by the SDK and flushed on open.
   for (let i = 0; i < c.FRAMES; i++) {
     ws.sendRaw(c.frame(i));
     summary.sent_audio_bytes += c.FRAME_BYTES;
   }
   ws.send("finalize");
-  await c.within(15_000, "flush_done after finalize", flushed);
+  await c.within(15_000, "flush_done after finalize", Promise.race([flushed, early]));
   ws.send("close");
   await c.within(15_000, "done after close", done);
   const code = await c.within(15_000, "the server's close", closed);

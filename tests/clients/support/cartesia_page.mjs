@@ -15,12 +15,17 @@ window.cartesiaStt = async ({ baseURL, token }) => {
   const flushed = new Promise((resolve) => ws.on("flush_done", resolve));
   const done = new Promise((resolve) => ws.on("done", resolve));
   const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+  // A refused or dropped socket ends the wait at once instead of at the timeout.
+  const early = closed.then((code) => {
+    throw new Error(`socket closed (${code}) before flush_done: ${out.errors.join("; ")}`);
+  });
+  early.catch(() => {});
   for (let i = 0; i < FRAMES; i++) {
     ws.sendRaw(frame(i));
     out.sent_audio_bytes += FRAME_BYTES;
   }
   ws.send("finalize");
-  await within(15_000, "flush_done after finalize", flushed);
+  await within(15_000, "flush_done after finalize", Promise.race([flushed, early]));
   ws.send("close");
   await within(15_000, "done after close", done);
   out.close_code = await within(15_000, "the server's close", closed);
