@@ -1,4 +1,5 @@
-//! Simulated Cartesia WebSockets: TTS (`/tts/websocket`) and manual-finalize STT (`/stt/websocket`).
+//! Simulated Cartesia WebSockets: TTS (`/tts/websocket`), manual-finalize STT (`/stt/websocket`) and STT with
+//! turn detection (`/stt/turns/websocket`).
 //!
 //! The handshake takes the credential the official SDKs send: `Authorization: Bearer <k>` plus a
 //! `Cartesia-Version` header from servers, `?access_token=` / `?api_key=` plus `?cartesia_version=` from
@@ -9,6 +10,7 @@ mod audio;
 mod auth;
 mod stt;
 mod tts;
+mod turns;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -25,11 +27,14 @@ pub(super) use self::audio::Encoding;
 pub(super) use self::auth::Refusal;
 pub(super) use self::stt::Stt;
 pub(super) use self::tts::Tts;
+pub(super) use self::turns::Turns;
 
 /// Path suffix of the TTS WebSocket.
 const TTS_PATH: &str = "/tts/websocket";
 /// Path suffix of the manual-finalize STT WebSocket.
 const STT_PATH: &str = "/stt/websocket";
+/// Path suffix of the turn-detecting STT WebSocket.
+const TURNS_PATH: &str = "/stt/turns/websocket";
 
 /// Which Cartesia WebSocket a path selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,8 @@ enum Endpoint {
     Tts,
     /// Speech to text, finalized by the client.
     Stt,
+    /// Speech to text with turn detection.
+    Turns,
 }
 
 /// The endpoint `uri` names (any prefix before it), if any.
@@ -47,6 +54,8 @@ fn endpoint(uri: &Uri) -> Option<Endpoint> {
         Some(Endpoint::Tts)
     } else if path.ends_with(STT_PATH) {
         Some(Endpoint::Stt)
+    } else if path.ends_with(TURNS_PATH) {
+        Some(Endpoint::Turns)
     } else {
         None
     }
@@ -117,6 +126,11 @@ fn accept(
             let stt = Stt::from_query(&params, request_id)?;
             let upgrade = upgrade.map_err(|_| Refusal::NOT_UPGRADE)?;
             super::start(shared, upgrade, "cartesia-stt", request_id, stt)
+        }
+        Endpoint::Turns => {
+            let turns = Turns::from_query(&params, request_id)?;
+            let upgrade = upgrade.map_err(|_| Refusal::NOT_UPGRADE)?;
+            super::start(shared, upgrade, "cartesia-turns", request_id, turns)
         }
     };
     Ok(response)

@@ -56,30 +56,7 @@ impl Stt {
         params: &Params,
         request_id: Uuid,
     ) -> Result<Self, Refusal> {
-        match params.get("model") {
-            None | Some("") => {
-                return Err(Refusal::bad_query(
-                    "`model` is required (ink-2, ink-whisper).",
-                ));
-            }
-            Some(model) if !model.starts_with("ink-") => {
-                return Err(Refusal::bad_query(
-                    "Unknown `model`: use an ink model such as ink-2 or ink-whisper.",
-                ));
-            }
-            Some(_) => {}
-        }
-        let encoding = params
-            .get("encoding")
-            .and_then(Encoding::parse)
-            .ok_or(Refusal::bad_query(
-                "`encoding` is required: pcm_s16le, pcm_s32le, pcm_f16le, pcm_f32le, pcm_mulaw or pcm_alaw.",
-            ))?;
-        let sample_rate = params
-            .get("sample_rate")
-            .and_then(|rate| rate.trim().parse::<u32>().ok())
-            .filter(|rate| SAMPLE_RATES.contains(rate))
-            .ok_or(Refusal::bad_query("`sample_rate` is required, in Hz."))?;
+        let (encoding, sample_rate) = input_format(params)?;
         let language = params
             .get("language")
             .filter(|language| !language.is_empty())
@@ -146,6 +123,35 @@ impl Stt {
             "request_id": self.request_id.to_string(),
         }))
     }
+}
+
+/// Checks `model` (an `ink-…` model) and reads the required `encoding` and `sample_rate` of an STT query.
+pub(super) fn input_format(params: &Params) -> Result<(Encoding, u32), Refusal> {
+    match params.get("model") {
+        None | Some("") => {
+            return Err(Refusal::bad_query(
+                "`model` is required (ink-2, ink-whisper).",
+            ));
+        }
+        Some(model) if !model.starts_with("ink-") => {
+            return Err(Refusal::bad_query(
+                "Unknown `model`: use an ink model such as ink-2 or ink-whisper.",
+            ));
+        }
+        Some(_) => {}
+    }
+    let encoding = params
+        .get("encoding")
+        .and_then(Encoding::parse)
+        .ok_or(Refusal::bad_query(
+            "`encoding` is required: pcm_s16le, pcm_s32le, pcm_f16le, pcm_f32le, pcm_mulaw or pcm_alaw.",
+        ))?;
+    let sample_rate = params
+        .get("sample_rate")
+        .and_then(|rate| rate.trim().parse::<u32>().ok())
+        .filter(|rate| SAMPLE_RATES.contains(rate))
+        .ok_or(Refusal::bad_query("`sample_rate` is required, in Hz."))?;
+    Ok((encoding, sample_rate))
 }
 
 impl Protocol for Stt {

@@ -7,6 +7,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use super::cartesia::send_json;
 use super::{Client, Running, assert_closed, expect_close, next_json, refused};
 use crate::simulate::SimulatorConfig;
 
@@ -213,4 +214,60 @@ async fn keyless_simulator_takes_browser_query_credentials() {
             .expect("sent");
         assert_eq!(next_json(&mut ws).await["type"], "error", "{path}");
     }
+}
+
+/// `tenths` × 100 ms of 16 kHz PCM16, a loud tone or silence.
+async fn send_pcm(ws: &mut Client, tenths: usize, loud: bool) {
+    let sample: i16 = if loud { 3_000 } else { 0 };
+    let frame: Vec<u8> = (0..1_600).flat_map(|_| sample.to_le_bytes()).collect();
+    for _ in 0..tenths {
+        ws.send(Message::Binary(frame.clone().into()))
+            .await
+            .expect("sent");
+    }
+}
+
+#[tokio::test]
+async fn turns_start_update_eager_end_resume_and_end_by_speech_and_silence() {
+    let sim = Running::default().await;
+    let path = "/stt/turns/websocket?model=ink-2&encoding=pcm_s16le&sample_rate=16000&turn_end_timeout_ms=800";
+    let (mut ws, _) = sim.connect(path).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    send_pcm(&mut ws, 5, false).await;
+    send_pcm(&mut ws, 8, true).await;
+    assert_eq!(next_json(&mut ws).await["type"], "turn.start");
+    let update = next_json(&mut ws).await;
+    assert_eq!(update["type"], "turn.update");
+    assert_eq!(update["transcript"], "the");
+    assert_eq!(next_json(&mut ws).await["transcript"], "the quick");
+    send_pcm(&mut ws, 4, false).await;
+    let eager = next_json(&mut ws).await;
+    assert_eq!(
+        (eager["type"].as_str(), eager["transcript"].as_str()),
+        (Some("turn.eager_end"), Some("the quick"))
+    );
+    send_pcm(&mut ws, 1, true).await;
+    assert_eq!(next_json(&mut ws).await["type"], "turn.resume");
+    send_pcm(&mut ws, 8, false).await;
+    assert_eq!(next_json(&mut ws).await["type"], "turn.eager_end");
+    let end = next_json(&mut ws).await;
+    assert_eq!(end["type"], "turn.end");
+    assert_eq!(end["transcript"], "the quick");
+    assert!(end["request_id"].is_string());
+    // A shorter timeout by config; close ends the open turn first.
+    send_json(
+        &mut ws,
+        serde_json::json!({"type": "config", "turn": {"end_timeout_ms": 200}}),
+    )
+    .await;
+    send_pcm(&mut ws, 4, true).await;
+    assert_eq!(next_json(&mut ws).await["type"], "turn.start");
+    assert_eq!(next_json(&mut ws).await["transcript"], "brown");
+    send_json(&mut ws, serde_json::json!({"type": "close"})).await;
+    let end = next_json(&mut ws).await;
+    assert_eq!(
+        (end["type"].as_str(), end["transcript"].as_str()),
+        (Some("turn.end"), Some("brown"))
+    );
+    assert_closed(expect_close(&mut ws).await, 1000, "");
 }
