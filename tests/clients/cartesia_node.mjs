@@ -1,6 +1,7 @@
 // @cartesia/cartesia-js 4.2.0 in Node against a Cartesia-compatible base URL (voxrelay, or the
 // simulator directly): STT over client.stt.manualFinalize.websocket() (the SDK keeps ws:// for an
-// http:// base URL) streaming 3 s of PCM16 16 kHz, `finalize`, `close`; then TTS over
+// http:// base URL) streaming 3 s of PCM16 16 kHz, `finalize`, `close`; STT with turn detection over
+// client.stt.autoFinalize.websocket() (speech, silence, `turn.end`, `close`); then TTS over
 // client.tts.websocket(), which the SDK always dials as wss:// — so with an http:// base URL the
 // TTS half is skipped with a message, and with https:// the CA comes from NODE_EXTRA_CA_CERTS.
 //
@@ -59,6 +60,32 @@ async function stt() {
   assert.ok(Math.abs(duration - 3) < 0.05, `final durations add up to 3 s, got ${duration}`);
 }
 
+// STT with turn detection: 2 s of tone then 1.2 s of silence (the simulator ends a turn after 1 s of it).
+async function turns() {
+  const ws = client.stt.autoFinalize.websocket({ ...c.STT_PARAMS, turn_end_timeout_ms: 1000 });
+  const events = [];
+  const errors = [];
+  ws.on("error", (error) => errors.push(error.message));
+  ws.on("event", (event) => events.push(event));
+  const ended = new Promise((resolve) => ws.on("turn.end", resolve));
+  const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+  const silence = new Uint8Array(c.FRAME_BYTES);
+  for (let i = 0; i < 32; i++) {
+    ws.sendRaw(i < 20 ? c.frame(i) : silence);
+    summary.sent_audio_bytes += c.FRAME_BYTES;
+  }
+  const end = await c.within(15_000, "turn.end", ended);
+  ws.send({ type: "close" });
+  const code = await c.within(15_000, "the server's close", closed);
+  summary.turns = events.map((e) => e.type).join(",");
+  summary.turn_transcript = end.transcript;
+  assert.deepEqual(errors, [], "no turn errors");
+  assert.equal(code, 1000);
+  assert.equal(events[0]?.type, "connected");
+  assert.ok(events.some((e) => e.type === "turn.start"), "turn.start arrived");
+  if (c.EXPECT_TRANSCRIPT !== "") assert.equal(end.transcript, "the quick brown fox jumps");
+}
+
 async function tts() {
   if (new URL(c.BASE_URL).protocol !== "https:") {
     summary.tts = "skipped";
@@ -91,6 +118,7 @@ async function tts() {
 let failure;
 try {
   await stt();
+  await turns();
   await tts();
 } catch (error) {
   failure = error;
