@@ -7,9 +7,9 @@
 #   scripts/clients/cartesia.sh simulate [CLIENT...]
 #       starts `voxrelay simulate --listen 127.0.0.1:0` (no key; VOXRELAY_BIN or target/debug/voxrelay,
 #       built if missing), reads its address from its "simulator listening" line and runs the clients
-#       over ws:// (STT; Python TTS through the SDK's websocket_base_url). If openssl is present it also
-#       puts a TLS front (tests/clients/support/tls_forward.mjs, scripts/make-test-cert.sh) before the
-#       simulator so the wss://-only TTS halves of cartesia-js run too.
+#       over ws:// (STT; Python again with its websocket_base_url for TTS). If openssl is present it
+#       also puts a TLS front (tests/clients/support/tls_forward.mjs, scripts/make-test-cert.sh) before
+#       the simulator and runs Node and Python again over https/wss, so the TTS halves run too.
 #   scripts/clients/cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]
 #       runs the clients against BASE_URL (http:// or https://, e.g. a voxrelay route), presenting
 #       CREDENTIAL (default: a placeholder) as apiKey (Node, Python) and token (browser). Optional env:
@@ -96,7 +96,6 @@ if [ "$MODE" = simulate ]; then
     say "simulator (pid $SIM_PID) on $SIM_ADDR"
     BASE_URL=http://$SIM_ADDR
     CREDENTIAL=
-    ENV+=(CARTESIA_WEBSOCKET_BASE_URL="ws://$SIM_ADDR")
     if command -v openssl >/dev/null; then
         scripts/make-test-cert.sh "$WORK/tls"
         node tests/clients/support/tls_forward.mjs "$WORK/tls/cert.pem" "$WORK/tls/key.pem" "$SIM_ADDR" \
@@ -150,6 +149,15 @@ for c in "${CLIENTS[@]}"; do
             [ -x .venv-clients/bin/python ] || timeout 1200 scripts/setup-test-deps.sh
             mapfile -t ca < <(ca_env SSL_CERT_FILE)
             run cartesia-python 120 "${ca[@]}" .venv-clients/bin/python tests/clients/cartesia_python.py
+            if [ "$MODE" = simulate ]; then # TTS through the SDK's websocket_base_url (ws://), and over TLS
+                run cartesia-python-wsbase 120 CARTESIA_WEBSOCKET_BASE_URL="ws://$SIM_ADDR" \
+                    .venv-clients/bin/python tests/clients/cartesia_python.py
+                tls=$(tls_base)
+                if [ -n "$tls" ]; then
+                    run cartesia-python-tls 120 "${ca[@]}" CARTESIA_BASE_URL="$tls" \
+                        .venv-clients/bin/python tests/clients/cartesia_python.py
+                fi
+            fi
             ;;
         cartesia-browser)
             run cartesia-browser 180 CARTESIA_CREDENTIAL_KIND=token node tests/clients/cartesia_browser.mjs
