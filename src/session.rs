@@ -204,6 +204,7 @@ async fn accept(
             query: &query,
             captures: &captures,
             headers,
+            providers: None,
         },
         audio_rate,
     };
@@ -233,6 +234,10 @@ async fn admit(
         audio_rate,
     } = setup;
     let query = request.query;
+    let request = Request {
+        providers: access.providers.as_deref(),
+        ..request
+    };
     let (shared, route) = (&state.shared, &state.route);
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
@@ -305,6 +310,7 @@ fn authenticate(
             models: None,
             max_session: None,
             max_concurrent: None,
+            providers: None,
         };
         return Ok((first_offered(), Some(access)));
     }

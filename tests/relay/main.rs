@@ -12,6 +12,7 @@ mod docs;
 mod front;
 mod front_process;
 mod grant;
+mod grant_scope;
 mod helpers;
 mod memory;
 mod openai;
