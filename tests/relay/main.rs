@@ -11,6 +11,7 @@ mod deploy;
 mod docs;
 mod front;
 mod front_process;
+mod generic;
 mod grant;
 mod grant_scope;
 mod helpers;
