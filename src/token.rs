@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 /// `kid` of the tokens voxrelay mints.
 pub const GRANT_KID: &str = "voxrelay";
 
-/// What a token may carry; only `sub`, `exp`, `iss` and `aud` are required.
 /// What a minted token is narrowed to (each `None`: whatever its client key allows).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
@@ -24,6 +23,7 @@ pub struct Scope {
     pub providers: Option<Vec<String>>,
 }
 
+/// What a token may carry; only `sub`, `exp`, `iss` and `aud` are required.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// Client id: must name a configured client key, whose grants bound the token's.

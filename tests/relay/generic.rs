@@ -83,7 +83,9 @@ async fn a_speechmatics_shaped_session_relays_with_the_browser_jwt_stripped_and_
     let route = "sm-generic";
     let app = relay(route, "").await;
     let url = format!("ws://{}/v2?jwt={CLIENT_KEY}", app.addr);
-    let (mut ws, _) = connect(&url, None, &[]).await.expect("a ?jwt= credential opens");
+    let (mut ws, _) = connect(&url, None, &[])
+        .await
+        .expect("a ?jwt= credential opens");
     // 3 s of audio in 100 ms frames
     let finals = recognise(&mut ws, 30).await;
     assert!(finals > 0, "the simulator transcribed something");
@@ -95,7 +97,10 @@ async fn a_speechmatics_shaped_session_relays_with_the_browser_jwt_stripped_and_
     let session: f64 = record["session_seconds"].parse().unwrap();
     let cost: f64 = record["estimated_cost_usd"].parse().unwrap();
     within_one_percent(cost, 3.0 / 60.0 * 0.02 + session / 60.0 * 0.01, "cost");
-    assert!(!logs().contains(CLIENT_KEY), "the client's key is never logged");
+    assert!(
+        !logs().contains(CLIENT_KEY),
+        "the client's key is never logged"
+    );
 }
 
 #[tokio::test]
