@@ -150,10 +150,8 @@ impl Upstream {
                         !p.is_empty() && crate::rewrite::params::name(key) != name.to_lowercase()
                     })
                     .collect();
-                let value = percent_encoding::utf8_percent_encode(
-                    secret.expose(),
-                    percent_encoding::NON_ALPHANUMERIC,
-                );
+                let value =
+                    percent_encoding::utf8_percent_encode(secret.expose(), crate::rewrite::VALUE);
                 let sep = if kept.is_empty() { "" } else { "&" };
                 format!("{url}?{}{sep}{name}={value}", kept.join("&"))
             }

@@ -135,3 +135,44 @@ async fn eventually_usage(route: &str) -> std::collections::HashMap<String, Stri
     }
     usage_record(route)
 }
+
+#[tokio::test]
+async fn a_query_credential_replaces_any_client_value_and_the_path_takes_captures() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let toml = format!(
+        r#"{standard}
+[upstreams.self_hosted]
+kind = "generic"
+base_url = "{base}"
+path = "/models/{{model_id}}/stream"
+key_file = "{file}"
+credential_query = "key"
+
+[[routes]]
+name = "self-hosted"
+path = "/stt/{{model_id}}"
+kind = "generic"
+upstreams = ["self_hosted"]
+default_model = "any"
+models = ["*"]
+"#,
+        standard = config(&up.base()),
+        base = up.base(),
+        file = secret_file(),
+    );
+    let app = TestApp::start(&toml).await;
+    let url = format!(
+        "ws://{}/stt/whisper-large?a=1&key=client-value&jwt={CLIENT_KEY}",
+        app.addr
+    );
+    let (_ws, _) = connect(&url, None, &[]).await.expect("relayed");
+    let seen = up.handshake().await;
+    assert_eq!(
+        seen.uri,
+        format!("/models/whisper-large/stream?a=1&key={UPSTREAM_SECRET}")
+    );
+    assert!(seen.headers.get("authorization").is_none());
+    let bad = format!("ws://{}/stt/..?jwt={CLIENT_KEY}", app.addr);
+    let (status, _) = refused(&bad, None, &[]).await;
+    assert_eq!(status, 400);
+}
