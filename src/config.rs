@@ -182,6 +182,8 @@ pub enum RouteKind {
     Flux,
     /// OpenAI Realtime (GA), `/v1/realtime`: conversations and transcription sessions.
     Realtime,
+    /// AssemblyAI Universal Streaming v3, `/v3/ws`: billed by session time.
+    AssemblyAi,
 }
 
 impl RouteKind {
@@ -192,6 +194,7 @@ impl RouteKind {
             Self::Listen => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak | Self::Realtime => 0.0,
+            Self::AssemblyAi => prices.listen_usd_per_minute,
         }
     }
 
@@ -200,6 +203,7 @@ impl RouteKind {
         match self {
             Self::Speak => true,
             Self::Listen | Self::Flux | Self::Realtime => false,
+            Self::AssemblyAi => false,
         }
     }
 
@@ -209,6 +213,7 @@ impl RouteKind {
         match self {
             Self::Realtime => true,
             Self::Listen | Self::Speak | Self::Flux => false,
+            Self::AssemblyAi => false,
         }
     }
 
@@ -219,6 +224,7 @@ impl RouteKind {
             Self::Speak => "speak",
             Self::Flux => "flux",
             Self::Realtime => "realtime",
+            Self::AssemblyAi => "assemblyai",
         }
     }
 }

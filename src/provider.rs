@@ -14,6 +14,7 @@
 //! route kind, so the pump has no dynamic dispatch and no lookup per message, and Deepgram's
 //! routes never parse JSON or allocate for a binary frame.
 
+pub(crate) mod assemblyai;
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 pub(crate) mod openai;
@@ -43,11 +44,19 @@ pub enum UpstreamKind {
     Cloudflare,
     /// OpenAI's Realtime API (GA), `<base>/v1/realtime`.
     OpenAi,
+    /// AssemblyAI Universal Streaming v3, `<base>/v3/ws`.
+    AssemblyAi,
 }
 
 impl UpstreamKind {
-    /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 3] = [Self::Deepgram, Self::Cloudflare, Self::OpenAi];
+    /// Every registered kind, in the order their credential forms are tried (AssemblyAI's
+    /// raw `Authorization: <T>` first: it takes only a value with no scheme).
+    pub(crate) const ALL: [Self; 4] = [
+        Self::AssemblyAi,
+        Self::Deepgram,
+        Self::Cloudflare,
+        Self::OpenAi,
+    ];
 
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
@@ -55,6 +64,7 @@ impl UpstreamKind {
             Self::Deepgram => &deepgram::PROVIDER,
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
+            Self::AssemblyAi => &assemblyai::PROVIDER,
         }
     }
 }
@@ -132,6 +142,7 @@ pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
 pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
+        RouteKind::AssemblyAi => &assemblyai::CLIENT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -254,6 +265,7 @@ pub(crate) fn client_message(
     let msg: &Message = msg;
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
+        RouteKind::AssemblyAi => Ok(assemblyai::client_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -288,6 +300,7 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
 pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
+        RouteKind::AssemblyAi => assemblyai::upstream_usage(msg),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }

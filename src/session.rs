@@ -111,7 +111,7 @@ pub(crate) async fn serve(
             headers: &headers,
         };
         match accept(&state, request, ws).await {
-            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, accepted, &session_id),
+            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, *accepted, &session_id),
             Ok((ws, Admitted::Later(pending))) => later::upgrade(state, ws, *pending),
             Err(reject) => {
                 count_refusal(&state, &reject);
@@ -143,7 +143,7 @@ fn count_refusal(state: &RouteState, reject: &Reject) {
 /// What the checks before the upgrade lead to.
 enum Admitted {
     /// Authenticated, upstream open.
-    Ready(Accepted),
+    Ready(Box<Accepted>),
     /// The credential comes in the client's first message (the route's client API allows it):
     /// the upstream is opened once it has been checked.
     Later(Box<later::Pending>),
@@ -208,7 +208,7 @@ async fn accept(
         audio_rate,
     };
     let accepted = admit(state, &access, setup, tracked).await?;
-    Ok((ws, Admitted::Ready(accepted)))
+    Ok((ws, Admitted::Ready(Box::new(accepted))))
 }
 
 /// What [`admit`] sets a session up from, besides the client's access.

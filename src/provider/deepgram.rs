@@ -170,5 +170,6 @@ fn path(kind: RouteKind) -> &'static str {
         RouteKind::Flux => "/v2/listen",
         // not among its `route_kinds`: no route of this kind reaches a Deepgram upstream
         RouteKind::Realtime => "",
+        RouteKind::AssemblyAi => "",
     }
 }

@@ -63,6 +63,7 @@ impl WorkersAi {
             RouteKind::Speak => self.speak.as_ref(),
             RouteKind::Flux => self.flux.as_ref(),
             RouteKind::Realtime => None,
+            RouteKind::AssemblyAi => None,
         }
     }
 }
