@@ -1,6 +1,7 @@
 //! AssemblyAI routes refuse in AssemblyAI's shape before the upgrade (`{"error": …}`), and
 //! what goes upstream: `/v3/ws` with the route's model as `speech_model`, the bare upstream key
-//! in `Authorization`, and never the client's `?token=` or header.
+//! in `Authorization`, and never the client's `?token=` or header; AssemblyAI's own errors (a
+//! refused key, a refused query) reach the client as AssemblyAI sent them.
 
 use crate::assemblyai::{BROWSER_TOKEN, assemblyai_config};
 use crate::helpers::*;
@@ -100,4 +101,43 @@ async fn the_upstream_gets_the_bare_key_on_v3_ws_with_the_default_model_and_no_c
         !logs().contains(BROWSER_TOKEN),
         "the query token was logged"
     );
+}
+
+#[tokio::test]
+async fn assemblyais_own_errors_and_closes_reach_the_client_unchanged() {
+    // the upstream refuses the relay's key the way AssemblyAI does: upgrade, then close 1008
+    let other_key = voxrelay::simulate::SimulatorConfig {
+        api_key: Some("not-the-relays-key".into()),
+        ..Default::default()
+    };
+    let app = TestApp::start(&assemblyai_config(
+        &spawn_simulator(other_key).await,
+        "aai-upstream-refusal",
+    ))
+    .await;
+    let (mut ws, _) = connect(&app.ws("/v3/ws"), None, &[("authorization", CLIENT_KEY)])
+        .await
+        .expect("the upstream upgrades before refusing");
+    let (code, reason) = recv_close(&mut ws).await.expect("a close status");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("Unauthorized"), "{reason}");
+
+    // a query AssemblyAI refuses after the upgrade: its Error message, then its close code
+    let app = TestApp::start(&assemblyai_config(&simulator().await, "aai-upstream-error")).await;
+    let (mut ws, _) = connect(
+        &app.ws("/v3/ws?encoding=flac"),
+        None,
+        &[("authorization", CLIENT_KEY)],
+    )
+    .await
+    .expect("relay accepts");
+    let error = match recv_data(&mut ws).await.expect("an Error message") {
+        tokio_tungstenite::tungstenite::Message::Text(t) => {
+            serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+        }
+        other => panic!("expected AssemblyAI's Error message, got {other:?}"),
+    };
+    assert_eq!(error["type"], "Error", "{error}");
+    assert_eq!(error["error_code"], 3006, "{error}");
+    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(3006));
 }
