@@ -59,6 +59,7 @@ pub(crate) static PROVIDER: Provider = Provider {
 pub(crate) const CLIENT_API: ClientApi = ClientApi {
     error_body,
     error_header: None,
+    // AssemblyAI documents no request-id header on the upgrade: the session id goes out here
     request_id_header: "x-request-id",
     // the Python SDK names the API version it speaks
     forwarded_headers: &["user-agent", "assemblyai-version"],
