@@ -184,6 +184,8 @@ pub enum RouteKind {
     Realtime,
     /// Any WebSocket API relayed as is, described by its upstream's config (`generic` kind).
     Generic,
+    /// AssemblyAI Universal Streaming v3, `/v3/ws`: billed by session time.
+    AssemblyAi,
 }
 
 impl RouteKind {
@@ -194,6 +196,7 @@ impl RouteKind {
             Self::Listen | Self::Generic => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak | Self::Realtime => 0.0,
+            Self::AssemblyAi => prices.listen_usd_per_minute,
         }
     }
 
@@ -202,6 +205,7 @@ impl RouteKind {
         match self {
             Self::Speak => true,
             Self::Listen | Self::Flux | Self::Realtime | Self::Generic => false,
+            Self::AssemblyAi => false,
         }
     }
 
@@ -211,6 +215,7 @@ impl RouteKind {
         match self {
             Self::Realtime => true,
             Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
+            Self::AssemblyAi => false,
         }
     }
 
@@ -222,6 +227,7 @@ impl RouteKind {
             Self::Flux => "flux",
             Self::Realtime => "realtime",
             Self::Generic => "generic",
+            Self::AssemblyAi => "assemblyai",
         }
     }
 }

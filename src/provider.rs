@@ -14,6 +14,7 @@
 //! route kind, so the pump has no dynamic dispatch and no lookup per message, and Deepgram's
 //! routes never parse JSON or allocate for a binary frame.
 
+pub(crate) mod assemblyai;
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 pub(crate) mod generic;
@@ -47,11 +48,15 @@ pub enum UpstreamKind {
     /// Any WebSocket API relayed as is, described by config (`base_url`, `path`, where the
     /// credential goes).
     Generic,
+    /// AssemblyAI Universal Streaming v3, `<base>/v3/ws`.
+    AssemblyAi,
 }
 
 impl UpstreamKind {
-    /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 4] = [
+    /// Every registered kind, in the order their credential forms are tried (AssemblyAI's
+    /// raw `Authorization: <T>` first: it takes only a value with no scheme).
+    pub(crate) const ALL: [Self; 5] = [
+        Self::AssemblyAi,
         Self::Deepgram,
         Self::Cloudflare,
         Self::OpenAi,
@@ -65,6 +70,7 @@ impl UpstreamKind {
             Self::Cloudflare => "cloudflare",
             Self::OpenAi => "openai",
             Self::Generic => "generic",
+            Self::AssemblyAi => "assemblyai",
         }
     }
 
@@ -75,6 +81,7 @@ impl UpstreamKind {
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
             Self::Generic => &generic::PROVIDER,
+            Self::AssemblyAi => &assemblyai::PROVIDER,
         }
     }
 }
@@ -153,6 +160,7 @@ pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
         RouteKind::Generic => &generic::CLIENT_API,
+        RouteKind::AssemblyAi => &assemblyai::CLIENT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -276,6 +284,7 @@ pub(crate) fn client_message(
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
         RouteKind::Generic => Ok(generic::client_usage(msg)),
+        RouteKind::AssemblyAi => Ok(assemblyai::client_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -311,6 +320,7 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
         RouteKind::Generic => UpstreamUsage::Nothing,
+        RouteKind::AssemblyAi => assemblyai::upstream_usage(msg),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }

@@ -16,11 +16,20 @@
 #       ws://, and node and browser over wss:// through a TLS pass-through (tests/clients/support/tls_front.mjs)
 #       with a throwaway CA (scripts/make-test-cert.sh); then checks the simulator logged every session as
 #       ended by the client's Terminate.
+#   scripts/clients/assemblyai.sh --relay [CLIENT…]
+#       through voxrelay in local mode (scripts/clients/relay-harness.sh: its `assemblyai` upstream is a
+#       keyed simulator behind a recording pass-through), each SDK changing only its base URL: python
+#       over ws:// (api_host = the relay, the client key as its raw Authorization), node over wss:// to
+#       the TLS relay (NODE_EXTRA_CA_CERTS, the key as Authorization) and browser in Chromium over wss://
+#       (the relay's CA pinned by SPKI, the key as ?token=); then checks that the upstream saw only its own
+#       key (`Authorization: <key>`), that each session's usage record has the audio sent (3 s, from
+#       AssemblyAI's Termination) and that the simulator saw every session end by Terminate.
 # CLIENT defaults to: python node browser.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SIMULATE=0
+SIMULATE=0 RELAY=0
 if [ "${1:-}" = --simulate ]; then SIMULATE=1; shift; fi
+if [ "${1:-}" = --relay ]; then RELAY=1; shift; fi
 CLIENTS=("$@")
 [ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(python node browser)
 for c in "${CLIENTS[@]}"; do
@@ -45,6 +54,11 @@ cleanup() {
     local rc=$?
     stop "$FRONT_PID"
     stop "$SIM_PID"
+    if [ "$RELAY" = 1 ] && declare -F harness_stop >/dev/null; then
+        [ "$rc" = 0 ] || harness_dump
+        harness_stop
+        rm -rf "$HARNESS_WORK"
+    fi
     if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
         echo "--- simulator log (last 20 lines) ---" >&2
         tail -n 20 "$WORK/simulator.log" >&2
@@ -90,7 +104,18 @@ if [ "$SIMULATE" = 1 ]; then
     TLS_URL=wss://localhost:$LINE_VALUE/assemblyai
     echo "simulator (pid $SIM_PID) on $SIM_ADDR; TLS pass-through (pid $FRONT_PID) at $TLS_URL"
 fi
-[ -n "$PY_URL" ] || { echo "ASSEMBLYAI_BASE_URL is unset (or use --simulate)" >&2; exit 64; }
+if [ "$RELAY" = 1 ]; then
+    [ -x "${VOXRELAY_BIN:-target/debug/voxrelay}" ] || timeout 1200 cargo build --quiet
+    # shellcheck source=scripts/clients/relay-harness.sh
+    source scripts/clients/relay-harness.sh
+    harness_start assemblyai
+    PY_URL=$RELAY_URL
+    TLS_URL=$RELAY_TLS_URL
+    CA=$RELAY_CA
+    export ASSEMBLYAI_CREDENTIAL=$RELAY_KEY
+    echo "voxrelay at $RELAY_URL and $RELAY_TLS_URL; upstream: keyed simulator behind the recording pass-through"
+fi
+[ -n "$PY_URL" ] || { echo "ASSEMBLYAI_BASE_URL is unset (or use --simulate or --relay)" >&2; exit 64; }
 
 failed=()
 for c in "${CLIENTS[@]}"; do
@@ -117,6 +142,26 @@ if [ "$SIMULATE" = 1 ]; then
     if [ -s "$WORK/handshakes.jsonl" ]; then
         echo "handshakes seen by the TLS pass-through (credentials masked):"
         sed -E 's/(token=)[^&" ]*/\1<token>/; s/(\["authorization",")[^"]*/\1<key>/' "$WORK/handshakes.jsonl"
+    fi
+fi
+if [ "$RELAY" = 1 ]; then
+    harness_check_upstream authorization '{key}' || failed+=(upstream-check)
+    # each client sends 3 s of 16 kHz PCM16 (96,000 bytes) and terminates
+    harness_check_usage audio_seconds 3 assemblyai || failed+=(usage-check)
+    # every assemblyai usage record, not just one, has the 3 s AssemblyAI reported
+    records=$(node -e '
+        const lines = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.includes("\"session usage\""));
+        const recs = lines.map((l) => JSON.parse(l)).map((r) => ({ ...r, ...(r.fields ?? {}), ...(r.span ?? {}) }))
+            .filter((r) => r.route === "assemblyai");
+        const bad = recs.filter((r) => Math.abs(r.audio_seconds - 3) > 0.03 || !(r.session_seconds >= 2));
+        if (bad.length) { console.error("records off:", JSON.stringify(bad.map((r) => [r.audio_seconds, r.session_seconds]))); process.exit(1); }
+        console.log(recs.length);' < <(cat "${RELAY_LOGS[@]}")) || failed+=(records-check)
+    began=$(grep -c 'assemblyai session began' "$HARNESS_WORK/simulator.log" || true)
+    terminated=$(grep -c 'ended_by="terminate"' "$HARNESS_WORK/simulator.log" || true)
+    echo "voxrelay: $records usage records; simulator: $began sessions began, $terminated ended by Terminate"
+    if [ "$records" != "${#CLIENTS[@]}" ] || [ "$began" != "${#CLIENTS[@]}" ] || [ "$terminated" != "$began" ]; then
+        echo "expected ${#CLIENTS[@]} sessions, each recorded and ended by Terminate" >&2
+        failed+=(session-check)
     fi
 fi
 [ ${#failed[@]} = 0 ] || { echo "failed: ${failed[*]}" >&2; exit 1; }

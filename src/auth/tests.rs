@@ -87,6 +87,23 @@ fn authorization_header_forms() {
 }
 
 #[test]
+fn a_raw_authorization_is_assemblyais_form_and_schemes_stay_deepgrams() {
+    // AssemblyAI's Python SDK: the key or token with no scheme
+    assert_eq!(
+        cred(&[("authorization", "k1")]),
+        Ok(("k1".to_owned(), None))
+    );
+    assert_eq!(
+        cred(&[("authorization", "Token k1")]),
+        Ok(("k1".to_owned(), None))
+    );
+    assert_eq!(
+        cred(&[("authorization", "Basic k1")]),
+        Err(AuthError::Missing)
+    );
+}
+
+#[test]
 fn header_client_offering_other_protocols_gets_one_echoed() {
     assert_eq!(
         cred(&[

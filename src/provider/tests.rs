@@ -234,6 +234,7 @@ fn session_auth_limits_relay_metrics_and_config_loading_name_no_provider() {
         "cloudflare",
         "cf-aig",
         "openai",
+        "assemblyai",
         "dg-",
         "@cf/",
         "\"keepalive\"",

@@ -4,6 +4,8 @@
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback returns its ErrorResponse
 
 mod access;
+mod assemblyai;
+mod assemblyai_refusals;
 mod auth;
 mod churn;
 mod clients;

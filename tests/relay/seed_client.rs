@@ -25,7 +25,7 @@ pub const LIVEKIT_TTS: &str =
 const WORKERS_AI: &str = "/v1/acct-9f2/default/workers-ai";
 
 /// `config/voxrelay.toml` with its `cloudflare` and `deepgram` upstreams at the given bases
-/// (`openai` keeps its own).
+/// (`openai` and `assemblyai` keep their own).
 pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
     use figment::providers::{Format, Serialized, Toml};
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/voxrelay.toml");
@@ -50,9 +50,11 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         u.key_file = Some(key_file.clone());
     }
     // not reached by these tests: its key from the same file, its default base URL
-    let openai = raw.upstreams.get_mut("openai").expect("shipped upstream");
-    openai.key_env = None;
-    openai.key_file = Some(key_file.clone());
+    for name in ["openai", "assemblyai"] {
+        let u = raw.upstreams.get_mut(name).expect("shipped upstream");
+        u.key_env = None;
+        u.key_file = Some(key_file.clone());
+    }
     raw.client_keys.push(ClientKeyConfig {
         id: "livekit".into(),
         sha256: KeyDigest::of(CLIENT_KEY).to_hex(),
