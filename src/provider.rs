@@ -16,6 +16,7 @@
 
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
+pub(crate) mod elevenlabs;
 pub(crate) mod openai;
 
 use std::sync::Arc;
@@ -43,11 +44,19 @@ pub enum UpstreamKind {
     Cloudflare,
     /// OpenAI's Realtime API (GA), `<base>/v1/realtime`.
     OpenAi,
+    /// ElevenLabs: text-to-speech (`stream-input`, `multi-stream-input`) and Scribe realtime.
+    #[serde(rename = "elevenlabs")]
+    ElevenLabs,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 3] = [Self::Deepgram, Self::Cloudflare, Self::OpenAi];
+    pub(crate) const ALL: [Self; 4] = [
+        Self::Deepgram,
+        Self::Cloudflare,
+        Self::OpenAi,
+        Self::ElevenLabs,
+    ];
 
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
@@ -55,6 +64,7 @@ impl UpstreamKind {
             Self::Deepgram => &deepgram::PROVIDER,
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
+            Self::ElevenLabs => &elevenlabs::PROVIDER,
         }
     }
 }
@@ -128,10 +138,14 @@ pub(crate) struct CredentialForm {
 pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
 
 /// The API clients speak on routes of `kind`, chosen when a session is set up (never per
-/// message): OpenAI's on `realtime` routes, Deepgram's on the others.
+/// message): OpenAI's on `realtime` routes, ElevenLabs' on `elevenlabs_*` routes, Deepgram's on
+/// the others.
 pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::client_api(kind)
+        }
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -249,11 +263,14 @@ pub(crate) fn client_message(
 ) -> Result<ClientUsage, Message> {
     let api = client_api(kind);
     if !api.message_credentials.is_empty() {
-        strip_credentials(api, msg)?;
+        strip_credentials(kind, api, msg)?;
     }
     let msg: &Message = msg;
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            Ok(elevenlabs::client_usage(kind, msg))
+        }
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -262,7 +279,7 @@ pub(crate) fn client_message(
 
 /// Takes the API's credential fields out of a client text message; one that mentions them
 /// but cannot be read is refused (it could carry a credential upstream).
-fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> {
+fn strip_credentials(kind: RouteKind, api: &ClientApi, msg: &mut Message) -> Result<(), Message> {
     let Message::Text(text) = msg else {
         return Ok(());
     };
@@ -273,7 +290,8 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
             Ok(())
         }
         crate::auth::message::InMessage::Unreadable => {
-            let body = (api.error_body)(
+            let body = message_error_body(
+                kind,
                 "INVALID_MESSAGE",
                 "a message carrying a credential field must be a JSON object",
                 "",
@@ -283,11 +301,31 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
     }
 }
 
+/// A refusal after the upgrade, sent as a text message before the close: the API's
+/// [`ClientApi::error_body`], except where the API answers in-session errors in another shape
+/// than its HTTP ones (ElevenLabs').
+pub(crate) fn message_error_body(
+    kind: RouteKind,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> serde_json::Value {
+    match kind {
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::message_error_body(kind, code, message)
+        }
+        _ => (client_api(kind).error_body)(code, message, request_id),
+    }
+}
+
 /// What a relayed upstream message counts for under the route kind's client API.
 #[inline]
 pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::upstream_usage(kind, msg)
+        }
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }

@@ -168,7 +168,10 @@ fn path(kind: RouteKind) -> &'static str {
         RouteKind::Listen => "/v1/listen",
         RouteKind::Speak => "/v1/speak",
         RouteKind::Flux => "/v2/listen",
-        // not among its `route_kinds`: no route of this kind reaches a Deepgram upstream
-        RouteKind::Realtime => "",
+        // not among its `route_kinds`: no route of these kinds reaches a Deepgram upstream
+        RouteKind::Realtime
+        | RouteKind::ElevenLabsTts
+        | RouteKind::ElevenLabsTtsMulti
+        | RouteKind::ElevenLabsStt => "",
     }
 }

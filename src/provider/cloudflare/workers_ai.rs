@@ -62,7 +62,10 @@ impl WorkersAi {
             RouteKind::Listen => self.listen.as_ref(),
             RouteKind::Speak => self.speak.as_ref(),
             RouteKind::Flux => self.flux.as_ref(),
-            RouteKind::Realtime => None,
+            RouteKind::Realtime
+            | RouteKind::ElevenLabsTts
+            | RouteKind::ElevenLabsTtsMulti
+            | RouteKind::ElevenLabsStt => None,
         }
     }
 }
