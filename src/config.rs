@@ -191,6 +191,8 @@ pub enum RouteKind {
     /// ElevenLabs Scribe realtime speech-to-text, `/v1/speech-to-text/realtime`.
     #[serde(rename = "elevenlabs_stt")]
     ElevenLabsStt,
+    /// Any WebSocket API relayed as is, described by its upstream's config (`generic` kind).
+    Generic,
 }
 
 impl RouteKind {
@@ -198,7 +200,7 @@ impl RouteKind {
     /// is billed).
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
-            Self::Listen | Self::ElevenLabsStt => prices.listen_usd_per_minute,
+            Self::Listen | Self::ElevenLabsStt | Self::Generic => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak | Self::Realtime | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => 0.0,
         }
@@ -208,7 +210,9 @@ impl RouteKind {
     pub(crate) fn synthesizes(self) -> bool {
         match self {
             Self::Speak | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => true,
-            Self::Listen | Self::Flux | Self::Realtime | Self::ElevenLabsStt => false,
+            Self::Listen | Self::Flux | Self::Realtime | Self::ElevenLabsStt | Self::Generic => {
+                false
+            }
         }
     }
 
@@ -220,7 +224,7 @@ impl RouteKind {
             | Self::ElevenLabsTts
             | Self::ElevenLabsTtsMulti
             | Self::ElevenLabsStt => true,
-            Self::Listen | Self::Speak | Self::Flux => false,
+            Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
         }
     }
 
@@ -234,6 +238,7 @@ impl RouteKind {
             Self::ElevenLabsTts => "elevenlabs_tts",
             Self::ElevenLabsTtsMulti => "elevenlabs_tts_multi",
             Self::ElevenLabsStt => "elevenlabs_stt",
+            Self::Generic => "generic",
         }
     }
 }
@@ -291,6 +296,14 @@ pub struct RouteConfig {
     /// each kind that does not set it to `false`; at most one route per kind.
     #[serde(default)]
     pub workers_ai: Option<bool>,
+    /// `generic` routes: the query parameter naming the model, if the API has one (then
+    /// checked against `models` like any route's); without it the model is not in the URL.
+    #[serde(default)]
+    pub model_param: Option<String>,
+    /// `generic` routes: bytes per second of the binary audio clients send, for metering audio
+    /// seconds (e.g. 32000 for 16-bit PCM at 16 kHz); without it audio is timed by the clock.
+    #[serde(default)]
+    pub audio_bytes_per_second: Option<f64>,
 }
 
 fn default_keepalive_interval() -> Duration {

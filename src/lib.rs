@@ -13,7 +13,7 @@
 //! - [`rewrite`]: model aliases, allowlists and the forwarded query.
 //! - [`origin`]: `Origin` patterns.
 //! - [`client`]: the upstream WebSocket client (TLS, limits, deadline) on its own.
-//! - [`simulate`]: a Deepgram-protocol simulator for keyless local runs and tests.
+//! - [`simulate`]: fake upstreams of every supported provider API for keyless local runs and tests.
 //! - [`metrics`], [`telemetry`], [`shutdown`], [`secret`], [`health`], [`fds`], [`memory`]: the
 //!   supporting cast.
 //!

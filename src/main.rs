@@ -52,7 +52,7 @@ enum Command {
         /// The key; read from standard input when omitted (keeps it out of shell history).
         key: Option<String>,
     },
-    /// Run only the Deepgram-protocol simulator (no credentials needed).
+    /// Run only the simulator of the provider APIs (no credentials needed).
     Simulate {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8081")]

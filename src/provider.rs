@@ -17,6 +17,7 @@
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 pub(crate) mod elevenlabs;
+pub(crate) mod generic;
 pub(crate) mod openai;
 
 use std::sync::Arc;
@@ -47,15 +48,19 @@ pub enum UpstreamKind {
     /// ElevenLabs: text-to-speech (`stream-input`, `multi-stream-input`) and Scribe realtime.
     #[serde(rename = "elevenlabs")]
     ElevenLabs,
+    /// Any WebSocket API relayed as is, described by config (`base_url`, `path`, where the
+    /// credential goes).
+    Generic,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::Deepgram,
         Self::Cloudflare,
         Self::OpenAi,
         Self::ElevenLabs,
+        Self::Generic,
     ];
 
     /// The provider behind this kind: the registry.
@@ -65,6 +70,7 @@ impl UpstreamKind {
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
             Self::ElevenLabs => &elevenlabs::PROVIDER,
+            Self::Generic => &generic::PROVIDER,
         }
     }
 }
@@ -146,6 +152,7 @@ pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
         RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
             elevenlabs::client_api(kind)
         }
+        RouteKind::Generic => &generic::CLIENT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -271,6 +278,7 @@ pub(crate) fn client_message(
         RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
             Ok(elevenlabs::client_usage(kind, msg))
         }
+        RouteKind::Generic => Ok(generic::client_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -326,6 +334,7 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
         RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
             elevenlabs::upstream_usage(kind, msg)
         }
+        RouteKind::Generic => UpstreamUsage::Nothing,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }

@@ -34,6 +34,9 @@ pub(crate) struct Route {
     /// Whether this route also serves its kind's models on a provider's own path shape (the
     /// `workers_ai` setting).
     pub workers_ai: bool,
+    /// Bytes per second of the clients' binary audio, when the config fixes it (generic
+    /// routes); over what the query says.
+    pub audio_bytes_per_second: Option<f64>,
 }
 
 impl Route {

@@ -277,6 +277,9 @@ async fn admit(
 
 /// The session's audio rate for metering, read the way its client API names formats.
 fn audio_rate(route: &Route, query: &ClientQuery<'_>) -> Result<Option<f64>, Reject> {
+    if let Some(rate) = route.audio_bytes_per_second {
+        return Ok(Some(rate));
+    }
     Ok(match crate::provider::client_api(route.kind).audio_rate {
         Some(read) => read(route.kind, query, &route.policy)?,
         None => AudioFormat::read(query, &route.policy)?.rate(route.kind),

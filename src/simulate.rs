@@ -1,11 +1,16 @@
-//! A fake Deepgram upstream (`/v1/listen`, `/v1/speak`, `/v2/listen`, Cloudflare `/workers-ai`) and OpenAI
-//! Realtime upstream (`/v1/realtime`) for keyless runs and tests.
+//! Fake upstreams for keyless runs and tests: Deepgram (`/v1/listen`, `/v1/speak`, `/v2/listen`,
+//! Cloudflare `/workers-ai`), OpenAI Realtime (`/v1/realtime`), ElevenLabs (text-to-speech
+//! `stream-input` and `multi-stream-input`, Scribe `/v1/speech-to-text/realtime`), AssemblyAI
+//! (`/v3/ws`), Cartesia (`/tts/websocket`, `/stt/websocket`, `/stt/turns/websocket`) and a
+//! Speechmatics-shaped endpoint (`/v2`, for the generic kind).
 //!
 //! The simulator speaks the wire protocols described in `shared/protocol.md` closely enough for the
 //! official SDKs: same handshake headers, message shapes, close codes and idle behaviour. Transcripts
 //! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
 //! credentials and header values are never logged.
 
+mod assemblyai;
+mod cartesia;
 mod elevenlabs;
 mod flux;
 mod handshake;
@@ -63,6 +68,9 @@ pub struct SimulatorConfig {
     pub idle_timeout: Duration,
     /// When set, the handshake must carry this credential (`Authorization: Token|Bearer <k>` any case, or `cf-aig-authorization: <k>` raw or `Bearer <k>`;
     /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`); otherwise 401.
+    /// On `/v3/ws` (AssemblyAI) the raw `Authorization: <k>` and no `token` query; otherwise upgrade then close 1008.
+    /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`; on Cartesia paths
+    /// `Authorization: Bearer <k>` plus `Cartesia-Version`, and no query credential); otherwise 401 (400 for no version).
     pub api_key: Option<String>,
 }
 
@@ -181,6 +189,12 @@ async fn handle(
     }
     if elevenlabs::serves(&uri) {
         return elevenlabs::handle(&shared, &uri, &headers, upgrade);
+    }
+    if assemblyai::serves(&uri) {
+        return assemblyai::handle(&shared, &uri, &headers, upgrade);
+    }
+    if cartesia::serves(&uri) {
+        return cartesia::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
     let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {

@@ -67,6 +67,8 @@ pub(crate) struct Upstream {
     pub simulator: std::sync::OnceLock<String>,
     /// Header carrying the credential and its full value.
     pub credential: Option<(HeaderName, Secret)>,
+    /// Query parameter carrying the credential instead (generic upstreams that say so).
+    pub credential_query: Option<(String, Secret)>,
     /// Extra headers for every handshake.
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     /// Model aliases.
@@ -126,13 +128,33 @@ impl Upstream {
     /// The upstream URL for a route kind, the route's path captures and an already-rewritten
     /// query.
     pub(crate) fn url(&self, kind: RouteKind, captures: &[(&str, &str)], query: &str) -> String {
-        let path = crate::route::fill((self.provider.path)(kind), captures);
-        match (
+        let path = (self.provider.path)(kind);
+        let endpoint = match (
             self.endpoint.strip_prefix(SIMULATOR_BASE),
             self.simulator.get(),
         ) {
-            (Some(rest), Some(base)) => format!("{base}{rest}{path}?{query}"),
-            _ => format!("{}{path}?{query}", self.endpoint),
+            (Some(rest), Some(base)) => format!("{base}{rest}"),
+            _ => self.endpoint.clone(),
+        };
+        let url = crate::route::fill(&format!("{endpoint}{path}"), captures);
+        match &self.credential_query {
+            None => format!("{url}?{query}"),
+            Some((name, secret)) => {
+                // the upstream reads its credential here: no client value under that name
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|p| {
+                        let key = p.split_once('=').map_or(*p, |(k, _)| k);
+                        !p.is_empty() && crate::rewrite::params::name(key) != name.to_lowercase()
+                    })
+                    .collect();
+                let value = percent_encoding::utf8_percent_encode(
+                    secret.expose(),
+                    percent_encoding::NON_ALPHANUMERIC,
+                );
+                let sep = if kept.is_empty() { "" } else { "&" };
+                format!("{url}?{}{sep}{name}={value}", kept.join("&"))
+            }
         }
     }
 

@@ -59,6 +59,21 @@ pub struct UpstreamConfig {
     /// Prices for cost estimates; by default the kind's published list prices.
     #[serde(default)]
     pub prices: Option<PricesConfig>,
+    /// `generic` only: the upstream path under `base_url`, e.g. `/v2`; `{name}` takes the
+    /// route path's segment of that name.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `generic` only: the handshake header the credential goes in (default `authorization`;
+    /// `sec-websocket-protocol` sends it as a subprotocol).
+    #[serde(default)]
+    pub credential_header: Option<String>,
+    /// `generic` only: what the credential is prefixed with in that header instead of
+    /// `auth_scheme` (e.g. `"token, "` for a subprotocol pair).
+    #[serde(default)]
+    pub credential_prefix: Option<String>,
+    /// `generic` only: send the credential in this query parameter instead of a header.
+    #[serde(default)]
+    pub credential_query: Option<String>,
 }
 
 fn default_breaker_failures() -> u32 {

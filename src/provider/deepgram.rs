@@ -168,10 +168,7 @@ fn path(kind: RouteKind) -> &'static str {
         RouteKind::Listen => "/v1/listen",
         RouteKind::Speak => "/v1/speak",
         RouteKind::Flux => "/v2/listen",
-        // not among its `route_kinds`: no route of these kinds reaches a Deepgram upstream
-        RouteKind::Realtime
-        | RouteKind::ElevenLabsTts
-        | RouteKind::ElevenLabsTtsMulti
-        | RouteKind::ElevenLabsStt => "",
+        // not among its `route_kinds`: no route of another kind reaches a Deepgram upstream
+        _ => "",
     }
 }

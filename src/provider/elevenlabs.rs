@@ -184,7 +184,7 @@ fn path(kind: RouteKind) -> &'static str {
         RouteKind::ElevenLabsTtsMulti => "/v1/text-to-speech/{voice_id}/multi-stream-input",
         RouteKind::ElevenLabsStt => "/v1/speech-to-text/realtime",
         // not among its `route_kinds`
-        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux | RouteKind::Realtime => "",
+        _ => "",
     }
 }
 

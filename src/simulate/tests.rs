@@ -1,5 +1,8 @@
 //! Test harness for the simulator (real sockets on 127.0.0.1:0) plus shutdown tests; the rest lives in submodules.
 
+mod assemblyai;
+mod cartesia;
+mod cartesia_stt;
 mod flux;
 mod listen;
 mod openai;

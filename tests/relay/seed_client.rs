@@ -49,10 +49,12 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         u.key_env = None;
         u.key_file = Some(key_file.clone());
     }
-    // not reached by these tests: its key from the same file, its default base URL
-    let openai = raw.upstreams.get_mut("openai").expect("shipped upstream");
-    openai.key_env = None;
-    openai.key_file = Some(key_file.clone());
+    // not reached by these tests: their key from the same file, their default base URL
+    for name in ["openai", "elevenlabs"] {
+        let u = raw.upstreams.get_mut(name).expect("shipped upstream");
+        u.key_env = None;
+        u.key_file = Some(key_file.clone());
+    }
     raw.client_keys.push(ClientKeyConfig {
         id: "livekit".into(),
         sha256: KeyDigest::of(CLIENT_KEY).to_hex(),

@@ -1,5 +1,6 @@
 //! Validating the routes: names, paths, origins, query rules, keep-alive, upstreams, models.
 
+use crate::config::RouteKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -106,6 +107,7 @@ pub(super) fn routes(
                 ));
             }
         }
+        generic_settings(r, &at, errors);
         let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
         if !models.iter().any(|p| p.matches(&r.default_model)) {
             errors.push(format!(
@@ -137,9 +139,14 @@ pub(super) fn routes(
                         .as_ref()
                         .map(|a| a.iter().map(|p| params::normalise(p)).collect()),
                     modelless_param: client_api(r.kind).modelless_param,
-                    model_param: client_api(r.kind).model_param.map(Into::into),
+                    model_param: r
+                        .model_param
+                        .as_deref()
+                        .map(|p| params::normalise(p).into())
+                        .or(client_api(r.kind).model_param.map(Into::into)),
                 },
                 workers_ai: serves_own_paths[i],
+                audio_bytes_per_second: r.audio_bytes_per_second,
             }));
         }
     }
@@ -157,4 +164,32 @@ fn missing_capture<'a>(template: &'a str, route_path: &str) -> Option<&'a str> {
                 .filter_map(crate::route::capture_name)
                 .any(|n| n == *name)
         })
+}
+
+/// `model_param` and `audio_bytes_per_second` belong to generic routes, and the rate must be a
+/// positive number.
+fn generic_settings(r: &RouteConfig, at: &str, errors: &mut Vec<String>) {
+    if r.kind != RouteKind::Generic {
+        for (key, set) in [
+            ("model_param", r.model_param.is_some()),
+            ("audio_bytes_per_second", r.audio_bytes_per_second.is_some()),
+        ] {
+            if set {
+                errors.push(format!("{at}.{key}: only generic routes take it"));
+            }
+        }
+    }
+    if let Some(rate) = r.audio_bytes_per_second
+        && !(rate.is_finite() && rate >= 1.0)
+    {
+        errors.push(format!(
+            "{at}.audio_bytes_per_second: must be a number of at least 1"
+        ));
+    }
+    if r.model_param
+        .as_deref()
+        .is_some_and(|p| params::normalise(p).is_empty())
+    {
+        errors.push(format!("{at}.model_param: must name a parameter"));
+    }
 }

@@ -58,23 +58,29 @@ pub(super) fn upstream(
     } else {
         None
     };
+    let place = placement(u, &at, errors);
     let scheme = u.auth_scheme.unwrap_or(provider.auth_scheme);
-    let credential = secret.map(|s| {
-        let value = match scheme {
-            AuthScheme::Raw => s.expose().to_owned(),
-            AuthScheme::Bearer => format!("Bearer {}", s.expose()),
-            AuthScheme::Token => format!("Token {}", s.expose()),
-        };
-        if HeaderValue::from_str(&value).is_err() {
-            errors.push(format!(
-                "{at}: credential contains characters not allowed in a header"
-            ));
+    let (credential, credential_query) = match (secret, place.query) {
+        (Some(s), Some(name)) => (None, Some((name.to_owned(), s))),
+        (Some(s), None) => {
+            let value = match (place.prefix, scheme) {
+                (Some(prefix), _) => format!("{prefix}{}", s.expose()),
+                (None, AuthScheme::Raw) => s.expose().to_owned(),
+                (None, AuthScheme::Bearer) => format!("Bearer {}", s.expose()),
+                (None, AuthScheme::Token) => format!("Token {}", s.expose()),
+            };
+            if HeaderValue::from_str(&value).is_err() {
+                errors.push(format!(
+                    "{at}: credential contains characters not allowed in a header"
+                ));
+            }
+            let header = place
+                .header
+                .unwrap_or(HeaderName::from_static(provider.credential_header));
+            (Some((header, Secret::new(value))), None)
         }
-        (
-            HeaderName::from_static(provider.credential_header),
-            Secret::new(value),
-        )
-    });
+        (None, _) => (None, None),
+    };
     let extra_headers = u
         .extra_headers
         .iter()
@@ -109,6 +115,7 @@ pub(super) fn upstream(
         endpoint,
         simulator: std::sync::OnceLock::new(),
         credential,
+        credential_query,
         extra_headers,
         aliases: AliasTable::new(&aliases),
         breaker: Breaker::new(u.breaker_failures.max(1), u.breaker_cooldown),
@@ -116,6 +123,53 @@ pub(super) fn upstream(
         // the provider's per-model list prices apply only while the config sets none
         model_prices: provider.model_prices.filter(|_| u.prices.is_none()),
     })
+}
+
+/// Where a generic upstream's config puts the credential (only `generic` may say).
+struct Placement<'a> {
+    header: Option<HeaderName>,
+    prefix: Option<&'a str>,
+    query: Option<&'a str>,
+}
+
+fn placement<'a>(u: &'a UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Placement<'a> {
+    let generic_only = [
+        ("path", u.path.is_some()),
+        ("credential_header", u.credential_header.is_some()),
+        ("credential_prefix", u.credential_prefix.is_some()),
+        ("credential_query", u.credential_query.is_some()),
+    ];
+    if u.kind != crate::provider::UpstreamKind::Generic {
+        for (key, _) in generic_only.iter().filter(|(_, set)| *set) {
+            errors.push(format!("{at}.{key}: only generic upstreams take it"));
+        }
+    }
+    if u.credential_query.is_some() && u.credential_header.is_some() {
+        errors.push(format!(
+            "{at}: set credential_header or credential_query, not both"
+        ));
+    }
+    let header = u.credential_header.as_deref().and_then(|h| {
+        HeaderName::from_bytes(h.as_bytes())
+            .map_err(|_| errors.push(format!("{at}.credential_header: not a header name")))
+            .ok()
+    });
+    let query = u.credential_query.as_deref();
+    if let Some(q) = query
+        && (q.is_empty()
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+    {
+        errors.push(format!(
+            "{at}.credential_query: letters, digits, '-', '_' and '.' only"
+        ));
+    }
+    Placement {
+        header,
+        prefix: u.credential_prefix.as_deref(),
+        query,
+    }
 }
 
 fn credential(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<Secret> {

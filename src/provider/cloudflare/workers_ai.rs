@@ -62,10 +62,8 @@ impl WorkersAi {
             RouteKind::Listen => self.listen.as_ref(),
             RouteKind::Speak => self.speak.as_ref(),
             RouteKind::Flux => self.flux.as_ref(),
-            RouteKind::Realtime
-            | RouteKind::ElevenLabsTts
-            | RouteKind::ElevenLabsTtsMulti
-            | RouteKind::ElevenLabsStt => None,
+            // no Workers AI model speaks the other APIs
+            _ => None,
         }
     }
 }

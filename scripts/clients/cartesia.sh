@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The official Cartesia SDK clients (tests/clients/cartesia_*.{mjs,py}) against a Cartesia-compatible
+# base URL: @cartesia/cartesia-js in Node (cartesia-node), its browser build in headless Chromium
+# (cartesia-browser) and the `cartesia` Python SDK (cartesia-python). Each prints one JSON summary
+# line; this prints them and exits non-zero if any client fails. Every step is time-bounded.
+#
+#   scripts/clients/cartesia.sh simulate [CLIENT...]
+#       starts `voxrelay simulate --listen 127.0.0.1:0` (no key; VOXRELAY_BIN or target/debug/voxrelay,
+#       built if missing), reads its address from its "simulator listening" line and runs the clients
+#       over ws:// (STT; Python again with its websocket_base_url for TTS). If openssl is present it
+#       also puts a TLS front (tests/clients/support/tls_forward.mjs, scripts/make-test-cert.sh) before
+#       the simulator and runs Node and Python again over https/wss, so the TTS halves run too.
+#   scripts/clients/cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]
+#       runs the clients against BASE_URL (http:// or https://, e.g. a voxrelay route), presenting
+#       CREDENTIAL (default: a placeholder) as apiKey (Node, Python) and token (browser). Optional env:
+#       CARTESIA_CA_FILE (CA the Node and Python clients trust for https/wss), CARTESIA_TLS_BASE_URL and
+#       CARTESIA_CERT_FILE (an https:// URL and its server certificate, for the TTS halves when BASE_URL
+#       is http://), CARTESIA_WEBSOCKET_BASE_URL (Python only), CARTESIA_EXPECT_TRANSCRIPT.
+#
+# CLIENT: cartesia-node, cartesia-python, cartesia-browser (default: all three).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODE=${1:-}
+shift || true
+case $MODE in
+    simulate) ;;
+    target)
+        BASE_URL=${1:?usage: cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]}
+        shift
+        CREDENTIAL=
+        if [ $# -gt 0 ] && [[ $1 != cartesia-* ]]; then CREDENTIAL=$1; shift; fi
+        ;;
+    *) echo "usage: cartesia.sh simulate [CLIENT...] | cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]" >&2; exit 64 ;;
+esac
+CLIENTS=("$@")
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(cartesia-node cartesia-python cartesia-browser)
+for c in "${CLIENTS[@]}"; do
+    case $c in cartesia-node | cartesia-python | cartesia-browser) ;; *) echo "unknown client: $c" >&2; exit 64 ;; esac
+done
+
+started=$SECONDS
+say() { printf '[cartesia %3ss] %s\n' "$((SECONDS - started))" "$*"; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-cartesia.XXXXXX")
+SIM_PID=
+FWD_PID=
+stop() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    stop "$FWD_PID"
+    stop "$SIM_PID"
+    if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
+        echo "--- simulator log (last 20 lines) ---" >&2
+        tail -n 20 "$WORK/simulator.log" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_line NAME PID FILE SED: the first line of FILE that SED turns into a value, while PID lives (≤ 20 s)
+wait_line() {
+    local name=$1 pid=$2 file=$3 script=$4
+    LINE_VALUE=
+    for _ in $(seq 200); do
+        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
+        [ -n "$LINE_VALUE" ] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "$name did not report its address within 20 s" >&2
+    exit 1
+}
+
+ENV=()
+if [ "$MODE" = simulate ]; then
+    if [ -n "${VOXRELAY_BIN:-}" ]; then
+        BIN=$VOXRELAY_BIN
+    else
+        say "cargo build -p voxrelay"
+        timeout 1800 cargo build -q -p voxrelay
+        BIN=target/debug/voxrelay
+    fi
+    env NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 >"$WORK/simulator.log" 2>&1 &
+    SIM_PID=$!
+    wait_line simulator "$SIM_PID" "$WORK/simulator.log" 's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
+    SIM_ADDR=$LINE_VALUE
+    say "simulator (pid $SIM_PID) on $SIM_ADDR"
+    BASE_URL=http://$SIM_ADDR
+    CREDENTIAL=
+    if command -v openssl >/dev/null; then
+        scripts/make-test-cert.sh "$WORK/tls"
+        node tests/clients/support/tls_forward.mjs "$WORK/tls/cert.pem" "$WORK/tls/key.pem" "$SIM_ADDR" \
+            >"$WORK/tls-forward.log" 2>&1 &
+        FWD_PID=$!
+        wait_line tls-forward "$FWD_PID" "$WORK/tls-forward.log" 's/^{"tls":"\([0-9.]*:[0-9]*\)"}$/\1/p'
+        say "TLS front (pid $FWD_PID) on https://$LINE_VALUE"
+        ENV+=(CARTESIA_TLS_BASE_URL="https://$LINE_VALUE" CARTESIA_CERT_FILE="$WORK/tls/cert.pem"
+            CARTESIA_CA_FILE="$WORK/tls/ca.pem")
+    else
+        say "no openssl: the wss://-only TTS halves of cartesia-js are skipped"
+    fi
+fi
+ENV+=(CARTESIA_BASE_URL="$BASE_URL" CARTESIA_CREDENTIAL="$CREDENTIAL")
+
+failed=0
+# run NAME SECONDS CMD...: output to $WORK/NAME.log; its summary line, or its tail on failure
+run() {
+    local name=$1 limit=$2 t=$SECONDS rc=0
+    shift 2
+    timeout --kill-after=10 "$limit" env "${ENV[@]}" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
+    local line
+    line=$(grep '^{' "$WORK/$name.log" | tail -n 1) || true
+    if [ "$rc" = 0 ]; then
+        say "$name ok ($((SECONDS - t)) s): $line"
+        grep -v '^{' "$WORK/$name.log" | grep -i 'skipped' | sed 's/^/    /' || true
+    else
+        failed=1
+        say "$name FAILED (exit $rc, $((SECONDS - t)) s): ${line:-no summary}"
+        tail -n 40 "$WORK/$name.log" >&2
+    fi
+}
+ca_env() { # the CA, each client's own way
+    local var=$1
+    if [ -n "${CARTESIA_CA_FILE:-}" ]; then echo "$var=$CARTESIA_CA_FILE"; fi
+    for e in "${ENV[@]}"; do case $e in CARTESIA_CA_FILE=*) echo "$var=${e#CARTESIA_CA_FILE=}" ;; esac; done
+}
+tls_base() { for e in "${ENV[@]}"; do case $e in CARTESIA_TLS_BASE_URL=*) echo "${e#CARTESIA_TLS_BASE_URL=}" ;; esac; done; }
+
+for c in "${CLIENTS[@]}"; do
+    case $c in
+        cartesia-node)
+            mapfile -t ca < <(ca_env NODE_EXTRA_CA_CERTS)
+            run cartesia-node 90 "${ca[@]}" node tests/clients/cartesia_node.mjs
+            tls=$(tls_base)
+            if [ "$MODE" = simulate ] && [ -n "$tls" ]; then # the TTS half, over the TLS front
+                run cartesia-node-tls 90 "${ca[@]}" CARTESIA_BASE_URL="$tls" node tests/clients/cartesia_node.mjs
+            fi
+            ;;
+        cartesia-python)
+            [ -x .venv-clients/bin/python ] || timeout 1200 scripts/setup-test-deps.sh
+            mapfile -t ca < <(ca_env SSL_CERT_FILE)
+            run cartesia-python 120 "${ca[@]}" .venv-clients/bin/python tests/clients/cartesia_python.py
+            if [ "$MODE" = simulate ]; then # TTS through the SDK's websocket_base_url (ws://), and over TLS
+                run cartesia-python-wsbase 120 CARTESIA_WEBSOCKET_BASE_URL="ws://$SIM_ADDR" \
+                    .venv-clients/bin/python tests/clients/cartesia_python.py
+                tls=$(tls_base)
+                if [ -n "$tls" ]; then
+                    run cartesia-python-tls 120 "${ca[@]}" CARTESIA_BASE_URL="$tls" \
+                        .venv-clients/bin/python tests/clients/cartesia_python.py
+                fi
+            fi
+            ;;
+        cartesia-browser)
+            run cartesia-browser 180 CARTESIA_CREDENTIAL_KIND=token node tests/clients/cartesia_browser.mjs
+            ;;
+    esac
+done
+say "done in $((SECONDS - started)) s"
+exit "$failed"
