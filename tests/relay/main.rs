@@ -11,6 +11,7 @@ mod deploy;
 mod docs;
 mod elevenlabs;
 mod elevenlabs_support;
+mod elevenlabs_upstream;
 mod elevenlabs_usage;
 mod front;
 mod front_process;
