@@ -189,3 +189,24 @@ async fn a_wrong_key_in_the_first_message_gets_an_error_message_and_close_1008()
     assert_eq!(next_json(&mut ws).await.unwrap()["code"], 1008);
     assert_eq!(recv_close(&mut ws).await.map(|(c, _)| c), Some(1008));
 }
+
+#[tokio::test]
+async fn local_mode_offers_elevenlabs_on_its_simulator_with_the_demo_key() {
+    let local =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/local.toml")).unwrap();
+    let local = local
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    let app = TestApp::start(&local).await;
+    let url = app.ws(&format!(
+        "/v1/text-to-speech/{VOICE}/stream-input?output_format=pcm_16000"
+    ));
+    let (mut ws, _) = connect(&url, None, &[("xi-api-key", "voxrelay-demo-key")])
+        .await
+        .expect("local mode serves ElevenLabs TTS");
+    assert_spoke(&speak_one_sentence(&mut ws, json!({})).await, 22);
+    let stt = app.ws("/v1/speech-to-text/realtime?token=voxrelay-demo-key");
+    let (mut ws, _) = connect(&stt, None, &[]).await.expect("and Scribe");
+    let started = next_json(&mut ws).await.expect("session_started");
+    assert_eq!(started["message_type"], "session_started", "{started}");
+}
