@@ -182,6 +182,15 @@ pub enum RouteKind {
     Flux,
     /// OpenAI Realtime (GA), `/v1/realtime`: conversations and transcription sessions.
     Realtime,
+    /// ElevenLabs text-to-speech, `/v1/text-to-speech/{voice_id}/stream-input`.
+    #[serde(rename = "elevenlabs_tts")]
+    ElevenLabsTts,
+    /// ElevenLabs multi-context text-to-speech, `/v1/text-to-speech/{voice_id}/multi-stream-input`.
+    #[serde(rename = "elevenlabs_tts_multi")]
+    ElevenLabsTtsMulti,
+    /// ElevenLabs Scribe realtime speech-to-text, `/v1/speech-to-text/realtime`.
+    #[serde(rename = "elevenlabs_stt")]
+    ElevenLabsStt,
     /// Any WebSocket API relayed as is, described by its upstream's config (`generic` kind).
     Generic,
     /// AssemblyAI Universal Streaming v3, `/v3/ws`: billed by session time.
@@ -193,9 +202,9 @@ impl RouteKind {
     /// is billed).
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
-            Self::Listen | Self::Generic => prices.listen_usd_per_minute,
+            Self::Listen | Self::ElevenLabsStt | Self::Generic => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
-            Self::Speak | Self::Realtime => 0.0,
+            Self::Speak | Self::Realtime | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => 0.0,
             Self::AssemblyAi => prices.listen_usd_per_minute,
         }
     }
@@ -203,9 +212,13 @@ impl RouteKind {
     /// Whether the route synthesizes speech: characters in, audio out.
     pub(crate) fn synthesizes(self) -> bool {
         match self {
-            Self::Speak => true,
-            Self::Listen | Self::Flux | Self::Realtime | Self::Generic => false,
-            Self::AssemblyAi => false,
+            Self::Speak | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => true,
+            Self::Listen
+            | Self::Flux
+            | Self::Realtime
+            | Self::ElevenLabsStt
+            | Self::Generic
+            | Self::AssemblyAi => false,
         }
     }
 
@@ -213,7 +226,10 @@ impl RouteKind {
     /// session's formats (`usage::events`) rather than as binary frames.
     pub(crate) fn audio_in_events(self) -> bool {
         match self {
-            Self::Realtime => true,
+            Self::Realtime
+            | Self::ElevenLabsTts
+            | Self::ElevenLabsTtsMulti
+            | Self::ElevenLabsStt => true,
             Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
             Self::AssemblyAi => false,
         }
@@ -226,6 +242,9 @@ impl RouteKind {
             Self::Speak => "speak",
             Self::Flux => "flux",
             Self::Realtime => "realtime",
+            Self::ElevenLabsTts => "elevenlabs_tts",
+            Self::ElevenLabsTtsMulti => "elevenlabs_tts_multi",
+            Self::ElevenLabsStt => "elevenlabs_stt",
             Self::Generic => "generic",
             Self::AssemblyAi => "assemblyai",
         }

@@ -17,6 +17,7 @@
 pub(crate) mod assemblyai;
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
+pub(crate) mod elevenlabs;
 pub(crate) mod generic;
 pub(crate) mod openai;
 
@@ -45,6 +46,9 @@ pub enum UpstreamKind {
     Cloudflare,
     /// OpenAI's Realtime API (GA), `<base>/v1/realtime`.
     OpenAi,
+    /// ElevenLabs: text-to-speech (`stream-input`, `multi-stream-input`) and Scribe realtime.
+    #[serde(rename = "elevenlabs")]
+    ElevenLabs,
     /// Any WebSocket API relayed as is, described by config (`base_url`, `path`, where the
     /// credential goes).
     Generic,
@@ -55,11 +59,12 @@ pub enum UpstreamKind {
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried (AssemblyAI's
     /// raw `Authorization: <T>` first: it takes only a value with no scheme).
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 6] = [
         Self::AssemblyAi,
         Self::Deepgram,
         Self::Cloudflare,
         Self::OpenAi,
+        Self::ElevenLabs,
         Self::Generic,
     ];
 
@@ -69,6 +74,7 @@ impl UpstreamKind {
             Self::Deepgram => "deepgram",
             Self::Cloudflare => "cloudflare",
             Self::OpenAi => "openai",
+            Self::ElevenLabs => "elevenlabs",
             Self::Generic => "generic",
             Self::AssemblyAi => "assemblyai",
         }
@@ -80,6 +86,7 @@ impl UpstreamKind {
             Self::Deepgram => &deepgram::PROVIDER,
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
+            Self::ElevenLabs => &elevenlabs::PROVIDER,
             Self::Generic => &generic::PROVIDER,
             Self::AssemblyAi => &assemblyai::PROVIDER,
         }
@@ -155,10 +162,14 @@ pub(crate) struct CredentialForm {
 pub(crate) const CLIENT_API: ClientApi = deepgram::CLIENT_API;
 
 /// The API clients speak on routes of `kind`, chosen when a session is set up (never per
-/// message): OpenAI's on `realtime` routes, Deepgram's on the others.
+/// message): OpenAI's on `realtime` routes, ElevenLabs' on `elevenlabs_*` routes, Deepgram's on
+/// the others.
 pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::client_api(kind)
+        }
         RouteKind::Generic => &generic::CLIENT_API,
         RouteKind::AssemblyAi => &assemblyai::CLIENT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
@@ -278,11 +289,14 @@ pub(crate) fn client_message(
 ) -> Result<ClientUsage, Message> {
     let api = client_api(kind);
     if !api.message_credentials.is_empty() {
-        strip_credentials(api, msg)?;
+        strip_credentials(kind, api, msg)?;
     }
     let msg: &Message = msg;
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            Ok(elevenlabs::client_usage(kind, msg))
+        }
         RouteKind::Generic => Ok(generic::client_usage(msg)),
         RouteKind::AssemblyAi => Ok(assemblyai::client_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
@@ -293,7 +307,7 @@ pub(crate) fn client_message(
 
 /// Takes the API's credential fields out of a client text message; one that mentions them
 /// but cannot be read is refused (it could carry a credential upstream).
-fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> {
+fn strip_credentials(kind: RouteKind, api: &ClientApi, msg: &mut Message) -> Result<(), Message> {
     let Message::Text(text) = msg else {
         return Ok(());
     };
@@ -304,7 +318,8 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
             Ok(())
         }
         crate::auth::message::InMessage::Unreadable => {
-            let body = (api.error_body)(
+            let body = message_error_body(
+                kind,
                 "INVALID_MESSAGE",
                 "a message carrying a credential field must be a JSON object",
                 "",
@@ -314,11 +329,31 @@ fn strip_credentials(api: &ClientApi, msg: &mut Message) -> Result<(), Message> 
     }
 }
 
+/// A refusal after the upgrade, sent as a text message before the close: the API's
+/// [`ClientApi::error_body`], except where the API answers in-session errors in another shape
+/// than its HTTP ones (ElevenLabs').
+pub(crate) fn message_error_body(
+    kind: RouteKind,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> serde_json::Value {
+    match kind {
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::message_error_body(kind, code, message)
+        }
+        _ => (client_api(kind).error_body)(code, message, request_id),
+    }
+}
+
 /// What a relayed upstream message counts for under the route kind's client API.
 #[inline]
 pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
+        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
+            elevenlabs::upstream_usage(kind, msg)
+        }
         RouteKind::Generic => UpstreamUsage::Nothing,
         RouteKind::AssemblyAi => assemblyai::upstream_usage(msg),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {

@@ -192,7 +192,9 @@ impl Meter {
             ClientUsage::Characters(chars) => self.tts_text(chars),
             ClientUsage::SessionAudio(len) => {
                 if let Some(events) = &self.events {
-                    guard::add(&self.counters.audio, events.input(len));
+                    let seconds = events.input(len);
+                    guard::add(&self.counters.audio, seconds);
+                    guard::add(&self.counters.cost, seconds * self.usd_per_second);
                 }
             }
             ClientUsage::Formats(rates) => self.set_rates(rates),
@@ -339,6 +341,7 @@ impl Meter {
             cost_usd: audio_seconds * self.usd_per_second
                 + tts_characters as f64 * self.usd_per_char
                 + session_cost
+                + events.input_seconds * self.usd_per_second
                 + events.cost_usd,
             first_response_seconds: (first_response != UNSET)
                 .then(|| first_response.saturating_sub(first_client) as f64 / 1000.0),

@@ -15,6 +15,15 @@
 #       runs the clients against it with ELEVENLABS_SIMULATED=1 (exact transcripts and audio
 #       lengths), python-tts through a throwaway TLS front (support/elevenlabs_tls_front.mjs and
 #       scripts/make-test-cert.sh, trusted with SSL_CERT_FILE)
+#   scripts/clients/elevenlabs.sh --relay [CLIENT...]
+#       the clients through voxrelay by base URL only (scripts/clients/relay-harness.sh): a
+#       `voxrelay simulate` requiring a generated key, behind the recording pass-through
+#       (support/upstream_tap.mjs), behind voxrelay in local mode (its `elevenlabs` upstream),
+#       plain and TLS; python-tts over wss:// to the TLS relay, the others over ws://, each with
+#       voxrelay's demo key. Then checks that every upstream handshake carried `xi-api-key: <the
+#       upstream key>` and never the client's credential, and that voxrelay's usage records hold
+#       each client's audio seconds (Scribe, pcm_16000) or characters and audio seconds (TTS)
+#       within 1 %.
 #   scripts/clients/elevenlabs.sh BASE_URL CREDENTIAL [CLIENT...]
 #       (or ELEVENLABS_BASE_URL / ELEVENLABS_CREDENTIAL in the environment) against that endpoint;
 #       python-tts is skipped with a message unless BASE_URL is https://. Pass SSL_CERT_FILE (Python)
@@ -25,8 +34,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ALL=(python-scribe python-tts node-scribe browser-scribe)
 SIMULATE=0
+RELAY=0
 if [ "${1:-}" = --simulate ]; then
     SIMULATE=1
+    shift
+elif [ "${1:-}" = --relay ]; then
+    RELAY=1
     shift
 elif [ $# -ge 2 ] && [[ $1 == http://* || $1 == https://* ]]; then
     ELEVENLABS_BASE_URL=$1 ELEVENLABS_CREDENTIAL=$2
@@ -59,6 +72,11 @@ cleanup() {
     local rc=$?
     stop "$FRONT_PID"
     stop "$SIM_PID"
+    if [ "$RELAY" = 1 ]; then
+        [ "$rc" = 0 ] || harness_dump
+        harness_stop
+        rm -rf "$HARNESS_WORK"
+    fi
     if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
         echo "--- simulator log (last 20 lines) ---" >&2
         tail -n 20 "$WORK/simulator.log" >&2
@@ -107,6 +125,21 @@ if [ "$SIMULATE" = 1 ]; then
         say "TLS front (pid $FRONT_PID) on $TLS_BASE_URL for python-tts"
     fi
 fi
+if [ "$RELAY" = 1 ]; then
+    if [ -z "${VOXRELAY_BIN:-}" ]; then
+        say "cargo build -p voxrelay"
+        timeout 1800 cargo build -q -p voxrelay
+    fi
+    # shellcheck source=scripts/clients/relay-harness.sh
+    source scripts/clients/relay-harness.sh
+    harness_start elevenlabs
+    ELEVENLABS_BASE_URL=$RELAY_URL
+    ELEVENLABS_CREDENTIAL=$RELAY_KEY
+    TLS_BASE_URL=$RELAY_TLS_URL
+    TLS_CA=$RELAY_CA
+    export ELEVENLABS_SIMULATED=1
+    say "voxrelay on $RELAY_URL and $RELAY_TLS_URL, its elevenlabs upstream a keyed simulator behind a recording pass-through"
+fi
 : "${ELEVENLABS_BASE_URL:?give BASE_URL CREDENTIAL, --simulate, or set ELEVENLABS_BASE_URL}"
 : "${ELEVENLABS_CREDENTIAL:?give BASE_URL CREDENTIAL, --simulate, or set ELEVENLABS_CREDENTIAL}"
 export ELEVENLABS_BASE_URL ELEVENLABS_CREDENTIAL
@@ -135,7 +168,7 @@ run() {
 wants python-scribe && run python-scribe 90 "$PYTHON" tests/clients/elevenlabs_python_scribe.py
 if wants python-tts; then
     if [ -n "$TLS_BASE_URL" ]; then
-        run python-tts 90 env ELEVENLABS_BASE_URL="$TLS_BASE_URL" SSL_CERT_FILE="$WORK/tls/ca.pem" \
+        run python-tts 90 env ELEVENLABS_BASE_URL="$TLS_BASE_URL" SSL_CERT_FILE="${TLS_CA:-$WORK/tls/ca.pem}" \
             "$PYTHON" tests/clients/elevenlabs_python_tts.py
     else
         run python-tts 90 "$PYTHON" tests/clients/elevenlabs_python_tts.py
@@ -149,5 +182,35 @@ for c in "${CLIENTS[@]}"; do
     printf '%-16s %-18s %s\n' "$c" "${RESULT[$c]}" "$(cat "$WORK/$c.json" 2>/dev/null || true)"
     if [ -n "${ELEVENLABS_SUMMARY:-}" ] && [ -s "$WORK/$c.json" ]; then cat "$WORK/$c.json" >>"$ELEVENLABS_SUMMARY"; fi
 done
+
+# --relay: what the upstream saw, and what voxrelay metered against what each client reports
+if [ "$RELAY" = 1 ]; then
+    check() { # NAME CMD...: a failed check fails the run
+        local name=$1 out
+        shift
+        if out=$("$@" 2>&1); then echo "check $name: $out"; else echo "check $name FAILED: $out" >&2; failed=1; fi
+    }
+    check upstream harness_check_upstream xi-api-key '{key}'
+    field() { node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r[process.argv[2]] ?? "")' "$WORK/$1.json" "$2" 2>/dev/null || true; }
+    # one usage record per client session (so no two clients' checks can match one record)
+    records=$(cat "${RELAY_LOGS[@]}" | grep -c '"session usage"' || true)
+    if [ "$records" = "${#CLIENTS[@]}" ]; then echo "check records: $records usage records"; else
+        echo "check records FAILED: $records usage records for ${#CLIENTS[@]} clients" >&2
+        failed=1
+    fi
+    for c in "${CLIENTS[@]}"; do
+        [ -s "$WORK/$c.json" ] || { echo "check $c FAILED: no summary" >&2; failed=1; continue; }
+        case $c in
+            python-tts)
+                chars=$(field "$c" sent_chars) received=$(field "$c" received_audio_bytes)
+                check "$c" harness_check_usage tts_characters "$chars" elevenlabs-tts
+                # pcm_16000: 32,000 bytes a second
+                check "$c" harness_check_usage tts_audio_seconds "$(node -p "$received / 32000")" elevenlabs-tts ;;
+            *)
+                sent=$(field "$c" sent_audio_bytes)
+                check "$c" harness_check_usage audio_seconds "$(node -p "$sent / 32000")" elevenlabs-stt ;;
+        esac
+    done
+fi
 say "done in $((SECONDS - started)) s"
 exit "$failed"

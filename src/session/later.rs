@@ -98,9 +98,13 @@ async fn first_message(
 /// Tells the client why in the API's error shape, then closes.
 async fn refuse(state: &RouteState, mut client: ClientSocket, session_id: &str, reject: Reject) {
     count_refusal(state, &reject);
-    let api = crate::provider::client_api(state.route.kind);
     let message = reject.message();
-    let body = (api.error_body)(reject.err_code(), &message, session_id);
+    let body = crate::provider::message_error_body(
+        state.route.kind,
+        reject.err_code(),
+        &message,
+        session_id,
+    );
     let code = if reject.status().is_server_error() {
         CLOSE_INTERNAL
     } else {

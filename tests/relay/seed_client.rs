@@ -49,8 +49,8 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         u.key_env = None;
         u.key_file = Some(key_file.clone());
     }
-    // not reached by these tests: its key from the same file, its default base URL
-    for name in ["openai", "assemblyai"] {
+    // not reached by these tests: their key from the same file, their default base URL
+    for name in ["openai", "assemblyai", "elevenlabs"] {
         let u = raw.upstreams.get_mut(name).expect("shipped upstream");
         u.key_env = None;
         u.key_file = Some(key_file.clone());
