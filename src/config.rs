@@ -184,6 +184,15 @@ pub enum RouteKind {
     Realtime,
     /// Any WebSocket API relayed as is, described by its upstream's config (`generic` kind).
     Generic,
+    /// Cartesia text-to-speech, `/tts/websocket`.
+    #[serde(rename = "cartesia_tts")]
+    CartesiaTts,
+    /// Cartesia speech-to-text, `/stt/websocket` (manual finalize).
+    #[serde(rename = "cartesia_stt")]
+    CartesiaStt,
+    /// Cartesia speech-to-text with turn detection, `/stt/turns/websocket`.
+    #[serde(rename = "cartesia_turns")]
+    CartesiaTurns,
 }
 
 impl RouteKind {
@@ -192,8 +201,10 @@ impl RouteKind {
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
             Self::Listen | Self::Generic => prices.listen_usd_per_minute,
+            Self::CartesiaStt | Self::CartesiaTurns => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak | Self::Realtime => 0.0,
+            Self::CartesiaTts => 0.0,
         }
     }
 
@@ -202,6 +213,8 @@ impl RouteKind {
         match self {
             Self::Speak => true,
             Self::Listen | Self::Flux | Self::Realtime | Self::Generic => false,
+            Self::CartesiaTts => true,
+            Self::CartesiaStt | Self::CartesiaTurns => false,
         }
     }
 
@@ -211,6 +224,8 @@ impl RouteKind {
         match self {
             Self::Realtime => true,
             Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
+            Self::CartesiaTts => true,
+            Self::CartesiaStt | Self::CartesiaTurns => false,
         }
     }
 
@@ -222,6 +237,9 @@ impl RouteKind {
             Self::Flux => "flux",
             Self::Realtime => "realtime",
             Self::Generic => "generic",
+            Self::CartesiaTts => "cartesia_tts",
+            Self::CartesiaStt => "cartesia_stt",
+            Self::CartesiaTurns => "cartesia_turns",
         }
     }
 }

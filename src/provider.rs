@@ -14,6 +14,7 @@
 //! route kind, so the pump has no dynamic dispatch and no lookup per message, and Deepgram's
 //! routes never parse JSON or allocate for a binary frame.
 
+pub(crate) mod cartesia;
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 pub(crate) mod generic;
@@ -47,15 +48,18 @@ pub enum UpstreamKind {
     /// Any WebSocket API relayed as is, described by config (`base_url`, `path`, where the
     /// credential goes).
     Generic,
+    /// Cartesia's TTS and STT WebSockets, `<base>/tts/websocket`, `<base>/stt/websocket`.
+    Cartesia,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried.
-    pub(crate) const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::Deepgram,
         Self::Cloudflare,
         Self::OpenAi,
         Self::Generic,
+        Self::Cartesia,
     ];
 
     /// The provider behind this kind: the registry.
@@ -65,6 +69,7 @@ impl UpstreamKind {
             Self::Cloudflare => &cloudflare::PROVIDER,
             Self::OpenAi => &openai::PROVIDER,
             Self::Generic => &generic::PROVIDER,
+            Self::Cartesia => &cartesia::PROVIDER,
         }
     }
 }
@@ -143,6 +148,8 @@ pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
     match kind {
         RouteKind::Realtime => &openai::CLIENT_API,
         RouteKind::Generic => &generic::CLIENT_API,
+        RouteKind::CartesiaTts => &cartesia::TTS_API,
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => &cartesia::STT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -211,6 +218,8 @@ pub(crate) enum ClientUsage {
     Audio(usize),
     /// Text-to-speech input of this many characters.
     Characters(u64),
+    /// Text-to-speech input of this many characters, asking for audio in these formats.
+    Speech(u64, Rates),
     /// Audio carried in an event, this many bytes in the session's current input format.
     SessionAudio(usize),
     /// The session's audio formats as the client asks for them (until the upstream says).
@@ -266,6 +275,8 @@ pub(crate) fn client_message(
     match kind {
         RouteKind::Realtime => openai::client_message(msg, rules),
         RouteKind::Generic => Ok(generic::client_usage(msg)),
+        RouteKind::CartesiaTts => cartesia::tts_message(msg, rules),
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => Ok(cartesia::stt_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -301,6 +312,8 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
     match kind {
         RouteKind::Realtime => openai::upstream_usage(msg),
         RouteKind::Generic => UpstreamUsage::Nothing,
+        RouteKind::CartesiaTts => cartesia::tts_usage(msg),
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => UpstreamUsage::Nothing,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }
