@@ -5,6 +5,9 @@
 
 mod access;
 mod auth;
+mod cartesia;
+mod cartesia_stt;
+mod cartesia_support;
 mod churn;
 mod clients;
 mod deploy;
