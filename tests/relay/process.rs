@@ -54,6 +54,7 @@ fn check_config_reports_each_error_once_and_warns() {
             .env_remove("CLOUDFLARE_AIG_TOKEN")
             .env_remove("DEEPGRAM_API_KEY")
             .env_remove("OPENAI_API_KEY")
+            .env_remove("CARTESIA_API_KEY")
             .env_remove("VOXRELAY_SIGNING_SECRET")
             .envs(env.iter().copied())
             .output()
@@ -69,7 +70,8 @@ fn check_config_reports_each_error_once_and_warns() {
         "0123456789abcdef0123456789abcdef",
     );
     let openai = ("OPENAI_API_KEY", "oa-key");
-    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), openai, secret]);
+    let cartesia = ("CARTESIA_API_KEY", "ca-key");
+    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), openai, cartesia, secret]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(
@@ -87,11 +89,12 @@ fn check_config_reports_each_error_once_and_warns() {
         ("DEEPGRAM_API_KEY", "dg-key"),
         ("CLOUDFLARE_AIG_TOKEN", "cf-token"),
         openai,
+        cartesia,
         secret,
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (4 routes"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (6 routes"));
     for w in warnings {
         assert!(stderr.contains(w), "missing {w:?} in:\n{stderr}");
     }

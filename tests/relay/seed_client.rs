@@ -53,6 +53,9 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
     let openai = raw.upstreams.get_mut("openai").expect("shipped upstream");
     openai.key_env = None;
     openai.key_file = Some(key_file.clone());
+    let cartesia = raw.upstreams.get_mut("cartesia").expect("shipped upstream");
+    cartesia.key_env = None;
+    cartesia.key_file = Some(key_file.clone());
     raw.client_keys.push(ClientKeyConfig {
         id: "livekit".into(),
         sha256: KeyDigest::of(CLIENT_KEY).to_hex(),
