@@ -10,7 +10,6 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -71,20 +70,16 @@ pub(in crate::provider) fn client_message(
     let Message::Text(text) = msg else {
         return Ok(ClientUsage::Nothing);
     };
-    let request = match serde_json::from_str::<Request<'_>>(text.as_str()) {
-        Ok(request) => request,
-        // not JSON: the upstream answers it as it would
-        Err(_) if serde_json::from_str::<IgnoredAny>(text.as_str()).is_err() => {
-            return Ok(ClientUsage::Nothing);
-        }
-        // JSON voxrelay cannot read could be read otherwise upstream, past the model rules
-        Err(_) => {
-            return Err(refusal(
-                None,
-                "invalid_request",
-                "voxrelay could not read this message: a field is repeated or of the wrong type",
-            ));
-        }
+    // the TTS WebSocket takes JSON objects only; anything voxrelay cannot read (not JSON, two
+    // objects in one frame, a field repeated or of the wrong type) could be read otherwise
+    // upstream, past the model rules
+    let Ok(request) = serde_json::from_str::<Request<'_>>(text.as_str()) else {
+        return Err(refusal(
+            None,
+            "invalid_request",
+            "voxrelay could not read this message as a generation request: send one JSON \
+             object, no field repeated or of the wrong type",
+        ));
     };
     let context = request.context_id.as_deref();
     match (&request.model_id, &request.transcript) {

@@ -73,11 +73,14 @@ fn a_model_outside_the_rules_is_refused_for_its_context() {
 }
 
 #[test]
-fn cancels_and_other_text_pass_unmetered() {
+fn cancels_pass_unmetered_and_unreadable_text_is_refused() {
     let cancel = json!({"context_id": "c1", "cancel": true});
     assert_eq!(client(cancel).unwrap(), ClientUsage::Nothing);
+    // the WebSocket takes JSON objects only: text voxrelay cannot read is refused
     let not_json = client_message(&Message::text("hello"), &rules());
-    assert_eq!(not_json.unwrap(), ClientUsage::Nothing);
+    assert!(not_json.is_err());
+    let two = r#"{"model_id":"sonic-2","transcript":"x"}{"context_id":"c"}"#;
+    assert!(client_message(&Message::text(two), &rules()).is_err());
     let binary = client_message(&Message::Binary(vec![1, 2].into()), &rules());
     assert_eq!(binary.unwrap(), ClientUsage::Nothing);
 }
