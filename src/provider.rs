@@ -23,7 +23,7 @@ pub(crate) mod openai;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -61,6 +61,17 @@ impl UpstreamKind {
         Self::Generic,
         Self::Cartesia,
     ];
+
+    /// The name in config files (`kind = "…"`) and token grants.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Deepgram => "deepgram",
+            Self::Cloudflare => "cloudflare",
+            Self::OpenAi => "openai",
+            Self::Generic => "generic",
+            Self::Cartesia => "cartesia",
+        }
+    }
 
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
@@ -317,6 +328,19 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }
+    }
+}
+
+/// Every upstream kind's name as written in config (what token grants name).
+pub(crate) fn kind_names() -> Vec<&'static str> {
+    UpstreamKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
+/// Adds the headers a kind's upstreams need unless their config sets them (Cartesia's
+/// `Cartesia-Version`).
+pub(crate) fn default_headers(kind: UpstreamKind, headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    if kind == UpstreamKind::Cartesia {
+        cartesia::default_headers(headers);
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) use tts::{client_message as tts_message, upstream_usage as tts_usage}
 use axum::http::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider, UpstreamKind};
+use super::{ClientApi, CredentialForm, Provider};
 use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
 
 /// Cartesia's hosted API.
@@ -141,8 +141,8 @@ fn model_prices(model: &str) -> Option<PricesConfig> {
 
 /// Adds the default `Cartesia-Version` to a Cartesia upstream's extra headers unless its config
 /// names one (a client's own version still wins: forwarded headers come first).
-pub(crate) fn default_headers(kind: UpstreamKind, headers: &mut Vec<(HeaderName, HeaderValue)>) {
-    if kind == UpstreamKind::Cartesia && !headers.iter().any(|(name, _)| name == VERSION_HEADER) {
+pub(super) fn default_headers(headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    if !headers.iter().any(|(name, _)| name == VERSION_HEADER) {
         headers.push((
             HeaderName::from_static(VERSION_HEADER),
             HeaderValue::from_static(DEFAULT_VERSION),

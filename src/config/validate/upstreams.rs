@@ -100,7 +100,7 @@ pub(super) fn upstream(
             }
         })
         .collect();
-    crate::provider::cartesia::default_headers(u.kind, &mut extra_headers);
+    crate::provider::default_headers(u.kind, &mut extra_headers);
     for (pattern, template) in &u.aliases {
         if let Err(e) = check_template(template) {
             errors.push(format!("{at}.aliases.{pattern}: {e}"));
@@ -113,6 +113,7 @@ pub(super) fn upstream(
     (errors.len() == before).then(|| Upstream {
         name: name.to_owned(),
         provider,
+        kind: u.kind.as_str().to_owned(),
         endpoint,
         simulator: std::sync::OnceLock::new(),
         credential,
