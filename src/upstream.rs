@@ -60,7 +60,7 @@ pub(crate) struct Upstream {
     pub name: String,
     /// The API it speaks (its registry entry).
     pub provider: &'static Provider,
-    /// Its `kind` as written in config (`deepgram`, `elevenlabs`…), which token grants name.
+    /// Its `kind` as written in config, which token grants name.
     pub kind: String,
     /// Base URL without trailing `/`, plus what the provider adds. For an upstream
     /// on the built-in simulator it starts with [`SIMULATOR_BASE`], replaced once it is bound.
