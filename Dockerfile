@@ -2,7 +2,7 @@
 #
 #   docker build -t voxrelay .
 #   docker run --rm -p 8080:8080 \
-#     -e CLOUDFLARE_AIG_TOKEN -e DEEPGRAM_API_KEY -e OPENAI_API_KEY -e ASSEMBLYAI_API_KEY -e VOXRELAY_SIGNING_SECRET voxrelay
+#     -e CLOUDFLARE_AIG_TOKEN -e DEEPGRAM_API_KEY -e OPENAI_API_KEY -e ASSEMBLYAI_API_KEY -e ELEVENLABS_API_KEY -e CARTESIA_API_KEY -e VOXRELAY_SIGNING_SECRET voxrelay
 #
 # The image runs `voxrelay serve` as uid 10001 with config/voxrelay.toml at
 # /etc/voxrelay/voxrelay.toml. Use your own config by mounting it over that path

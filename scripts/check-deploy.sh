@@ -302,7 +302,7 @@ check_config_as_container() { # FILE [VAR=VALUE...]
     shift
     env -i PATH="$PATH" HOME="${HOME:-/}" VOXRELAY_SERVER__LISTEN=0.0.0.0:8080 \
         CLOUDFLARE_AIG_TOKEN=dummy-cloudflare-token DEEPGRAM_API_KEY=dummy-deepgram-key \
-        OPENAI_API_KEY=dummy-openai-key ASSEMBLYAI_API_KEY=dummy-assemblyai-key ELEVENLABS_API_KEY=dummy-elevenlabs-key \
+        OPENAI_API_KEY=dummy-openai-key ASSEMBLYAI_API_KEY=dummy-assemblyai-key ELEVENLABS_API_KEY=dummy-elevenlabs-key CARTESIA_API_KEY=dummy-cartesia-key \
         VOXRELAY_SIGNING_SECRET=dummy-signing-secret-of-at-least-32-bytes "$@" \
         "$VOXRELAY_BIN" check-config --config "$file"
 }
@@ -461,7 +461,7 @@ print(f"compose: services {', '.join(services)}; mounts, build context, secrets,
       "rule files and Grafana provisioning consistent")
 PY
     if docker compose version >/dev/null 2>&1; then
-        CLOUDFLARE_AIG_TOKEN=x DEEPGRAM_API_KEY=x OPENAI_API_KEY=x ASSEMBLYAI_API_KEY=x ELEVENLABS_API_KEY=x VOXRELAY_SIGNING_SECRET=x \
+        CLOUDFLARE_AIG_TOKEN=x DEEPGRAM_API_KEY=x OPENAI_API_KEY=x ASSEMBLYAI_API_KEY=x ELEVENLABS_API_KEY=x CARTESIA_API_KEY=x VOXRELAY_SIGNING_SECRET=x \
             docker compose -f deploy/docker-compose.yml config --quiet && echo "docker compose config: OK"
     else
         echo "(docker compose plugin not installed: \`docker compose config\` not run)"

@@ -195,6 +195,15 @@ pub enum RouteKind {
     Generic,
     /// AssemblyAI Universal Streaming v3, `/v3/ws`: billed by session time.
     AssemblyAi,
+    /// Cartesia text-to-speech, `/tts/websocket`.
+    #[serde(rename = "cartesia_tts")]
+    CartesiaTts,
+    /// Cartesia speech-to-text, `/stt/websocket` (manual finalize).
+    #[serde(rename = "cartesia_stt")]
+    CartesiaStt,
+    /// Cartesia speech-to-text with turn detection, `/stt/turns/websocket`.
+    #[serde(rename = "cartesia_turns")]
+    CartesiaTurns,
 }
 
 impl RouteKind {
@@ -203,8 +212,13 @@ impl RouteKind {
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
             Self::Listen | Self::ElevenLabsStt | Self::Generic => prices.listen_usd_per_minute,
+            Self::CartesiaStt | Self::CartesiaTurns => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
-            Self::Speak | Self::Realtime | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => 0.0,
+            Self::Speak
+            | Self::Realtime
+            | Self::ElevenLabsTts
+            | Self::ElevenLabsTtsMulti
+            | Self::CartesiaTts => 0.0,
             Self::AssemblyAi => prices.listen_usd_per_minute,
         }
     }
@@ -219,6 +233,8 @@ impl RouteKind {
             | Self::ElevenLabsStt
             | Self::Generic
             | Self::AssemblyAi => false,
+            Self::CartesiaTts => true,
+            Self::CartesiaStt | Self::CartesiaTurns => false,
         }
     }
 
@@ -232,6 +248,8 @@ impl RouteKind {
             | Self::ElevenLabsStt => true,
             Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
             Self::AssemblyAi => false,
+            Self::CartesiaTts => true,
+            Self::CartesiaStt | Self::CartesiaTurns => false,
         }
     }
 
@@ -247,6 +265,9 @@ impl RouteKind {
             Self::ElevenLabsStt => "elevenlabs_stt",
             Self::Generic => "generic",
             Self::AssemblyAi => "assemblyai",
+            Self::CartesiaTts => "cartesia_tts",
+            Self::CartesiaStt => "cartesia_stt",
+            Self::CartesiaTurns => "cartesia_turns",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! routes never parse JSON or allocate for a binary frame.
 
 pub(crate) mod assemblyai;
+pub(crate) mod cartesia;
 pub(crate) mod cloudflare;
 pub(crate) mod deepgram;
 pub(crate) mod elevenlabs;
@@ -24,7 +25,7 @@ pub(crate) mod openai;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -54,18 +55,21 @@ pub enum UpstreamKind {
     Generic,
     /// AssemblyAI Universal Streaming v3, `<base>/v3/ws`.
     AssemblyAi,
+    /// Cartesia's TTS and STT WebSockets, `<base>/tts/websocket`, `<base>/stt/websocket`.
+    Cartesia,
 }
 
 impl UpstreamKind {
     /// Every registered kind, in the order their credential forms are tried (AssemblyAI's
     /// raw `Authorization: <T>` first: it takes only a value with no scheme).
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::AssemblyAi,
         Self::Deepgram,
         Self::Cloudflare,
         Self::OpenAi,
         Self::ElevenLabs,
         Self::Generic,
+        Self::Cartesia,
     ];
 
     /// The name in config files (`kind = "…"`) and token grants.
@@ -77,6 +81,7 @@ impl UpstreamKind {
             Self::ElevenLabs => "elevenlabs",
             Self::Generic => "generic",
             Self::AssemblyAi => "assemblyai",
+            Self::Cartesia => "cartesia",
         }
     }
 
@@ -89,6 +94,7 @@ impl UpstreamKind {
             Self::ElevenLabs => &elevenlabs::PROVIDER,
             Self::Generic => &generic::PROVIDER,
             Self::AssemblyAi => &assemblyai::PROVIDER,
+            Self::Cartesia => &cartesia::PROVIDER,
         }
     }
 }
@@ -172,6 +178,8 @@ pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
         }
         RouteKind::Generic => &generic::CLIENT_API,
         RouteKind::AssemblyAi => &assemblyai::CLIENT_API,
+        RouteKind::CartesiaTts => &cartesia::TTS_API,
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => &cartesia::STT_API,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => &CLIENT_API,
     }
 }
@@ -240,6 +248,8 @@ pub(crate) enum ClientUsage {
     Audio(usize),
     /// Text-to-speech input of this many characters.
     Characters(u64),
+    /// Text-to-speech input of this many characters, asking for audio in these formats.
+    Speech(u64, Rates),
     /// Audio carried in an event, this many bytes in the session's current input format.
     SessionAudio(usize),
     /// The session's audio formats as the client asks for them (until the upstream says).
@@ -299,6 +309,8 @@ pub(crate) fn client_message(
         }
         RouteKind::Generic => Ok(generic::client_usage(msg)),
         RouteKind::AssemblyAi => Ok(assemblyai::client_usage(msg)),
+        RouteKind::CartesiaTts => cartesia::tts_message(msg, rules),
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => Ok(cartesia::stt_usage(msg)),
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             Ok(deepgram::client_usage(kind, msg))
         }
@@ -356,6 +368,8 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
         }
         RouteKind::Generic => UpstreamUsage::Nothing,
         RouteKind::AssemblyAi => assemblyai::upstream_usage(msg),
+        RouteKind::CartesiaTts => cartesia::tts_usage(msg),
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => UpstreamUsage::Nothing,
         RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }
@@ -365,6 +379,14 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
 /// Every upstream kind's name as written in config (what token grants name).
 pub(crate) fn kind_names() -> Vec<&'static str> {
     UpstreamKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
+/// Adds the headers a kind's upstreams need unless their config sets them (Cartesia's
+/// `Cartesia-Version`).
+pub(crate) fn default_headers(kind: UpstreamKind, headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    if kind == UpstreamKind::Cartesia {
+        cartesia::default_headers(headers);
+    }
 }
 
 /// Every provider's credential form, in registry order.

@@ -175,8 +175,11 @@ impl Upstream {
                 headers.insert(name, v.clone());
             }
         }
+        // extra headers are defaults for the headers the client API forwards (an API version)
         for (name, value) in &self.extra_headers {
-            headers.insert(name, value.clone());
+            if !api.forwarded_headers.contains(&name.as_str()) || !headers.contains_key(name) {
+                headers.insert(name, value.clone());
+            }
         }
         if let Some((name, secret)) = &self.credential {
             let mut value = HeaderValue::from_str(secret.expose()).map_err(|_| {

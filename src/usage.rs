@@ -190,6 +190,10 @@ impl Meter {
         match usage {
             ClientUsage::Audio(len) => self.audio_in(len, now),
             ClientUsage::Characters(chars) => self.tts_text(chars),
+            ClientUsage::Speech(chars, rates) => {
+                self.set_rates(rates);
+                self.tts_text(chars);
+            }
             ClientUsage::SessionAudio(len) => {
                 if let Some(events) = &self.events {
                     let seconds = events.input(len);

@@ -16,6 +16,15 @@
 #       CARTESIA_CA_FILE (CA the Node and Python clients trust for https/wss), CARTESIA_TLS_BASE_URL and
 #       CARTESIA_CERT_FILE (an https:// URL and its server certificate, for the TTS halves when BASE_URL
 #       is http://), CARTESIA_WEBSOCKET_BASE_URL (Python only), CARTESIA_EXPECT_TRANSCRIPT.
+#   scripts/clients/cartesia.sh relay [CLIENT...]
+#       the clients through voxrelay in local mode (scripts/clients/relay-harness.sh: the simulator
+#       requiring a generated upstream key behind a recording pass-through; voxrelay plain and with
+#       TLS), by base URL only, with the demo key: Node STT over ws:// (http:// base) and again with
+#       TTS over wss:// (https:// base, NODE_EXTRA_CA_CERTS), Python over http://, websocket_base_url
+#       ws:// and https://, the browser build in Chromium with its token in the query (TTS over wss://,
+#       the relay's certificate trusted by SPKI). Then checks that every upstream handshake carried
+#       `Authorization: Bearer <upstream key>` and no client credential, and that usage records show
+#       the TTS characters, TTS audio and STT audio sent and received.
 #
 # CLIENT: cartesia-node, cartesia-python, cartesia-browser (default: all three).
 set -euo pipefail
@@ -23,14 +32,14 @@ cd "$(dirname "$0")/../.."
 MODE=${1:-}
 shift || true
 case $MODE in
-    simulate) ;;
+    simulate | relay) ;;
     target)
         BASE_URL=${1:?usage: cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]}
         shift
         CREDENTIAL=
         if [ $# -gt 0 ] && [[ $1 != cartesia-* ]]; then CREDENTIAL=$1; shift; fi
         ;;
-    *) echo "usage: cartesia.sh simulate [CLIENT...] | cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]" >&2; exit 64 ;;
+    *) echo "usage: cartesia.sh simulate|relay [CLIENT...] | cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]" >&2; exit 64 ;;
 esac
 CLIENTS=("$@")
 [ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(cartesia-node cartesia-python cartesia-browser)
@@ -56,6 +65,11 @@ cleanup() {
     local rc=$?
     stop "$FWD_PID"
     stop "$SIM_PID"
+    if [ -n "${HARNESS_WORK:-}" ]; then
+        [ "$rc" = 0 ] || harness_dump
+        harness_stop
+        rm -rf "$HARNESS_WORK"
+    fi
     if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
         echo "--- simulator log (last 20 lines) ---" >&2
         tail -n 20 "$WORK/simulator.log" >&2
@@ -81,6 +95,21 @@ wait_line() {
 }
 
 ENV=()
+if [ "$MODE" = relay ]; then
+    if [ -z "${VOXRELAY_BIN:-}" ]; then
+        say "cargo build -p voxrelay"
+        timeout 1800 cargo build -q -p voxrelay
+    fi
+    # shellcheck source=scripts/clients/relay-harness.sh
+    source scripts/clients/relay-harness.sh
+    harness_start cartesia
+    say "voxrelay on $RELAY_URL and $RELAY_TLS_URL, the keyed simulator behind a recording pass-through"
+    BASE_URL=$RELAY_URL
+    CREDENTIAL=$RELAY_KEY
+    ENV+=(CARTESIA_TLS_BASE_URL="$RELAY_TLS_URL" CARTESIA_CERT_FILE="$HARNESS_WORK/tls/cert.pem"
+        CARTESIA_CA_FILE="$RELAY_CA")
+    SIM_ADDR=${RELAY_URL#http://}
+fi
 if [ "$MODE" = simulate ]; then
     if [ -n "${VOXRELAY_BIN:-}" ]; then
         BIN=$VOXRELAY_BIN
@@ -141,7 +170,7 @@ for c in "${CLIENTS[@]}"; do
             mapfile -t ca < <(ca_env NODE_EXTRA_CA_CERTS)
             run cartesia-node 90 "${ca[@]}" node tests/clients/cartesia_node.mjs
             tls=$(tls_base)
-            if [ "$MODE" = simulate ] && [ -n "$tls" ]; then # the TTS half, over the TLS front
+            if [ "$MODE" != target ] && [ -n "$tls" ]; then # the TTS half, over the TLS front
                 run cartesia-node-tls 90 "${ca[@]}" CARTESIA_BASE_URL="$tls" node tests/clients/cartesia_node.mjs
             fi
             ;;
@@ -149,7 +178,7 @@ for c in "${CLIENTS[@]}"; do
             [ -x .venv-clients/bin/python ] || timeout 1200 scripts/setup-test-deps.sh
             mapfile -t ca < <(ca_env SSL_CERT_FILE)
             run cartesia-python 120 "${ca[@]}" .venv-clients/bin/python tests/clients/cartesia_python.py
-            if [ "$MODE" = simulate ]; then # TTS through the SDK's websocket_base_url (ws://), and over TLS
+            if [ "$MODE" != target ]; then # TTS through the SDK's websocket_base_url (ws://), and over TLS
                 run cartesia-python-wsbase 120 CARTESIA_WEBSOCKET_BASE_URL="ws://$SIM_ADDR" \
                     .venv-clients/bin/python tests/clients/cartesia_python.py
                 tls=$(tls_base)
@@ -164,5 +193,18 @@ for c in "${CLIENTS[@]}"; do
             ;;
     esac
 done
+if [ "$MODE" = relay ] && [ "$failed" = 0 ]; then
+    # what the clients sent and the simulator answers (50 ms of audio per character)
+    chars=$(node -e 'import("./tests/clients/support/cartesia.mjs").then((c) => console.log(c.TTS_TEXT.length))')
+    check() { # NAME CMD...
+        local name=$1 out
+        shift
+        if out=$("$@" 2>&1); then say "$name ok: $out"; else failed=1; say "$name FAILED: $out"; fi
+    }
+    check "upstream credential" harness_check_upstream authorization 'Bearer {key}'
+    check "usage tts_characters" harness_check_usage tts_characters "$chars" cartesia-tts
+    check "usage tts_audio_seconds" harness_check_usage tts_audio_seconds "$(awk "BEGIN { print $chars * 0.05 }")" cartesia-tts
+    check "usage audio_seconds" harness_check_usage audio_seconds 3 cartesia-stt
+fi
 say "done in $((SECONDS - started)) s"
 exit "$failed"

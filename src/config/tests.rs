@@ -15,6 +15,7 @@ fn every_shipped_config_file_is_valid() {
         jail.set_env("OPENAI_API_KEY", "oa-key");
         jail.set_env("ASSEMBLYAI_API_KEY", "aai-key");
         jail.set_env("ELEVENLABS_API_KEY", "el-key");
+        jail.set_env("CARTESIA_API_KEY", "ca-key");
         jail.set_env(
             "VOXRELAY_SIGNING_SECRET",
             "0123456789abcdef0123456789abcdef",
@@ -46,6 +47,7 @@ fn env_overrides_the_file_with_double_underscore_nesting() {
         jail.set_env("OPENAI_API_KEY", "oa-key");
         jail.set_env("ASSEMBLYAI_API_KEY", "aai-key");
         jail.set_env("ELEVENLABS_API_KEY", "el-key");
+        jail.set_env("CARTESIA_API_KEY", "ca-key");
         jail.set_env(
             "VOXRELAY_SIGNING_SECRET",
             "0123456789abcdef0123456789abcdef",

@@ -55,6 +55,7 @@ fn check_config_reports_each_error_once_and_warns() {
             .env_remove("DEEPGRAM_API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env_remove("ASSEMBLYAI_API_KEY")
+            .env_remove("CARTESIA_API_KEY")
             .env_remove("VOXRELAY_SIGNING_SECRET")
             .env("ELEVENLABS_API_KEY", "el-key")
             .envs(env.iter().copied())
@@ -72,7 +73,14 @@ fn check_config_reports_each_error_once_and_warns() {
     );
     let openai = ("OPENAI_API_KEY", "oa-key");
     let assemblyai = ("ASSEMBLYAI_API_KEY", "aai-key");
-    let out = check(&[("DEEPGRAM_API_KEY", "dg-key"), openai, assemblyai, secret]);
+    let cartesia = ("CARTESIA_API_KEY", "ca-key");
+    let out = check(&[
+        ("DEEPGRAM_API_KEY", "dg-key"),
+        openai,
+        assemblyai,
+        cartesia,
+        secret,
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(
@@ -91,11 +99,12 @@ fn check_config_reports_each_error_once_and_warns() {
         ("CLOUDFLARE_AIG_TOKEN", "cf-token"),
         openai,
         assemblyai,
+        cartesia,
         secret,
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (8 routes"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (10 routes"));
     for w in warnings {
         assert!(stderr.contains(w), "missing {w:?} in:\n{stderr}");
     }

@@ -50,7 +50,7 @@ pub fn shipped(cloudflare: &str, deepgram: &str) -> Settings {
         u.key_file = Some(key_file.clone());
     }
     // not reached by these tests: their key from the same file, their default base URL
-    for name in ["openai", "assemblyai", "elevenlabs"] {
+    for name in ["openai", "assemblyai", "elevenlabs", "cartesia"] {
         let u = raw.upstreams.get_mut(name).expect("shipped upstream");
         u.key_env = None;
         u.key_file = Some(key_file.clone());

@@ -81,7 +81,7 @@ pub(super) fn upstream(
         }
         (None, _) => (None, None),
     };
-    let extra_headers = u
+    let mut extra_headers: Vec<_> = u
         .extra_headers
         .iter()
         .filter_map(|(k, v)| {
@@ -100,6 +100,7 @@ pub(super) fn upstream(
             }
         })
         .collect();
+    crate::provider::default_headers(u.kind, &mut extra_headers);
     for (pattern, template) in &u.aliases {
         if let Err(e) = check_template(template) {
             errors.push(format!("{at}.aliases.{pattern}: {e}"));
