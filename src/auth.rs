@@ -123,6 +123,8 @@ pub struct Access {
     pub max_session: Option<Duration>,
     /// Concurrent-session cap: the tighter of the key's and the token's.
     pub max_concurrent: Option<u32>,
+    /// Upstream kinds the token's sessions may be served by, if it narrows them.
+    pub providers: Option<Vec<String>>,
 }
 
 /// Client keys and tokens: everything that authenticates a client.
@@ -159,6 +161,7 @@ impl Authenticator {
                 models: None,
                 max_session: None,
                 max_concurrent: key.max_concurrent_sessions,
+                providers: None,
             });
         }
         // a provider's SDKs may need a prefix on short-lived credentials; only a voxrelay
@@ -184,6 +187,7 @@ impl Authenticator {
                 .map(|m| m.iter().map(|p| Pattern::new(p)).collect()),
             max_session: claims.max_session_seconds.map(Duration::from_secs),
             max_concurrent: tighter(key.max_concurrent_sessions, claims.max_concurrent_sessions),
+            providers: claims.providers,
         })
     }
 }

@@ -40,6 +40,9 @@ pub(crate) enum Reject {
     /// The token does not grant this model.
     #[error("model '{0}' is not granted to this token")]
     ModelNotGranted(String),
+    /// The token grants none of the providers serving this route.
+    #[error("this token is not granted any provider serving this route")]
+    ProviderNotGranted,
     /// A request on a path where the model picks the route, whose model selects none.
     #[error("{0}")]
     UnknownModel(String),
@@ -84,7 +87,9 @@ impl Reject {
             Self::ConnectionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::OriginNotAllowed | Self::ModelNotGranted(_) => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed | Self::ModelNotGranted(_) | Self::ProviderNotGranted => {
+                StatusCode::FORBIDDEN
+            }
             Self::BadGrant(_) | Self::UnknownModel(_) | Self::Unsupported(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -114,6 +119,7 @@ impl Reject {
             Self::GlobalSessionLimit => "session_limit",
             Self::ClientSessionLimit(_) => "client_session_limit",
             Self::ModelNotGranted(_) => "model_not_granted",
+            Self::ProviderNotGranted => "provider_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
             Self::UnknownModel(_) => "unknown_model",
             Self::Unsupported(_) => "unsupported",
@@ -148,7 +154,7 @@ impl Reject {
             Self::Draining | Self::GlobalSessionLimit => "SERVICE_UNAVAILABLE",
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
-            Self::ModelNotGranted(_) => "INSUFFICIENT_PERMISSIONS",
+            Self::ModelNotGranted(_) | Self::ProviderNotGranted => "INSUFFICIENT_PERMISSIONS",
             Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",
             Self::Unsupported(u) => u.code,
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",

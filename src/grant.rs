@@ -10,13 +10,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tracing::info;
 
 use crate::auth::{AuthError, ClientKey};
 use crate::error::Reject;
 use crate::provider::{CLIENT_API, ClientApi};
 use crate::state::Shared;
+
+mod scope;
 
 /// Route label for grant refusals in `voxrelay_handshake_rejections_total`.
 pub(crate) const GRANT_ROUTE: &str = "grant";
@@ -145,8 +147,16 @@ fn is_length_limit(e: &axum::Error) -> bool {
 fn issue(shared: &Shared, key: &ClientKey, body: &[u8]) -> Result<(String, Duration), Reject> {
     let tokens = &shared.auth.tokens;
     let ttl = requested_ttl(body, tokens.grant_ttl, tokens.grant_max_ttl)?;
-    info!(client = %key.id, ttl_seconds = ttl.as_secs(), "grant issued");
-    Ok((tokens.mint(&key.id, key.routes.clone(), ttl), ttl))
+    let empty = Map::new();
+    let object = (!body.iter().all(u8::is_ascii_whitespace))
+        .then(|| serde_json::from_slice::<Value>(body).ok())
+        .flatten();
+    let object = object.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+    let routes: Vec<&str> = shared.route_names.iter().map(String::as_str).collect();
+    let scope = scope::requested(object, key.routes.as_deref(), &routes)?;
+    info!(client = %key.id, ttl_seconds = ttl.as_secs(), routes = ?scope.routes,
+        providers = ?scope.providers, "grant issued");
+    Ok((tokens.mint_for(&key.id, scope, ttl).0, ttl))
 }
 
 /// The TTL asked for in `{"ttl_seconds": N}` (an empty body means the default).

@@ -58,6 +58,16 @@ impl UpstreamKind {
         Self::Generic,
     ];
 
+    /// The name in config files (`kind = "…"`) and token grants.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Deepgram => "deepgram",
+            Self::Cloudflare => "cloudflare",
+            Self::OpenAi => "openai",
+            Self::Generic => "generic",
+        }
+    }
+
     /// The provider behind this kind: the registry.
     pub(crate) fn provider(self) -> &'static Provider {
         match self {
@@ -305,6 +315,11 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
             deepgram::tts_audio(kind, msg).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
         }
     }
+}
+
+/// Every upstream kind's name as written in config (what token grants name).
+pub(crate) fn kind_names() -> Vec<&'static str> {
+    UpstreamKind::ALL.iter().map(|k| k.as_str()).collect()
 }
 
 /// Every provider's credential form, in registry order.

@@ -20,7 +20,7 @@ pub use params::CREDENTIAL_PARAMS;
 
 /// Characters escaped in values voxrelay writes; `@`, `/` and `:` stay readable
 /// (`model=@cf/deepgram/nova-3`, as Cloudflare documents it).
-const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

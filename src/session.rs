@@ -111,7 +111,7 @@ pub(crate) async fn serve(
             headers: &headers,
         };
         match accept(&state, request, ws).await {
-            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, accepted, &session_id),
+            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, *accepted, &session_id),
             Ok((ws, Admitted::Later(pending))) => later::upgrade(state, ws, *pending),
             Err(reject) => {
                 count_refusal(&state, &reject);
@@ -143,7 +143,7 @@ fn count_refusal(state: &RouteState, reject: &Reject) {
 /// What the checks before the upgrade lead to.
 enum Admitted {
     /// Authenticated, upstream open.
-    Ready(Accepted),
+    Ready(Box<Accepted>),
     /// The credential comes in the client's first message (the route's client API allows it):
     /// the upstream is opened once it has been checked.
     Later(Box<later::Pending>),
@@ -204,11 +204,12 @@ async fn accept(
             query: &query,
             captures: &captures,
             headers,
+            providers: None,
         },
         audio_rate,
     };
     let accepted = admit(state, &access, setup, tracked).await?;
-    Ok((ws, Admitted::Ready(accepted)))
+    Ok((ws, Admitted::Ready(Box::new(accepted))))
 }
 
 /// What [`admit`] sets a session up from, besides the client's access.
@@ -233,6 +234,10 @@ async fn admit(
         audio_rate,
     } = setup;
     let query = request.query;
+    let request = Request {
+        providers: access.providers.as_deref(),
+        ..request
+    };
     let (shared, route) = (&state.shared, &state.route);
     let span = tracing::Span::current();
     span.record("client", access.client_id.as_str());
@@ -305,6 +310,7 @@ fn authenticate(
             models: None,
             max_session: None,
             max_concurrent: None,
+            providers: None,
         };
         return Ok((first_offered(), Some(access)));
     }

@@ -31,4 +31,6 @@ pub(crate) struct Shared {
     pub sessions_stop: CancellationToken,
     /// Tracks every session from handshake to end.
     pub tracker: TaskTracker,
+    /// The configured routes' names (what grants may narrow a token to).
+    pub route_names: Vec<String>,
 }

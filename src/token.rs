@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 /// `kid` of the tokens voxrelay mints.
 pub const GRANT_KID: &str = "voxrelay";
 
+/// What a minted token is narrowed to (each `None`: whatever its client key allows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Route names.
+    pub routes: Option<Vec<String>>,
+    /// Bare model names or `*` patterns.
+    pub models: Option<Vec<String>>,
+    /// Upstream kinds.
+    pub providers: Option<Vec<String>>,
+}
+
 /// What a token may carry; only `sub`, `exp`, `iss` and `aud` are required.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -38,6 +49,9 @@ pub struct Claims {
     /// Bare model names or `*` patterns the token may use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
+    /// Upstream kinds (`deepgram`, `elevenlabs`…) the token's sessions may be served by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
     /// Longest session the token allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_session_seconds: Option<u64>,
@@ -209,18 +223,21 @@ impl Tokens {
 
     /// Mints a grant for client `sub` valid for `ttl`, carrying the key's route grants.
     pub fn mint(&self, sub: &str, routes: Option<Vec<String>>, ttl: Duration) -> String {
-        self.mint_for(sub, routes, None, ttl).0
+        let scope = Scope {
+            routes,
+            ..Scope::default()
+        };
+        self.mint_for(sub, scope, ttl).0
     }
 
-    /// Mints a grant for client `sub` valid for `ttl`, narrowed to `routes` and `models`; also
-    /// returns its expiry (seconds since the epoch).
-    pub fn mint_for(
-        &self,
-        sub: &str,
-        routes: Option<Vec<String>>,
-        models: Option<Vec<String>>,
-        ttl: Duration,
-    ) -> (String, u64) {
+    /// Mints a grant for client `sub` valid for `ttl`, narrowed to `scope`; also returns its
+    /// expiry (seconds since the epoch).
+    pub fn mint_for(&self, sub: &str, scope: Scope, ttl: Duration) -> (String, u64) {
+        let Scope {
+            routes,
+            models,
+            providers,
+        } = scope;
         let now = now();
         let claims = Claims {
             sub: sub.to_owned(),
@@ -232,6 +249,7 @@ impl Tokens {
             jti: Some(uuid::Uuid::new_v4().to_string()),
             routes,
             models,
+            providers,
             ..Claims::default()
         };
         let mut header = Header::new(Algorithm::HS256);

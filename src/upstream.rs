@@ -60,6 +60,8 @@ pub(crate) struct Upstream {
     pub name: String,
     /// The API it speaks (its registry entry).
     pub provider: &'static Provider,
+    /// Its `kind` as written in config (`deepgram`, `elevenlabs`…), which token grants name.
+    pub kind: String,
     /// Base URL without trailing `/`, plus what the provider adds. For an upstream
     /// on the built-in simulator it starts with [`SIMULATOR_BASE`], replaced once it is bound.
     pub endpoint: String,
@@ -148,10 +150,8 @@ impl Upstream {
                         !p.is_empty() && crate::rewrite::params::name(key) != name.to_lowercase()
                     })
                     .collect();
-                let value = percent_encoding::utf8_percent_encode(
-                    secret.expose(),
-                    percent_encoding::NON_ALPHANUMERIC,
-                );
+                let value =
+                    percent_encoding::utf8_percent_encode(secret.expose(), crate::rewrite::VALUE);
                 let sep = if kept.is_empty() { "" } else { "&" };
                 format!("{url}?{}{sep}{name}={value}", kept.join("&"))
             }

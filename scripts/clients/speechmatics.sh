@@ -12,6 +12,11 @@
 #   scripts/clients/speechmatics.sh URL [CREDENTIAL]
 #       runs both clients against URL (ws:// or wss://host:port/path) presenting CREDENTIAL
 #       (default: $SPEECHMATICS_CREDENTIAL); a test CA goes in NODE_EXTRA_CA_CERTS and SSL_CERT_FILE.
+#   scripts/clients/speechmatics.sh --relay
+#       both clients through voxrelay's generic route `speechmatics` (config/local.toml) to a simulator
+#       that requires a generated key (scripts/clients/relay-harness.sh), over ws:// and wss://; then
+#       checks that the upstream saw only `Authorization: Bearer <its key>` and that voxrelay metered
+#       the audio the clients sent within 1 %.
 # SPEECHMATICS_EXPECT_TRANSCRIPT overrides the transcript both clients expect (the simulator's by default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ -d tests/clients/node_modules/@speechmatics/real-time-client ] \
     || { echo "tests/clients/node_modules is missing: cd tests/clients && npm ci" >&2; exit 1; }
@@ -92,6 +97,21 @@ case ${1:-} in
     start_simulator keyed-simulator "$key"
     echo "simulator (key required) on $SIM_ADDR"
     run speechmatics-python-keyed "ws://$SIM_ADDR/some/prefix/v2" "$key" "$PYTHON" tests/clients/speechmatics_python.py
+    ;;
+--relay)
+    [ $# -eq 1 ] || usage
+    # shellcheck source=scripts/clients/relay-harness.sh
+    source scripts/clients/relay-harness.sh
+    trap 'harness_stop; cleanup' EXIT
+    harness_start speechmatics || { harness_dump; exit 1; }
+    host=${RELAY_URL#http://} tls_host=${RELAY_TLS_URL#https://}
+    run_both "ws://$host/v2" "$RELAY_KEY"
+    NODE_EXTRA_CA_CERTS=$RELAY_CA SSL_CERT_FILE=$RELAY_CA run_both "wss://$tls_host/v2" "$RELAY_KEY" -tls
+    harness_check_upstream authorization 'Bearer {key}' || failed=1
+    sent=$(sed -n 's/.*"sent_audio_bytes": *\([0-9]*\).*/\1/p' "$WORK/speechmatics-python.out" | tail -n 1)
+    [ -n "$sent" ] || { echo "the Python client reported no sent_audio_bytes" >&2; failed=1; sent=0; }
+    harness_check_usage audio_seconds "$(awk "BEGIN{print $sent/32000}")" speechmatics || failed=1
+    [ "$failed" = 0 ] || harness_dump
     ;;
 "" | -h | --help) usage ;;
 *)

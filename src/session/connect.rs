@@ -34,16 +34,25 @@ pub(super) async fn connect_upstream(
     route: &Route,
     request: Request<'_>,
 ) -> Result<Connected, Reject> {
-    let Request { query, .. } = request;
-    let mapped: Vec<MappedModel> = route
+    let Request {
+        query, providers, ..
+    } = request;
+    let granted: Vec<&Arc<Upstream>> = route
         .upstreams
+        .iter()
+        .filter(|u| providers.is_none_or(|p| p.iter().any(|k| *k == u.kind)))
+        .collect();
+    if granted.is_empty() {
+        return Err(Reject::ProviderNotGranted);
+    }
+    let mapped: Vec<MappedModel> = granted
         .iter()
         .map(|u| query.mapped(&u.aliases, &route.policy))
         .collect::<Result<_, _>>()?;
     let deadline = Instant::now() + shared.connector.timeout();
     let metrics = &shared.metrics;
     let now = Instant::now();
-    let all: Vec<(&Arc<Upstream>, &MappedModel)> = route.upstreams.iter().zip(&mapped).collect();
+    let all: Vec<(&Arc<Upstream>, &MappedModel)> = granted.iter().copied().zip(&mapped).collect();
     let mut candidates: Vec<(&Arc<Upstream>, &MappedModel)> = all
         .iter()
         .copied()
@@ -52,8 +61,7 @@ pub(super) async fn connect_upstream(
     if candidates.is_empty() {
         candidates = all.clone();
     }
-    for skipped in route
-        .upstreams
+    for skipped in granted
         .iter()
         .filter(|u| !candidates.iter().any(|(c, _)| Arc::ptr_eq(c, u)))
     {
@@ -103,6 +111,8 @@ pub(super) struct Request<'a> {
     pub(super) query: &'a ClientQuery<'a>,
     pub(super) captures: &'a [(&'a str, &'a str)],
     pub(super) headers: &'a HeaderMap,
+    /// The upstream kinds the credential is granted, if it narrows them.
+    pub(super) providers: Option<&'a [String]>,
 }
 
 /// Where one attempt goes: the upstream, the model mapped for it, the client's request.
@@ -129,6 +139,7 @@ async fn attempt_upstream(
         query,
         captures,
         headers,
+        ..
     } = request;
     let url = upstream.url(route.kind, captures, &query.render(mapped, &route.policy));
     let api = crate::provider::client_api(route.kind);

@@ -57,6 +57,7 @@ async fn set_up(state: RouteState, mut client: ClientSocket, pending: Pending) {
                 query: &query,
                 captures: &captures,
                 headers: &pending.headers,
+                providers: None,
             },
             audio_rate: pending.audio_rate,
         };

@@ -112,6 +112,7 @@ pub(super) fn upstream(
     (errors.len() == before).then(|| Upstream {
         name: name.to_owned(),
         provider,
+        kind: u.kind.as_str().to_owned(),
         endpoint,
         simulator: std::sync::OnceLock::new(),
         credential,

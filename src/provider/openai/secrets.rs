@@ -145,12 +145,12 @@ fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
     let tokens = &at.shared.auth.tokens;
     // the operator's longest grant bounds it too; `expires_at` says when it really ends
     let ttl = Duration::from_secs(ask.seconds).min(tokens.grant_max_ttl);
-    let (token, expires_at) = tokens.mint_for(
-        &key.id,
-        Some(vec![route.name.clone()]),
-        ask.model.clone().map(|m| vec![m]),
-        ttl,
-    );
+    let scope = crate::token::Scope {
+        routes: Some(vec![route.name.clone()]),
+        models: ask.model.clone().map(|m| vec![m]),
+        providers: None,
+    };
+    let (token, expires_at) = tokens.mint_for(&key.id, scope, ttl);
     info!(client = %key.id, route = %route.name, model = ask.model.as_deref().unwrap_or("-"),
         ttl_seconds = ttl.as_secs(), "client secret issued");
     Ok(json!({
