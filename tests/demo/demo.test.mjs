@@ -24,6 +24,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import { CHROMIUM, CHROMIUM_FLAGS } from "../clients/support/chromium.mjs";
+import { PROVIDER_KINDS, providerFallbackStep, providerSteps } from "./providers.mjs";
 import { chromium } from "playwright-core";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -246,57 +247,6 @@ async function realtime(page, mode) {
   };
 }
 
-// The provider panels (demo/providers.js): each kind, whether it speaks or transcribes, and the
-// query parameter its browser SDK puts the credential in.
-const PROVIDER_KINDS = {
-  elevenlabs_tts: { tts: true, tokenParam: "single_use_token" },
-  elevenlabs_tts_multi: { tts: true, tokenParam: "single_use_token" },
-  elevenlabs_stt: { tts: false, tokenParam: "token" },
-  assemblyai: { tts: false, tokenParam: "token" },
-  cartesia_tts: { tts: true, tokenParam: "access_token" },
-  cartesia_stt: { tts: false, tokenParam: "access_token" },
-  generic: { tts: false, tokenParam: "jwt" },
-};
-
-/**
- * Runs the provider panel of `kind` on `route` once (a transcript of the fake microphone, or
- * speech of its sentence) and waits for the session to close; returns what the page showed, the
- * grant request's body and the socket's URL.
- */
-async function providerRun(page, kind, route) {
-  const panel = `#providers .pv-panel[data-kind="${kind}"]`;
-  const value = await page.$eval(
-    `${panel} .pv-route`,
-    (el, label) => [...el.options].find((o) => o.textContent.includes(label))?.value,
-    `${route.path} — ${route.name}`,
-  );
-  assert.ok(value !== undefined, `the ${kind} panel offers ${route.path}`);
-  await page.selectOption(`${panel} .pv-route`, value);
-  const granted = page.waitForRequest((r) => r.url().endsWith("/v1/auth/grant") && r.method() === "POST", {
-    timeout: RESULT_TIMEOUT_MS,
-  });
-  const opened = page.waitForEvent("websocket", { timeout: RESULT_TIMEOUT_MS });
-  await page.click(`${panel} .pv-run`);
-  const grant = (await granted).postDataJSON();
-  const url = new URL((await opened).url());
-  await page.waitForFunction(
-    (p) => /closed|idle/.test(document.querySelector(`${p} .pv-state`).textContent) &&
-      !document.querySelector(`${p} .pv-run`).disabled,
-    panel,
-    { timeout: RESULT_TIMEOUT_MS },
-  );
-  const text = (name) => page.textContent(`${panel} .pv-${name}`);
-  return {
-    grant,
-    url,
-    final: await text("final"),
-    bytes: Number(await text("bytes")),
-    state: await text("state"),
-    status: await page.textContent("#status"),
-    statusIsError: await page.$eval("#status", (el) => el.classList.contains("error")),
-  };
-}
-
 describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
   before(async () => {
     rmSync(path.join(REPORT_DIR, "demo-failure.png"), { force: true });
@@ -333,6 +283,14 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     }
   });
+
+  // what the Providers panel checks (providers.mjs) use
+  const shared = {
+    page: () => page,
+    openDemo,
+    config: () => getJson(`${origin()}/demo/config.json`),
+    words: SIMULATOR_WORDS,
+  };
 
   // every step below depends on the ones before it
   const step = (name, fn) =>
@@ -415,49 +373,7 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.equal(r.statusIsError, false, r.status);
   });
 
-  // one check per provider panel whose kind has a route in config/local.toml
-  for (const [kind, { tts, tokenParam }] of Object.entries(PROVIDER_KINDS)) {
-    const what = tts ? "text → audio" : "microphone → transcript";
-    step(`Providers panel ${kind}: ${what} through voxrelay to the simulator`, async (t) => {
-      const config = await getJson(`${origin()}/demo/config.json`);
-      const route = config.routes.find((r) => r.kind === kind);
-      if (!route) return t.skip(`no ${kind} route in config/local.toml`);
-      const r = await providerRun(page, kind, route);
-      assert.deepEqual(r.grant.routes, [route.name], "the grant asked is narrowed to the route");
-      if (route.model) assert.deepEqual(r.grant.models, [route.model]);
-      assert.match(r.url.searchParams.get(tokenParam) || "", /^[\w-]+\.[\w-]+\.[\w-]+$/, `token in ?${tokenParam}=`);
-      assert.doesNotMatch(decodeURIComponent(r.url.pathname), /[{}]/, "path captures are filled");
-      if (tts) {
-        assert.ok(r.bytes > 0 && r.bytes % 2 === 0, `audio in whole 16-bit samples: ${r.bytes}`);
-        assert.match(r.state, /^played [\d.]+ s, closed 1000/);
-      } else {
-        assert.match(r.final, SIMULATOR_WORDS, "the final transcript is shown");
-        assert.match(r.state, /^closed 1000/);
-      }
-      assert.equal(r.statusIsError, false, r.status);
-    });
-  }
-
-  step("Providers panel: an in-session error shows its close code and reason", async (t) => {
-    const config = await getJson(`${origin()}/demo/config.json`);
-    const route = config.routes.find((r) => r.kind === "generic");
-    if (!route) return t.skip("no generic route in config/local.toml");
-    const p = await openDemo();
-    // a StartRecognition without a language: the simulator answers Error and closes 1008
-    await p.evaluate(() => {
-      const send = WebSocket.prototype.send;
-      WebSocket.prototype.send = function (data) {
-        const bad = typeof data === "string" && data.includes("StartRecognition");
-        return send.call(this, bad ? data.replace('"language":"en"', '"language":""') : data);
-      };
-    });
-    const r = await providerRun(p, "generic", route);
-    assert.equal(r.statusIsError, true);
-    assert.match(r.status, /closed 1008 “invalid_config”/);
-    assert.match(r.status, /transcription_config\.language is required/);
-    assert.equal(r.final, "");
-    await p.close();
-  });
+  providerSteps(step, shared);
 
   step("has no page errors; screenshot", async () => {
     const errors = pageLog.filter((l) => l.startsWith("pageerror") || l.startsWith("console.error"));
@@ -521,4 +437,6 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.ok((await speak()).bytes > 0, "a pasted access token is used as is");
     await p.close();
   });
+
+  providerFallbackStep(step, shared);
 });
