@@ -1,8 +1,9 @@
 // voxrelay demo page: microphone → live transcripts (/v1/listen or Flux /v2/listen), text →
-// speech (/v1/speak), and OpenAI Realtime sessions (realtime.js), through this relay. Plain JS
-// modules, no build step, no external resources.
+// speech (/v1/speak), OpenAI Realtime sessions (realtime.js) and other providers' routes
+// (providers.js), through this relay. Plain JS modules, no build step, no external resources.
 
 import { playPcm16, startCapture } from "./audio.js";
+import { setupProviders } from "./providers.js";
 import { setupRealtime } from "./realtime.js";
 
 (() => {
@@ -271,7 +272,7 @@ import { setupRealtime } from "./realtime.js";
     const hasTts = fillRoutes("tts-route", ["speak"]);
     $("mic-start").disabled = !hasStt;
     $("speak").disabled = !hasTts;
-    setupRealtime({
+    const shared = {
       config,
       setStatus,
       fail,
@@ -282,7 +283,9 @@ import { setupRealtime } from "./realtime.js";
         const key = config.key || $("credential").value.trim();
         return { key, isToken: !config.key && JWT.test(key) };
       },
-    });
+    };
+    setupRealtime(shared);
+    setupProviders(shared);
     $("auth-form").addEventListener("submit", (e) => e.preventDefault());
     $("mic-start").addEventListener("click", startMic);
     $("mic-stop").addEventListener("click", stopMic);

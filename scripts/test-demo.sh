@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo page (/demo/) end to end in headless Chromium against voxrelay in local mode (simulator
 # upstream): fake microphone → Nova and Flux transcripts, text → speech, OpenAI Realtime (an ek_ key
-# from /v1/realtime/client_secrets, browser subprotocols, reply and transcript), the key-paste path.
+# from /v1/realtime/client_secrets, browser subprotocols, reply and transcript), the Providers panels
+# whose kinds have a route in config/local.toml (ElevenLabs, AssemblyAI, Cartesia, generic), the
+# key-paste path.
 # Installs what is missing (Chromium and certutil from apt, playwright-core from
 # tests/demo/package-lock.json; no browser downloads), builds voxrelay, runs tests/demo/demo.test.mjs
 # twice: over http:// and ws://, then over https:// and wss:// (DEMO_TLS=1: [server.tls] with a

@@ -17,6 +17,8 @@ const INDEX: &str = include_str!("../demo/index.html");
 const APP: &str = include_str!("../demo/app.js");
 const AUDIO: &str = include_str!("../demo/audio.js");
 const REALTIME: &str = include_str!("../demo/realtime.js");
+const PROVIDERS: &str = include_str!("../demo/providers.js");
+const PROVIDER_KINDS: &str = include_str!("../demo/provider-kinds.js");
 
 /// A script of the page.
 fn script(body: &'static str) -> impl IntoResponse {
@@ -52,6 +54,11 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
         .route("/demo/app.js", get(|| async { script(APP) }))
         .route("/demo/audio.js", get(|| async { script(AUDIO) }))
         .route("/demo/realtime.js", get(|| async { script(REALTIME) }))
+        .route("/demo/providers.js", get(|| async { script(PROVIDERS) }))
+        .route(
+            "/demo/provider-kinds.js",
+            get(|| async { script(PROVIDER_KINDS) }),
+        )
         .route(
             "/demo/config.json",
             get(move || async move { Json(config).into_response() }),

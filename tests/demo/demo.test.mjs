@@ -1,6 +1,7 @@
 // End-to-end test of the demo page (/demo/) in headless Chromium against voxrelay in local mode
 // (the built-in simulator upstream): fake microphone → Nova and Flux transcripts, text → speech,
-// OpenAI Realtime conversation and transcription sessions.
+// OpenAI Realtime conversation and transcription sessions, and a check per provider panel
+// (ElevenLabs, AssemblyAI, Cartesia, generic) whose kind has a route in config/local.toml.
 //
 //   node --test tests/demo/demo.test.mjs        (or scripts/test-demo.sh, which also installs and builds)
 //
@@ -23,6 +24,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import { CHROMIUM, CHROMIUM_FLAGS } from "../clients/support/chromium.mjs";
+import { PROVIDER_KINDS, providerFallbackStep, providerSteps } from "./providers.mjs";
 import { chromium } from "playwright-core";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -282,12 +284,20 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     }
   });
 
+  // what the Providers panel checks (providers.mjs) use
+  const shared = {
+    page: () => page,
+    openDemo,
+    config: () => getJson(`${origin()}/demo/config.json`),
+    words: SIMULATOR_WORDS,
+  };
+
   // every step below depends on the ones before it
   const step = (name, fn) =>
     it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
       if (failed) return t.skip("an earlier step failed");
       try {
-        await fn();
+        await fn(t);
       } catch (err) {
         failed = true;
         throw err;
@@ -304,6 +314,10 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.equal(await page.isEnabled("#speak"), true);
     assert.equal(await page.isVisible("#realtime"), true, "local mode offers OpenAI Realtime");
     assert.equal(await page.isEnabled("#rt-start"), true);
+    const kinds = (await getJson(`${origin()}/demo/config.json`)).routes.map((r) => r.kind);
+    const panels = await page.$$eval("#providers .pv-panel", (els) => els.map((e) => e.dataset.kind));
+    assert.deepEqual(panels, Object.keys(PROVIDER_KINDS).filter((k) => kinds.includes(k)), "a panel per provider kind present");
+    assert.equal(await page.isVisible("#providers"), panels.length > 0);
     assert.equal(await page.evaluate(() => location.protocol), `${SCHEME}:`);
   });
 
@@ -358,6 +372,8 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.match(r.state, /^closed 1000/);
     assert.equal(r.statusIsError, false, r.status);
   });
+
+  providerSteps(step, shared);
 
   step("has no page errors; screenshot", async () => {
     const errors = pageLog.filter((l) => l.startsWith("pageerror") || l.startsWith("console.error"));
@@ -421,4 +437,6 @@ describe("demo page in headless Chromium", { timeout: 180_000 }, () => {
     assert.ok((await speak()).bytes > 0, "a pasted access token is used as is");
     await p.close();
   });
+
+  providerFallbackStep(step, shared);
 });

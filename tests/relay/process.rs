@@ -275,7 +275,13 @@ async fn the_demo_page_is_served_only_when_enabled() {
     let (status, page) = on.get("/demo/").await;
     assert_eq!(status, 200);
     assert!(page.contains("/demo/app.js"));
-    for script in ["/demo/app.js", "/demo/audio.js", "/demo/realtime.js"] {
+    for script in [
+        "/demo/app.js",
+        "/demo/audio.js",
+        "/demo/realtime.js",
+        "/demo/providers.js",
+        "/demo/provider-kinds.js",
+    ] {
         assert_eq!(on.get(script).await.0, 200, "{script}");
     }
     let (_, config) = on.get("/demo/config.json").await;
