@@ -33,7 +33,8 @@ TTS_TEXT = "Hello from the voxrelay Cartesia test."
 VOICE = {"mode": "id", "id": "a0e99841-438c-4a64-b679-ae501e7d6091"}
 OUTPUT = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000}
 MAX_EVENTS = 500
-OPEN = {"open_timeout": 10, "close_timeout": 5}
+# generous: a loaded CI machine can take seconds to start a TLS handshake; still bounded
+OPEN = {"open_timeout": 30, "close_timeout": 5}
 
 
 def frame(index):
