@@ -13,7 +13,7 @@
 #       SSL_CERT_FILE for python). Node and browser skip (exit 0) on a non-TLS URL.
 #   scripts/clients/assemblyai.sh --simulate [CLIENT…]
 #       starts `target/debug/voxrelay simulate --listen 127.0.0.1:0` (no key), runs python against it over
-#       ws://, and node and browser over wss:// through a TLS pass-through (tests/clients/support/tls_front.mjs)
+#       ws://, and node and browser over wss:// through a TLS pass-through (tests/clients/support/upstream_tap.mjs)
 #       with a throwaway CA (scripts/make-test-cert.sh); then checks the simulator logged every session as
 #       ended by the client's Terminate.
 #   scripts/clients/assemblyai.sh --relay [CLIENT…]
@@ -97,10 +97,10 @@ if [ "$SIMULATE" = 1 ]; then
     PY_URL=ws://$SIM_ADDR/assemblyai
     scripts/make-test-cert.sh "$WORK/tls"
     CA=$WORK/tls/ca.pem
-    node tests/clients/support/tls_front.mjs "$SIM_ADDR" "$WORK/tls" "$WORK/handshakes.jsonl" \
+    node tests/clients/support/upstream_tap.mjs "$SIM_ADDR" "$WORK/handshakes.jsonl" --tls "$WORK/tls" \
         >"$WORK/tls-front.log" 2>&1 &
     FRONT_PID=$!
-    wait_line tls-front "$FRONT_PID" "$WORK/tls-front.log" 's/^{"tls_front":"[0-9.]*:\([0-9]*\)"}$/\1/p'
+    wait_line tls-front "$FRONT_PID" "$WORK/tls-front.log" 's/^{"tap":"[0-9.]*:\([0-9]*\)"}$/\1/p'
     TLS_URL=wss://localhost:$LINE_VALUE/assemblyai
     echo "simulator (pid $SIM_PID) on $SIM_ADDR; TLS pass-through (pid $FRONT_PID) at $TLS_URL"
 fi

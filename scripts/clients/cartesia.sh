@@ -8,7 +8,7 @@
 #       starts `voxrelay simulate --listen 127.0.0.1:0` (no key; VOXRELAY_BIN or target/debug/voxrelay,
 #       built if missing), reads its address from its "simulator listening" line and runs the clients
 #       over ws:// (STT; Python again with its websocket_base_url for TTS). If openssl is present it
-#       also puts a TLS front (tests/clients/support/tls_forward.mjs, scripts/make-test-cert.sh) before
+#       also puts a TLS front (tests/clients/support/upstream_tap.mjs --tls, scripts/make-test-cert.sh) before
 #       the simulator and runs Node and Python again over https/wss, so the TTS halves run too.
 #   scripts/clients/cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]
 #       runs the clients against BASE_URL (http:// or https://, e.g. a voxrelay route), presenting
@@ -127,10 +127,9 @@ if [ "$MODE" = simulate ]; then
     CREDENTIAL=
     if command -v openssl >/dev/null; then
         scripts/make-test-cert.sh "$WORK/tls"
-        node tests/clients/support/tls_forward.mjs "$WORK/tls/cert.pem" "$WORK/tls/key.pem" "$SIM_ADDR" \
-            >"$WORK/tls-forward.log" 2>&1 &
+        node tests/clients/support/upstream_tap.mjs "$SIM_ADDR" --tls "$WORK/tls" >"$WORK/tls-forward.log" 2>&1 &
         FWD_PID=$!
-        wait_line tls-forward "$FWD_PID" "$WORK/tls-forward.log" 's/^{"tls":"\([0-9.]*:[0-9]*\)"}$/\1/p'
+        wait_line tls-forward "$FWD_PID" "$WORK/tls-forward.log" 's/^{"tap":"\([0-9.]*:[0-9]*\)"}$/\1/p'
         say "TLS front (pid $FWD_PID) on https://$LINE_VALUE"
         ENV+=(CARTESIA_TLS_BASE_URL="https://$LINE_VALUE" CARTESIA_CERT_FILE="$WORK/tls/cert.pem"
             CARTESIA_CA_FILE="$WORK/tls/ca.pem")

@@ -13,7 +13,7 @@
 #   scripts/clients/elevenlabs.sh --simulate [CLIENT...]
 #       starts `target/debug/voxrelay simulate --listen 127.0.0.1:0` (no key; built if missing),
 #       runs the clients against it with ELEVENLABS_SIMULATED=1 (exact transcripts and audio
-#       lengths), python-tts through a throwaway TLS front (support/elevenlabs_tls_front.mjs and
+#       lengths), python-tts through a throwaway TLS front (support/upstream_tap.mjs --tls and
 #       scripts/make-test-cert.sh, trusted with SSL_CERT_FILE)
 #   scripts/clients/elevenlabs.sh --relay [CLIENT...]
 #       the clients through voxrelay by base URL only (scripts/clients/relay-harness.sh): a
@@ -118,9 +118,9 @@ if [ "$SIMULATE" = 1 ]; then
     say "simulator (pid $SIM_PID) on $LINE_VALUE"
     if wants python-tts; then
         scripts/make-test-cert.sh "$WORK/tls"
-        node tests/clients/support/elevenlabs_tls_front.mjs "$LINE_VALUE" "$WORK/tls" >"$WORK/front.log" 2>&1 &
+        node tests/clients/support/upstream_tap.mjs "$LINE_VALUE" --tls "$WORK/tls" >"$WORK/front.log" 2>&1 &
         FRONT_PID=$!
-        wait_line tls-front "$FRONT_PID" "$WORK/front.log" 's/^{"tls_front":"\([0-9.]*:[0-9]*\)"}$/\1/p'
+        wait_line tls-front "$FRONT_PID" "$WORK/front.log" 's/^{"tap":"\([0-9.]*:[0-9]*\)"}$/\1/p'
         TLS_BASE_URL=https://$LINE_VALUE
         say "TLS front (pid $FRONT_PID) on $TLS_BASE_URL for python-tts"
     fi
