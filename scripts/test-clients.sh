@@ -32,6 +32,8 @@
 #       openai-node openai-python openai-browser                            # a subset, in this order
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/clients/lib.sh
+source scripts/clients/lib.sh
 KEY=voxrelay-demo-key
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 CLIENTS=("$@")
@@ -56,14 +58,7 @@ TLS_RELAY_PID=
 SIM_PID=
 TAP_PID=
 # stop_relay PID: SIGTERM (drain), SIGKILL after 10 s
-stop_relay() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+stop_relay() { stop_pid "$1" 100; }
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local rc=$?
@@ -139,13 +134,7 @@ fi
 # voxrelay, local mode, ephemeral loopback ports
 
 # VOXRELAY_BIN=path: test that binary instead of building target/debug/voxrelay
-if [ -n "${VOXRELAY_BIN:-}" ]; then
-    BIN=$VOXRELAY_BIN
-else
-    say "cargo build -p voxrelay"
-    timeout 1800 cargo build -q -p voxrelay
-    BIN=target/debug/voxrelay
-fi
+clients_build
 # start_relay NAME [VAR=value...]: voxrelay in local mode with these extra env vars, log in
 # $WORK/NAME.log; sets STARTED_PID, and STARTED_ADDR once it logs its (loopback) address
 start_relay() {
@@ -165,36 +154,14 @@ start_relay() {
     [ -n "$STARTED_ADDR" ] || { echo "$name did not report its address within 20 s" >&2; exit 1; }
     case $STARTED_ADDR in 127.0.0.1:*) ;; *) echo "$name is not on loopback: $STARTED_ADDR" >&2; exit 1 ;; esac
 }
-# wait_line NAME PID FILE SED: the first line of FILE that SED (sed -n script) turns into a value,
-# while PID lives (≤ 20 s); sets LINE_VALUE
-wait_line() {
-    local name=$1 pid=$2 file=$3 script=$4
-    LINE_VALUE=
-    for _ in $(seq 200); do
-        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
-        [ -n "$LINE_VALUE" ] && return 0
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "$name did not report its address within 20 s" >&2
-    exit 1
-}
 # The OpenAI clients' upstream: the simulator on its own, requiring a generated key, behind the
 # recording pass-through; voxrelay's `openai` upstream points at the pass-through with that key.
 OPENAI_ENV=()
 if wants_openai; then
     UPSTREAM_KEY="sk-voxrelay-test-upstream-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
     HANDSHAKES=$WORK/upstream-handshakes.jsonl
-    env VOXRELAY_TEST_UPSTREAM_KEY="$UPSTREAM_KEY" NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 \
-        --api-key-env VOXRELAY_TEST_UPSTREAM_KEY >"$WORK/openai-simulator.log" 2>&1 &
-    SIM_PID=$!
-    wait_line openai-simulator "$SIM_PID" "$WORK/openai-simulator.log" \
-        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
-    SIM_ADDR=$LINE_VALUE
-    node tests/clients/support/upstream_tap.mjs "$SIM_ADDR" "$HANDSHAKES" >"$WORK/upstream-tap.log" 2>&1 &
-    TAP_PID=$!
-    wait_line upstream-tap "$TAP_PID" "$WORK/upstream-tap.log" 's/^{"tap":"\([0-9.]*:[0-9]*\)"}$/\1/p'
-    TAP_ADDR=$LINE_VALUE
+    start_simulator "$WORK/openai-simulator.log" "$UPSTREAM_KEY"
+    start_tap "$WORK/upstream-tap.log" "$SIM_ADDR" "$HANDSHAKES"
     say "OpenAI Realtime simulator (pid $SIM_PID) on $SIM_ADDR, recorded through (pid $TAP_PID) $TAP_ADDR"
     OPENAI_ENV=(VOXRELAY_UPSTREAMS__OPENAI__BASE_URL="ws://$TAP_ADDR"
         VOXRELAY_UPSTREAMS__OPENAI__KEY_ENV=VOXRELAY_TEST_UPSTREAM_KEY VOXRELAY_TEST_UPSTREAM_KEY="$UPSTREAM_KEY")

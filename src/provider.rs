@@ -17,6 +17,7 @@
 pub(crate) mod assemblyai;
 pub(crate) mod cartesia;
 pub(crate) mod cloudflare;
+mod common;
 pub(crate) mod deepgram;
 pub(crate) mod elevenlabs;
 pub(crate) mod generic;

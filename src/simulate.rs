@@ -13,6 +13,7 @@ mod assemblyai;
 mod cartesia;
 mod elevenlabs;
 mod flux;
+mod gate;
 mod handshake;
 mod listen;
 mod openai;
@@ -32,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -197,19 +198,9 @@ async fn handle(
         return cartesia::handle(&shared, &uri, &headers, upgrade);
     }
     let request_id = Uuid::new_v4();
-    let mut response = match accept(&shared, &uri, &headers, upgrade, request_id) {
-        Ok(response) => response,
-        Err(rejection) => {
-            info!(status = rejection.status.as_u16(), %request_id, "handshake refused");
-            rejection.into_response(request_id)
-        }
-    };
-    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(handshake::REQUEST_ID_HEADER), value);
-    }
-    response
+    let accepted = accept(&shared, &uri, &headers, upgrade, request_id);
+    let request_id_header = (handshake::REQUEST_ID_HEADER, request_id.to_string());
+    gate::answer("deepgram", request_id, accepted, Some(request_id_header))
 }
 
 /// Checks the handshake and, if it is acceptable, upgrades into the matching protocol.

@@ -13,7 +13,7 @@
 #       SSL_CERT_FILE for python). Node and browser skip (exit 0) on a non-TLS URL.
 #   scripts/clients/assemblyai.sh --simulate [CLIENT…]
 #       starts `target/debug/voxrelay simulate --listen 127.0.0.1:0` (no key), runs python against it over
-#       ws://, and node and browser over wss:// through a TLS pass-through (tests/clients/support/tls_front.mjs)
+#       ws://, and node and browser over wss:// through a TLS pass-through (tests/clients/support/upstream_tap.mjs)
 #       with a throwaway CA (scripts/make-test-cert.sh); then checks the simulator logged every session as
 #       ended by the client's Terminate.
 #   scripts/clients/assemblyai.sh --relay [CLIENT…]
@@ -39,49 +39,9 @@ PYTHON=${PYTHON:-.venv-clients/bin/python}
 [ -x "$PYTHON" ] || { echo "$PYTHON is missing: run scripts/setup-test-deps.sh" >&2; exit 1; }
 [ -d tests/clients/node_modules/assemblyai ] || (cd tests/clients && timeout 600 npm ci --no-audit --no-fund)
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-assemblyai.XXXXXX")
-SIM_PID= FRONT_PID=
-stop() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    stop "$FRONT_PID"
-    stop "$SIM_PID"
-    if [ "$RELAY" = 1 ] && declare -F harness_stop >/dev/null; then
-        [ "$rc" = 0 ] || harness_dump
-        harness_stop
-        rm -rf "$HARNESS_WORK"
-    fi
-    if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
-        echo "--- simulator log (last 20 lines) ---" >&2
-        tail -n 20 "$WORK/simulator.log" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-
-# wait_line NAME PID FILE SED: the first line of FILE that SED (sed -n script) turns into a value, while
-# PID lives (≤ 20 s); sets LINE_VALUE
-wait_line() {
-    local name=$1 pid=$2 file=$3 script=$4
-    LINE_VALUE=
-    for _ in $(seq 200); do
-        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
-        [ -n "$LINE_VALUE" ] && return 0
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "$name did not report its address within 20 s" >&2
-    exit 1
-}
+# shellcheck source=scripts/clients/lib.sh
+source scripts/clients/lib.sh
+clients_init assemblyai
 
 PY_URL=${ASSEMBLYAI_BASE_URL:-}
 TLS_URL=${ASSEMBLYAI_BASE_URL:-}
@@ -89,20 +49,13 @@ CA=${ASSEMBLYAI_CA_FILE:-}
 if [ "$SIMULATE" = 1 ]; then
     BIN=target/debug/voxrelay
     [ -x "$BIN" ] || timeout 1200 cargo build --quiet
-    NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 >"$WORK/simulator.log" 2>&1 &
-    SIM_PID=$!
-    wait_line simulator "$SIM_PID" "$WORK/simulator.log" \
-        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
-    SIM_ADDR=$LINE_VALUE
+    start_simulator "$WORK/simulator.log"
     PY_URL=ws://$SIM_ADDR/assemblyai
     scripts/make-test-cert.sh "$WORK/tls"
     CA=$WORK/tls/ca.pem
-    node tests/clients/support/tls_front.mjs "$SIM_ADDR" "$WORK/tls" "$WORK/handshakes.jsonl" \
-        >"$WORK/tls-front.log" 2>&1 &
-    FRONT_PID=$!
-    wait_line tls-front "$FRONT_PID" "$WORK/tls-front.log" 's/^{"tls_front":"[0-9.]*:\([0-9]*\)"}$/\1/p'
-    TLS_URL=wss://localhost:$LINE_VALUE/assemblyai
-    echo "simulator (pid $SIM_PID) on $SIM_ADDR; TLS pass-through (pid $FRONT_PID) at $TLS_URL"
+    start_tap "$WORK/tls-front.log" "$SIM_ADDR" "$WORK/handshakes.jsonl" --tls "$WORK/tls"
+    TLS_URL=wss://localhost:${TAP_ADDR##*:}/assemblyai
+    echo "simulator (pid $SIM_PID) on $SIM_ADDR; TLS pass-through (pid $TAP_PID) at $TLS_URL"
 fi
 if [ "$RELAY" = 1 ]; then
     [ -x "${VOXRELAY_BIN:-target/debug/voxrelay}" ] || timeout 1200 cargo build --quiet

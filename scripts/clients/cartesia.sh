@@ -8,7 +8,7 @@
 #       starts `voxrelay simulate --listen 127.0.0.1:0` (no key; VOXRELAY_BIN or target/debug/voxrelay,
 #       built if missing), reads its address from its "simulator listening" line and runs the clients
 #       over ws:// (STT; Python again with its websocket_base_url for TTS). If openssl is present it
-#       also puts a TLS front (tests/clients/support/tls_forward.mjs, scripts/make-test-cert.sh) before
+#       also puts a TLS front (tests/clients/support/upstream_tap.mjs --tls, scripts/make-test-cert.sh) before
 #       the simulator and runs Node and Python again over https/wss, so the TTS halves run too.
 #   scripts/clients/cartesia.sh target BASE_URL [CREDENTIAL] [CLIENT...]
 #       runs the clients against BASE_URL (http:// or https://, e.g. a voxrelay route), presenting
@@ -47,59 +47,13 @@ for c in "${CLIENTS[@]}"; do
     case $c in cartesia-node | cartesia-python | cartesia-browser) ;; *) echo "unknown client: $c" >&2; exit 64 ;; esac
 done
 
-started=$SECONDS
-say() { printf '[cartesia %3ss] %s\n' "$((SECONDS - started))" "$*"; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-cartesia.XXXXXX")
-SIM_PID=
-FWD_PID=
-stop() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    stop "$FWD_PID"
-    stop "$SIM_PID"
-    if [ -n "${HARNESS_WORK:-}" ]; then
-        [ "$rc" = 0 ] || harness_dump
-        harness_stop
-        rm -rf "$HARNESS_WORK"
-    fi
-    if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
-        echo "--- simulator log (last 20 lines) ---" >&2
-        tail -n 20 "$WORK/simulator.log" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_line NAME PID FILE SED: the first line of FILE that SED turns into a value, while PID lives (≤ 20 s)
-wait_line() {
-    local name=$1 pid=$2 file=$3 script=$4
-    LINE_VALUE=
-    for _ in $(seq 200); do
-        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
-        [ -n "$LINE_VALUE" ] && return 0
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "$name did not report its address within 20 s" >&2
-    exit 1
-}
+# shellcheck source=scripts/clients/lib.sh
+source scripts/clients/lib.sh
+clients_init cartesia
 
 ENV=()
 if [ "$MODE" = relay ]; then
-    if [ -z "${VOXRELAY_BIN:-}" ]; then
-        say "cargo build -p voxrelay"
-        timeout 1800 cargo build -q -p voxrelay
-    fi
+    clients_build
     # shellcheck source=scripts/clients/relay-harness.sh
     source scripts/clients/relay-harness.sh
     harness_start cartesia
@@ -111,28 +65,16 @@ if [ "$MODE" = relay ]; then
     SIM_ADDR=${RELAY_URL#http://}
 fi
 if [ "$MODE" = simulate ]; then
-    if [ -n "${VOXRELAY_BIN:-}" ]; then
-        BIN=$VOXRELAY_BIN
-    else
-        say "cargo build -p voxrelay"
-        timeout 1800 cargo build -q -p voxrelay
-        BIN=target/debug/voxrelay
-    fi
-    env NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 >"$WORK/simulator.log" 2>&1 &
-    SIM_PID=$!
-    wait_line simulator "$SIM_PID" "$WORK/simulator.log" 's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
-    SIM_ADDR=$LINE_VALUE
+    clients_build
+    start_simulator "$WORK/simulator.log"
     say "simulator (pid $SIM_PID) on $SIM_ADDR"
     BASE_URL=http://$SIM_ADDR
     CREDENTIAL=
     if command -v openssl >/dev/null; then
         scripts/make-test-cert.sh "$WORK/tls"
-        node tests/clients/support/tls_forward.mjs "$WORK/tls/cert.pem" "$WORK/tls/key.pem" "$SIM_ADDR" \
-            >"$WORK/tls-forward.log" 2>&1 &
-        FWD_PID=$!
-        wait_line tls-forward "$FWD_PID" "$WORK/tls-forward.log" 's/^{"tls":"\([0-9.]*:[0-9]*\)"}$/\1/p'
-        say "TLS front (pid $FWD_PID) on https://$LINE_VALUE"
-        ENV+=(CARTESIA_TLS_BASE_URL="https://$LINE_VALUE" CARTESIA_CERT_FILE="$WORK/tls/cert.pem"
+        start_tap "$WORK/tls-forward.log" "$SIM_ADDR" --tls "$WORK/tls"
+        say "TLS front (pid $TAP_PID) on https://$TAP_ADDR"
+        ENV+=(CARTESIA_TLS_BASE_URL="https://$TAP_ADDR" CARTESIA_CERT_FILE="$WORK/tls/cert.pem"
             CARTESIA_CA_FILE="$WORK/tls/ca.pem")
     else
         say "no openssl: the wss://-only TTS halves of cartesia-js are skipped"

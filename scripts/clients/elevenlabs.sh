@@ -13,7 +13,7 @@
 #   scripts/clients/elevenlabs.sh --simulate [CLIENT...]
 #       starts `target/debug/voxrelay simulate --listen 127.0.0.1:0` (no key; built if missing),
 #       runs the clients against it with ELEVENLABS_SIMULATED=1 (exact transcripts and audio
-#       lengths), python-tts through a throwaway TLS front (support/elevenlabs_tls_front.mjs and
+#       lengths), python-tts through a throwaway TLS front (support/upstream_tap.mjs --tls and
 #       scripts/make-test-cert.sh, trusted with SSL_CERT_FILE)
 #   scripts/clients/elevenlabs.sh --relay [CLIENT...]
 #       the clients through voxrelay by base URL only (scripts/clients/relay-harness.sh): a
@@ -54,82 +54,27 @@ for c in "${CLIENTS[@]}"; do
 done
 wants() { local c; for c in "${CLIENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 
-started=$SECONDS
-say() { printf '[elevenlabs %3ss] %s\n' "$((SECONDS - started))" "$*"; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-elevenlabs.XXXXXX")
-SIM_PID=
-FRONT_PID=
-stop() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    stop "$FRONT_PID"
-    stop "$SIM_PID"
-    if [ "$RELAY" = 1 ]; then
-        [ "$rc" = 0 ] || harness_dump
-        harness_stop
-        rm -rf "$HARNESS_WORK"
-    fi
-    if [ "$rc" != 0 ] && [ -s "$WORK/simulator.log" ]; then
-        echo "--- simulator log (last 20 lines) ---" >&2
-        tail -n 20 "$WORK/simulator.log" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_line NAME PID FILE SED: the first line of FILE that SED turns into a value, while PID lives (≤ 20 s)
-wait_line() {
-    local name=$1 pid=$2 file=$3 script=$4
-    LINE_VALUE=
-    for _ in $(seq 200); do
-        LINE_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
-        [ -n "$LINE_VALUE" ] && return 0
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "$name did not report its address within 20 s" >&2
-    exit 1
-}
+# shellcheck source=scripts/clients/lib.sh
+source scripts/clients/lib.sh
+clients_init elevenlabs
 
 TLS_BASE_URL=
 if [ "$SIMULATE" = 1 ]; then
-    BIN=${VOXRELAY_BIN:-target/debug/voxrelay}
-    if [ -z "${VOXRELAY_BIN:-}" ]; then
-        say "cargo build -p voxrelay"
-        timeout 1800 cargo build -q -p voxrelay
-    fi
-    NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 >"$WORK/simulator.log" 2>&1 &
-    SIM_PID=$!
-    wait_line simulator "$SIM_PID" "$WORK/simulator.log" \
-        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p'
-    ELEVENLABS_BASE_URL=http://$LINE_VALUE
+    clients_build
+    start_simulator "$WORK/simulator.log"
+    ELEVENLABS_BASE_URL=http://$SIM_ADDR
     ELEVENLABS_CREDENTIAL=voxrelay-simulated-key-$$
     export ELEVENLABS_SIMULATED=1
-    say "simulator (pid $SIM_PID) on $LINE_VALUE"
+    say "simulator (pid $SIM_PID) on $SIM_ADDR"
     if wants python-tts; then
         scripts/make-test-cert.sh "$WORK/tls"
-        node tests/clients/support/elevenlabs_tls_front.mjs "$LINE_VALUE" "$WORK/tls" >"$WORK/front.log" 2>&1 &
-        FRONT_PID=$!
-        wait_line tls-front "$FRONT_PID" "$WORK/front.log" 's/^{"tls_front":"\([0-9.]*:[0-9]*\)"}$/\1/p'
-        TLS_BASE_URL=https://$LINE_VALUE
-        say "TLS front (pid $FRONT_PID) on $TLS_BASE_URL for python-tts"
+        start_tap "$WORK/tls-front.log" "$SIM_ADDR" --tls "$WORK/tls"
+        TLS_BASE_URL=https://$TAP_ADDR
+        say "TLS front (pid $TAP_PID) on $TLS_BASE_URL for python-tts"
     fi
 fi
 if [ "$RELAY" = 1 ]; then
-    if [ -z "${VOXRELAY_BIN:-}" ]; then
-        say "cargo build -p voxrelay"
-        timeout 1800 cargo build -q -p voxrelay
-    fi
+    clients_build
     # shellcheck source=scripts/clients/relay-harness.sh
     source scripts/clients/relay-harness.sh
     harness_start elevenlabs

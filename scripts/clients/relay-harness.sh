@@ -16,7 +16,10 @@
 #     with each named upstream pointed at the pass-through and given the upstream key; JSON logs
 #     (usage records included) in $RELAY_LOGS.
 # It never prints a key. Requires: a built target/debug/voxrelay (or VOXRELAY_BIN), node, openssl.
+# The simulator and the pass-through are started with scripts/clients/lib.sh (so they are in STOP_PIDS too).
 
+# shellcheck source=scripts/clients/lib.sh
+declare -p STOP_PIDS >/dev/null 2>&1 || source scripts/clients/lib.sh
 HARNESS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxrelay-harness.XXXXXX")
 HARNESS_PIDS=()
 RELAY_KEY=voxrelay-demo-key
@@ -27,29 +30,11 @@ harness_stop() {
     for pid in "${HARNESS_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in "${HARNESS_PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    for pid in "${HARNESS_PIDS[@]}"; do stop_pid "$pid"; done
     HARNESS_PIDS=()
 }
 
-# harness_wait NAME PID FILE SED: the first value SED extracts from FILE while PID lives (≤ 20 s)
-harness_wait() {
-    local name=$1 pid=$2 file=$3 script=$4
-    HARNESS_VALUE=
-    for _ in $(seq 200); do
-        HARNESS_VALUE=$(sed -n "$script" "$file" 2>/dev/null | head -n 1) || true
-        [ -n "$HARNESS_VALUE" ] && return 0
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$file" >&2; echo "$name exited" >&2; return 1; }
-        sleep 0.1
-    done
-    echo "$name did not report its address within 20 s" >&2
-    return 1
-}
-
-# harness_relay NAME [VAR=value…]: one voxrelay in local mode; sets HARNESS_VALUE to its address
+# harness_relay NAME [VAR=value…]: one voxrelay in local mode; sets LINE_VALUE to its address
 harness_relay() {
     local name=$1
     shift
@@ -57,7 +42,7 @@ harness_relay() {
         VOXRELAY_LOG__FORMAT=json "$@" "$BIN" serve --config config/local.toml \
         >"$HARNESS_WORK/$name.log" 2>"$HARNESS_WORK/$name.err" &
     HARNESS_PIDS+=($!)
-    harness_wait "$name" $! "$HARNESS_WORK/$name.log" \
+    wait_line "$name" $! "$HARNESS_WORK/$name.log" \
         's/.*"message":"voxrelay listening".*"addr":"\(127\.0\.0\.1:[0-9]*\)".*/\1/p'
 }
 
@@ -65,16 +50,11 @@ harness_start() {
     [ -x "$BIN" ] || { echo "$BIN is missing: cargo build first" >&2; return 1; }
     UPSTREAM_KEY="up-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
     HANDSHAKES=$HARNESS_WORK/upstream-handshakes.jsonl
-    env VOXRELAY_HARNESS_UPSTREAM_KEY="$UPSTREAM_KEY" NO_COLOR=1 "$BIN" simulate --listen 127.0.0.1:0 \
-        --api-key-env VOXRELAY_HARNESS_UPSTREAM_KEY >"$HARNESS_WORK/simulator.log" 2>&1 &
-    HARNESS_PIDS+=($!)
-    harness_wait simulator $! "$HARNESS_WORK/simulator.log" \
-        's/.*simulator listening.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p' || return 1
-    local sim=$HARNESS_VALUE
-    node tests/clients/support/upstream_tap.mjs "$sim" "$HANDSHAKES" >"$HARNESS_WORK/tap.log" 2>&1 &
-    HARNESS_PIDS+=($!)
-    harness_wait tap $! "$HARNESS_WORK/tap.log" 's/^{"tap":"\([0-9.]*:[0-9]*\)"}$/\1/p' || return 1
-    local tap=$HARNESS_VALUE name upper
+    start_simulator "$HARNESS_WORK/simulator.log" "$UPSTREAM_KEY" || return 1
+    HARNESS_PIDS+=("$SIM_PID")
+    start_tap "$HARNESS_WORK/tap.log" "$SIM_ADDR" "$HANDSHAKES" || return 1
+    HARNESS_PIDS+=("$TAP_PID")
+    local tap=$TAP_ADDR name upper
     local env=(VOXRELAY_HARNESS_UPSTREAM_KEY="$UPSTREAM_KEY")
     for name in "$@"; do
         upper=$(echo "$name" | tr '[:lower:]-' '[:upper:]_')
@@ -82,13 +62,13 @@ harness_start() {
             "VOXRELAY_UPSTREAMS__${upper}__KEY_ENV=VOXRELAY_HARNESS_UPSTREAM_KEY")
     done
     harness_relay voxrelay "${env[@]}" || return 1
-    RELAY_URL=http://$HARNESS_VALUE
+    RELAY_URL=http://$LINE_VALUE
     scripts/make-test-cert.sh "$HARNESS_WORK/tls" >/dev/null
     RELAY_CA=$HARNESS_WORK/tls/ca.pem
     harness_relay voxrelay-tls "${env[@]}" \
         VOXRELAY_SERVER__TLS__CERT_FILE="$HARNESS_WORK/tls/cert.pem" \
         VOXRELAY_SERVER__TLS__KEY_FILE="$HARNESS_WORK/tls/key.pem" || return 1
-    RELAY_TLS_URL=https://$HARNESS_VALUE
+    RELAY_TLS_URL=https://$LINE_VALUE
     RELAY_LOGS=("$HARNESS_WORK/voxrelay.log" "$HARNESS_WORK/voxrelay-tls.log")
     export RELAY_URL RELAY_TLS_URL RELAY_CA RELAY_KEY HANDSHAKES
 }

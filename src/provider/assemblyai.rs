@@ -15,9 +15,9 @@ use axum::http::header::AUTHORIZATION;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientApi, ClientUsage, CredentialForm, Provider, UpstreamUsage};
+use super::{ClientApi, ClientUsage, CredentialForm, Provider, UpstreamUsage, common};
 use crate::auth::AuthError;
-use crate::config::{AuthScheme, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, RouteKind};
 use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
 use crate::secret::Secret;
 
@@ -36,7 +36,7 @@ const DEFAULT_SAMPLE_RATE: u32 = 16_000;
 /// The registry entry.
 pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
-    endpoint,
+    endpoint: common::base_as_is,
     path,
     route_kinds: &[RouteKind::AssemblyAi],
     credential_header: "authorization",
@@ -181,11 +181,6 @@ fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
         return Ok(None);
     }
     Ok(Some(Secret::new(v)))
-}
-
-/// The base URL as is: `/v3/ws` hangs directly under it.
-fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
-    base.to_owned()
 }
 
 /// Every route this provider serves is a Universal Streaming route.

@@ -18,8 +18,8 @@ pub(super) use tts::{client_message as tts_message, upstream_usage as tts_usage}
 use axum::http::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider};
-use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use super::{ClientApi, CredentialForm, Provider, common};
+use crate::config::{AuthScheme, PricesConfig, RouteKind};
 
 /// Cartesia's hosted API.
 pub(crate) const BASE_URL: &str = "wss://api.cartesia.ai";
@@ -44,7 +44,7 @@ pub(crate) const PRICES: PricesConfig = PricesConfig {
 /// The registry entry.
 pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
-    endpoint,
+    endpoint: common::base_as_is,
     path,
     route_kinds: &[
         RouteKind::CartesiaTts,
@@ -58,10 +58,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prices: Some(model_prices),
     // `Authorization: Bearer <T>` (Node and Python SDKs) is a header form every route takes;
     // browsers put it in the query (`query_credentials`)
-    credentials: CredentialForm {
-        from_protocols: |_| Ok(None),
-        from_headers: |_| Ok(None),
-    },
+    credentials: CredentialForm::NONE,
     model_prefix: None,
     paths: None,
     own_path_routes: None,
@@ -115,11 +112,6 @@ fn error_body(code: &str, message: &str, request_id: &str) -> Value {
     };
     json!({"error_code": error_code, "title": title, "message": message,
         "request_id": request_id})
-}
-
-/// The base URL as is: the paths hang directly under it.
-fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
-    base.to_owned()
 }
 
 /// Each route kind's WebSocket.

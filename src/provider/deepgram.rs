@@ -7,9 +7,9 @@ use axum::http::header::AUTHORIZATION;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientApi, ClientUsage, CredentialForm, Provider};
+use super::{ClientApi, ClientUsage, CredentialForm, Provider, common};
 use crate::auth::{AuthError, Credential};
-use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, PricesConfig, RouteKind};
 use crate::secret::Secret;
 
 /// Deepgram's hosted API.
@@ -45,7 +45,7 @@ pub(crate) const PRICES: PricesConfig = PricesConfig {
 /// The registry entry.
 pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
-    endpoint,
+    endpoint: common::base_as_is,
     path,
     route_kinds: &[RouteKind::Listen, RouteKind::Speak, RouteKind::Flux],
     credential_header: "authorization",
@@ -156,11 +156,6 @@ fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
         Some((scheme, token)) if known_scheme(scheme) => Ok(Some(Secret::new(token.trim()))),
         _ => Err(AuthError::Missing),
     }
-}
-
-/// The base URL as is: Deepgram's paths hang directly under it.
-fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
-    base.to_owned()
 }
 
 fn path(kind: RouteKind) -> &'static str {

@@ -13,9 +13,9 @@ pub(super) use usage::{client_usage, upstream_usage};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider};
+use super::{ClientApi, CredentialForm, Provider, common};
 use crate::auth::{AuthError, Credential};
-use crate::config::{AuthScheme, PricesConfig, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, PricesConfig, RouteKind};
 use crate::secret::Secret;
 
 /// ElevenLabs' hosted API.
@@ -38,7 +38,7 @@ pub(crate) const PRICES: PricesConfig = PricesConfig {
 /// The registry entry.
 pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
-    endpoint,
+    endpoint: common::base_as_is,
     path,
     route_kinds: &[
         RouteKind::ElevenLabsTts,
@@ -171,11 +171,6 @@ fn from_headers(headers: &HeaderMap) -> Result<Option<Secret>, AuthError> {
         Ok(token) if !token.is_empty() => Ok(Some(Secret::new(token))),
         _ => Err(AuthError::Missing),
     }
-}
-
-/// The base URL as is: ElevenLabs' paths hang directly under it.
-fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
-    base.to_owned()
 }
 
 fn path(kind: RouteKind) -> &'static str {

@@ -31,10 +31,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     aliases: &[],
     prices: PricesConfig::UNKNOWN,
     model_prices: None,
-    credentials: CredentialForm {
-        from_protocols: |_| Ok(None),
-        from_headers: |_| Ok(None),
-    },
+    credentials: CredentialForm::NONE,
     model_prefix: None,
     paths: None,
     own_path_routes: None,

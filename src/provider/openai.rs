@@ -15,9 +15,9 @@ pub(super) use usage::upstream_usage;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider, Unsupported};
+use super::{ClientApi, CredentialForm, Provider, Unsupported, common};
 use crate::auth::{AuthError, Credential};
-use crate::config::{AuthScheme, RouteKind, UpstreamConfig};
+use crate::config::{AuthScheme, RouteKind};
 use crate::secret::Secret;
 
 /// OpenAI's hosted API.
@@ -34,7 +34,7 @@ const KEY_PROTOCOL_PREFIX: &str = "openai-insecure-api-key.";
 /// The registry entry.
 pub(crate) static PROVIDER: Provider = Provider {
     base_url: BASE_URL,
-    endpoint,
+    endpoint: common::base_as_is,
     path,
     route_kinds: &[RouteKind::Realtime],
     credential_header: "authorization",
@@ -131,11 +131,6 @@ fn from_protocols(offered: &[&str]) -> Result<Option<Credential>, AuthError> {
 /// OpenAI's own.
 fn from_headers(_: &HeaderMap) -> Result<Option<Secret>, AuthError> {
     Ok(None)
-}
-
-/// The base URL as is: `/v1/realtime` hangs directly under it.
-fn endpoint(base: &str, _: &UpstreamConfig, _: &str, _: &mut Vec<String>) -> String {
-    base.to_owned()
 }
 
 /// Every route this provider serves is a Realtime route.

@@ -18,14 +18,14 @@ mod tests;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use tracing::info;
 use uuid::Uuid;
 
 use super::Shared;
+use super::gate::{self, is_key};
 use super::wire::Params;
 
 pub(super) use self::settings::{Refusal, Settings};
@@ -57,11 +57,7 @@ pub(super) fn handle(
 ) -> Response {
     let Ok(upgrade) = upgrade else {
         let body = json!({"error": "Expected a WebSocket upgrade request."});
-        let content_type = [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )];
-        return (StatusCode::UPGRADE_REQUIRED, content_type, body.to_string()).into_response();
+        return gate::json_response(StatusCode::UPGRADE_REQUIRED, &body);
     };
     let request_id = Uuid::new_v4();
     let params = Params::parse(uri.query());
@@ -99,7 +95,7 @@ fn authorize(headers: &HeaderMap, params: &Params, key: Option<&str>) -> Result<
     if offered.peek().is_none() {
         return Err(MISSING_REASON);
     }
-    if offered.any(|credential| bool::from(credential.as_bytes().ct_eq(key.as_bytes()))) {
+    if offered.any(|credential| is_key(credential, key)) {
         Ok(())
     } else {
         Err(INVALID_REASON)

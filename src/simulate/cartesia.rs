@@ -14,13 +14,13 @@ mod turns;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::json;
-use tracing::info;
 use uuid::Uuid;
 
 use super::Shared;
+use super::gate::{self, Refuse};
 use super::wire::Params;
 
 pub(super) use self::audio::Encoding;
@@ -66,7 +66,15 @@ pub(super) fn serves(uri: &Uri) -> bool {
     endpoint(uri).is_some()
 }
 
-impl Refusal {
+impl Refuse for Refusal {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        Some(self.code)
+    }
+
     /// `{"error_code","title","message","request_id"}` as JSON.
     fn into_response(self, request_id: Uuid) -> Response {
         let body = json!({
@@ -75,11 +83,7 @@ impl Refusal {
             "message": self.message,
             "request_id": request_id.to_string(),
         });
-        let content_type = [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )];
-        (self.status, content_type, body.to_string()).into_response()
+        gate::json_response(self.status, &body)
     }
 }
 
@@ -91,13 +95,8 @@ pub(super) fn handle(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = Uuid::new_v4();
-    match accept(shared, uri, headers, upgrade, request_id) {
-        Ok(response) => response,
-        Err(refusal) => {
-            info!(status = refusal.status.as_u16(), code = refusal.code, %request_id, "cartesia handshake refused");
-            refusal.into_response(request_id)
-        }
-    }
+    let accepted = accept(shared, uri, headers, upgrade, request_id);
+    gate::answer("cartesia", request_id, accepted, None)
 }
 
 /// Checks credential, version, query and upgrade, then starts the session.

@@ -17,14 +17,13 @@ mod tests;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
-use tracing::info;
 use uuid::Uuid;
 
 use super::Shared;
+use super::gate::{self, Refuse, is_key};
 use super::wire::Params;
 
 /// Header ElevenLabs takes the API key in.
@@ -102,15 +101,17 @@ impl Refusal {
         code: "upgrade_required",
         message: "Expected a WebSocket upgrade request.",
     };
+}
+
+impl Refuse for Refusal {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
 
     /// `{"detail":{"status","message"}}`, ElevenLabs' HTTP error shape.
-    fn into_response(self) -> Response {
+    fn into_response(self, _request_id: Uuid) -> Response {
         let body = json!({"detail": {"status": self.code, "message": self.message}});
-        let content_type = [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )];
-        (self.status, content_type, body.to_string()).into_response()
+        gate::json_response(self.status, &body)
     }
 }
 
@@ -122,19 +123,9 @@ pub(super) fn handle(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = Uuid::new_v4();
-    let mut response = match accept(shared, uri, headers, upgrade, request_id) {
-        Ok(response) => response,
-        Err(refusal) => {
-            info!(status = refusal.status.as_u16(), %request_id, "elevenlabs handshake refused");
-            refusal.into_response()
-        }
-    };
-    if let Ok(value) = HeaderValue::from_str(&request_id.simple().to_string()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
-    response
+    let accepted = accept(shared, uri, headers, upgrade, request_id);
+    let request_id_header = (REQUEST_ID_HEADER, request_id.simple().to_string());
+    gate::answer("elevenlabs", request_id, accepted, Some(request_id_header))
 }
 
 /// Checks credential and upgrade, then starts the session of the endpoint.
@@ -186,7 +177,7 @@ fn authorize(headers: &HeaderMap, params: &Params, key: Option<&str>) -> Result<
     let matches = headers
         .get_all(KEY_HEADER)
         .iter()
-        .any(|value| bool::from(value.as_bytes().trim_ascii().ct_eq(key.as_bytes())));
+        .any(|value| is_key(value.as_bytes().trim_ascii(), key));
     if matches {
         Ok(())
     } else {

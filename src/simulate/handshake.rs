@@ -3,9 +3,9 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::gate::{Refuse, is_key};
 use super::wire::Params;
 
 /// Header carrying the per-request UUID on every response.
@@ -75,9 +75,15 @@ impl Rejection {
         code: "UPGRADE_REQUIRED",
         message: "Expected a WebSocket upgrade request.",
     };
+}
+
+impl Refuse for Rejection {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
 
     /// The legacy Deepgram error body with a `dg-error` header.
-    pub(super) fn into_response(self, request_id: Uuid) -> Response {
+    fn into_response(self, request_id: Uuid) -> Response {
         let body = json!({
             "err_code": self.code,
             "err_msg": self.message,
@@ -144,13 +150,13 @@ pub(super) fn authorized(headers: &HeaderMap, key: Option<&str>) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .filter_map(scheme_credential)
-        .any(|credential| same(credential, key));
+        .any(|credential| is_key(credential, key));
     let cloudflare = headers
         .get_all(CF_AUTH_HEADER)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .map(|value| scheme_credential(value).unwrap_or(value.trim()))
-        .any(|credential| same(credential, key));
+        .any(|credential| is_key(credential, key));
     deepgram || cloudflare
 }
 
@@ -159,11 +165,6 @@ fn scheme_credential(value: &str) -> Option<&str> {
     let (scheme, credential) = value.trim().split_once(char::is_whitespace)?;
     let known = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
     known.then(|| credential.trim())
-}
-
-/// Constant-time string comparison.
-fn same(offered: &str, expected: &str) -> bool {
-    offered.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 /// The subprotocol to echo: `token` or `bearer` if offered, else the first offered value.

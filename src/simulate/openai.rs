@@ -15,14 +15,13 @@ mod turns;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::json;
-use subtle::ConstantTimeEq;
-use tracing::info;
 use uuid::Uuid;
 
 use super::Shared;
+use super::gate::{self, Refuse, bearer_credentials, is_key};
 use super::wire::Params;
 
 pub(super) use self::realtime::Realtime;
@@ -96,20 +95,22 @@ impl Refusal {
         message: "Expected a WebSocket upgrade request.",
         param: None,
     };
+}
+
+impl Refuse for Refusal {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
 
     /// `{"error":{"message","type","param","code"}}`.
-    fn into_response(self) -> Response {
+    fn into_response(self, _request_id: Uuid) -> Response {
         let body = json!({"error": {
             "message": self.message,
             "type": "invalid_request_error",
             "param": self.param,
             "code": self.code,
         }});
-        let content_type = [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )];
-        (self.status, content_type, body.to_string()).into_response()
+        gate::json_response(self.status, &body)
     }
 }
 
@@ -121,19 +122,9 @@ pub(super) fn handle(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = Uuid::new_v4();
-    let mut response = match accept(shared, uri, headers, upgrade, request_id) {
-        Ok(response) => response,
-        Err(refusal) => {
-            info!(status = refusal.status.as_u16(), %request_id, "realtime handshake refused");
-            refusal.into_response()
-        }
-    };
-    if let Ok(value) = HeaderValue::from_str(&format!("req_{}", request_id.simple())) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
-    response
+    let accepted = accept(shared, uri, headers, upgrade, request_id);
+    let request_id_header = (REQUEST_ID_HEADER, format!("req_{}", request_id.simple()));
+    gate::answer("openai", request_id, accepted, Some(request_id_header))
 }
 
 /// Checks target, credential and upgrade, then starts the session.
@@ -181,23 +172,14 @@ fn authorize(headers: &HeaderMap, offered: &[&str], key: Option<&str>) -> Result
     let Some(key) = key else {
         return Ok(());
     };
-    let bearer = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| {
-            let (scheme, credential) = value.trim().split_once(char::is_whitespace)?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| credential.trim())
-        });
+    let bearer = bearer_credentials(headers);
     let subprotocol = offered
         .iter()
         .filter_map(|item| item.strip_prefix(KEY_PROTOCOL_PREFIX));
     let mut any = false;
     for credential in bearer.chain(subprotocol) {
         any = true;
-        if bool::from(credential.as_bytes().ct_eq(key.as_bytes())) {
+        if is_key(credential, key) {
             return Ok(());
         }
     }

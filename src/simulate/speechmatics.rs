@@ -11,14 +11,13 @@ mod transcript;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::json;
-use subtle::ConstantTimeEq;
-use tracing::info;
 use uuid::Uuid;
 
 use super::Shared;
+use super::gate::{self, Refuse, bearer_credentials, is_key};
 use super::wire::Params;
 
 pub(super) use self::recognition::Recognition;
@@ -64,15 +63,17 @@ impl Refusal {
         kind: "invalid_message",
         reason: "Expected a WebSocket upgrade request.",
     };
+}
+
+impl Refuse for Refusal {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
 
     /// `{"message":"Error","type":…,"reason":…}` with the status.
-    fn into_response(self) -> Response {
+    fn into_response(self, _request_id: Uuid) -> Response {
         let body = json!({"message": "Error", "type": self.kind, "reason": self.reason});
-        let content_type = [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )];
-        (self.status, content_type, body.to_string()).into_response()
+        gate::json_response(self.status, &body)
     }
 }
 
@@ -86,20 +87,12 @@ pub(super) fn handle(
     let request_id = Uuid::new_v4();
     let params = Params::parse(uri.query());
     let accepted = authorize(headers, &params, shared.config.api_key.as_deref())
-        .and_then(|()| upgrade.map_err(|_| Refusal::NOT_UPGRADE));
-    match accepted {
-        Ok(upgrade) => super::start(
-            shared,
-            upgrade,
-            "speechmatics",
-            request_id,
-            Recognition::new(request_id),
-        ),
-        Err(refusal) => {
-            info!(status = refusal.status.as_u16(), %request_id, "speechmatics handshake refused");
-            refusal.into_response()
-        }
-    }
+        .and_then(|()| upgrade.map_err(|_| Refusal::NOT_UPGRADE))
+        .map(|upgrade| {
+            let protocol = Recognition::new(request_id);
+            super::start(shared, upgrade, "speechmatics", request_id, protocol)
+        });
+    gate::answer("speechmatics", request_id, accepted, None)
 }
 
 /// Accepts anything without a configured key; otherwise a matching Bearer header and no `jwt` parameter.
@@ -114,17 +107,7 @@ pub(super) fn authorize(
     if params.get(JWT_PARAM).is_some() {
         return Err(Refusal::JWT_NOT_STRIPPED);
     }
-    let matched = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| {
-            let (scheme, credential) = value.trim().split_once(char::is_whitespace)?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| credential.trim())
-        })
-        .any(|credential| bool::from(credential.as_bytes().ct_eq(key.as_bytes())));
+    let matched = bearer_credentials(headers).any(|credential| is_key(credential, key));
     if matched {
         Ok(())
     } else {

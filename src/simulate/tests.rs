@@ -29,13 +29,13 @@ use uuid::Uuid;
 use super::{Simulator, SimulatorConfig, wire};
 
 /// A client connection to the simulator.
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Upper bound for any single expected event, so a broken simulator fails instead of hanging.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A simulator serving on a free port.
-struct Running {
+pub(super) struct Running {
     /// Where it listens.
     addr: std::net::SocketAddr,
     /// Completes the shutdown future passed to `run`.
@@ -46,7 +46,7 @@ struct Running {
 
 impl Running {
     /// Starts a simulator on 127.0.0.1:0.
-    async fn start(config: SimulatorConfig) -> Self {
+    pub(super) async fn start(config: SimulatorConfig) -> Self {
         let addr = "127.0.0.1:0".parse().expect("valid address");
         let simulator = Simulator::bind(addr, config)
             .await
@@ -74,7 +74,7 @@ impl Running {
     }
 
     /// A client request for `path_and_query`, ready for extra headers.
-    fn request(&self, path_and_query: &str) -> Request {
+    pub(super) fn request(&self, path_and_query: &str) -> Request {
         self.url(path_and_query)
             .into_client_request()
             .expect("valid request")
@@ -104,7 +104,7 @@ impl Running {
 }
 
 /// The next data or close frame (pings and pongs skipped).
-async fn next_frame(ws: &mut Client) -> Message {
+pub(super) async fn next_frame(ws: &mut Client) -> Message {
     loop {
         let frame = tokio::time::timeout(STEP_TIMEOUT, ws.next())
             .await
@@ -118,7 +118,7 @@ async fn next_frame(ws: &mut Client) -> Message {
 }
 
 /// The next frame, which must be JSON text.
-async fn next_json(ws: &mut Client) -> Value {
+pub(super) async fn next_json(ws: &mut Client) -> Value {
     match next_frame(ws).await {
         Message::Text(text) => serde_json::from_str(text.as_str()).expect("text frame is json"),
         other => panic!("expected a text frame, got {other:?}"),
@@ -138,7 +138,7 @@ async fn expect_close(ws: &mut Client) -> Option<CloseFrame> {
 }
 
 /// Asserts a close frame with `code` and `reason`.
-fn assert_closed(frame: Option<CloseFrame>, code: u16, reason: &str) {
+pub(super) fn assert_closed(frame: Option<CloseFrame>, code: u16, reason: &str) {
     let frame = frame.expect("close frame carries a status");
     assert_eq!(u16::from(frame.code), code);
     assert_eq!(frame.reason.as_str(), reason);
@@ -156,7 +156,7 @@ fn request_id(response: &Response) -> Uuid {
 }
 
 /// Connects expecting the handshake to fail with an HTTP response.
-async fn refused(request: Request) -> Response {
+pub(super) async fn refused(request: Request) -> Response {
     match connect_async(request).await {
         Err(Error::Http(response)) => *response,
         Err(other) => panic!("expected an http error, got {other}"),

@@ -28,13 +28,5 @@ const BY_MODEL: [(&str, PricesConfig); 3] = [
 
 /// The list prices of `model`'s family, if it is one of the known ones.
 pub(crate) fn for_model(model: &str) -> Option<PricesConfig> {
-    BY_MODEL
-        .iter()
-        .filter(|(family, _)| {
-            model
-                .strip_prefix(family)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
-        })
-        .max_by_key(|(family, _)| family.len())
-        .map(|(_, prices)| *prices)
+    super::super::common::family_prices(&BY_MODEL, model)
 }

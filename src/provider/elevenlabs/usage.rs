@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::RouteKind;
+pub(super) use crate::provider::common::base64_len;
 use crate::provider::{ClientUsage, UpstreamUsage};
 
 /// A text-to-speech client message: its `text`.
@@ -97,17 +98,4 @@ pub(crate) fn upstream_usage(kind: RouteKind, msg: &Message) -> UpstreamUsage {
         }
         _ => UpstreamUsage::Nothing,
     }
-}
-
-/// Bytes that base64 text decodes to, from its length (no decoding). Text that had JSON escapes
-/// (`\/`, so it arrives unescaped and owned) counts only its alphabet characters.
-pub(super) fn base64_len(text: &str, escaped: bool) -> usize {
-    let symbols = match escaped {
-        false => text.trim_end_matches('=').len(),
-        true => text
-            .bytes()
-            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
-            .count(),
-    };
-    symbols / 4 * 3 + [0, 0, 1, 2][symbols % 4]
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::provider::UpstreamUsage;
+pub(super) use crate::provider::common::base64_len;
 use crate::usage::format::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 use crate::usage::{Rates, Tokens};
 
@@ -17,20 +18,6 @@ const PCM_RATE: f64 = 24_000.0;
 const G711_BYTES_PER_SECOND: f64 = 8_000.0;
 /// Most tokens one field may report: more is not believed.
 const MAX_TOKENS: f64 = 1e12;
-
-/// Bytes that base64 text decodes to, from its length (no decoding, no allocation). Text that
-/// had JSON escapes (`\/`, so it arrives unescaped and owned) counts only its alphabet
-/// characters.
-pub(super) fn base64_len(text: &str, escaped: bool) -> usize {
-    let symbols = match escaped {
-        false => text.trim_end_matches('=').len(),
-        true => text
-            .bytes()
-            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
-            .count(),
-    };
-    symbols / 4 * 3 + [0, 0, 1, 2][symbols % 4]
-}
 
 /// `{type, rate}`, as in `session.audio.{input,output}.format`.
 #[derive(Debug, Deserialize)]

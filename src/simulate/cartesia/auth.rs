@@ -1,8 +1,8 @@
 //! Cartesia handshake checks: credential and API version, refused in Cartesia's structured error shape.
 
-use axum::http::{HeaderMap, StatusCode, header};
-use subtle::ConstantTimeEq;
+use axum::http::{HeaderMap, StatusCode};
 
+use crate::simulate::gate::{bearer_credentials, is_key};
 use crate::simulate::wire::Params;
 
 /// Header naming the API version.
@@ -86,16 +86,11 @@ pub(super) fn check(
     {
         return Err(Refusal::QUERY_CREDENTIAL);
     }
-    let mut offered = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(bearer)
-        .peekable();
+    let mut offered = bearer_credentials(headers).peekable();
     if offered.peek().is_none() {
         return Err(Refusal::MISSING_KEY);
     }
-    if !offered.any(|credential| bool::from(credential.as_bytes().ct_eq(key.as_bytes()))) {
+    if !offered.any(|credential| is_key(credential, key)) {
         return Err(Refusal::WRONG_KEY);
     }
     let header_version = headers
@@ -107,14 +102,6 @@ pub(super) fn check(
         return Err(Refusal::MISSING_VERSION);
     }
     Ok(())
-}
-
-/// The credential of `Bearer <k>` (scheme in any case).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, credential) = value.trim().split_once(char::is_whitespace)?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credential.trim())
 }
 
 /// Whether `value` is shaped like an API version, `YYYY-MM-DD`.

@@ -1,22 +1,30 @@
-// A recording TCP pass-through between voxrelay and an upstream, for the client tests that must
-// show what the upstream was sent: every connection's HTTP request head (request line and
-// headers, i.e. the WebSocket handshake with its URL, Authorization and Sec-WebSocket-Protocol)
-// is appended as one JSON line to LOG, then the bytes flow unchanged both ways.
+// A TCP pass-through in front of a plain ws:// server (the simulator), for the client tests. Every
+// connection's HTTP request head (request line and headers, i.e. the WebSocket handshake with its URL,
+// Authorization and Sec-WebSocket-Protocol) is appended as one JSON line to LOG when one is given, then
+// the bytes flow unchanged both ways. With `--tls CERT_DIR` (cert.pem and key.pem from
+// scripts/make-test-cert.sh) it terminates TLS first, for clients that only dial wss:// (the AssemblyAI
+// Node SDK and browser build, cartesia-js TTS, the ElevenLabs Python SDK's convert_realtime).
 //
-//   node tests/clients/support/upstream_tap.mjs TARGET_HOST:PORT LOG
+//   node tests/clients/support/upstream_tap.mjs TARGET_HOST:PORT [LOG] [--tls CERT_DIR]
 //
 // Listens on an ephemeral loopback port and prints `{"tap":"127.0.0.1:PORT"}` once ready.
 // Runs until SIGTERM/SIGINT. No dependencies.
 
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import net from "node:net";
+import { join } from "node:path";
+import tls from "node:tls";
 
 const MAX_HEAD = 64 * 1024;
+const USAGE = "usage: upstream_tap.mjs TARGET_HOST:PORT [LOG] [--tls CERT_DIR]";
 
-const [target, log] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const tlsAt = args.indexOf("--tls");
+const certDir = tlsAt < 0 ? undefined : args.splice(tlsAt, 2)[1];
+const [target, log, ...extra] = args;
 const match = /^([0-9.]+):(\d+)$/.exec(target ?? "");
-if (!match || !log) {
-  console.error("usage: upstream_tap.mjs TARGET_HOST:PORT LOG");
+if (!match || extra.length > 0 || (tlsAt >= 0 && !certDir)) {
+  console.error(USAGE);
   process.exit(64);
 }
 const [, host, port] = match;
@@ -33,7 +41,8 @@ function parseHead(text) {
   return { request, headers };
 }
 
-const server = net.createServer((downstream) => {
+/** Records the request head of `downstream`, then pipes it to the target both ways. */
+function relay(downstream) {
   let buffered = Buffer.alloc(0);
   const onData = (chunk) => {
     buffered = Buffer.concat([buffered, chunk]);
@@ -44,8 +53,10 @@ const server = net.createServer((downstream) => {
     }
     downstream.off("data", onData);
     downstream.pause();
-    const head = parseHead(buffered.subarray(0, end).toString("latin1"));
-    appendFileSync(log, JSON.stringify({ at: new Date().toISOString(), ...head }) + "\n");
+    if (log) {
+      const head = parseHead(buffered.subarray(0, end).toString("latin1"));
+      appendFileSync(log, JSON.stringify({ at: new Date().toISOString(), ...head }) + "\n");
+    }
     const upstream = net.connect({ host, port: Number(port) }, () => {
       upstream.write(buffered);
       downstream.pipe(upstream);
@@ -62,7 +73,15 @@ const server = net.createServer((downstream) => {
   };
   downstream.on("data", onData);
   downstream.on("error", () => downstream.destroy());
-});
+}
+
+const server = certDir
+  ? tls.createServer(
+      { cert: readFileSync(join(certDir, "cert.pem")), key: readFileSync(join(certDir, "key.pem")) },
+      relay,
+    )
+  : net.createServer(relay);
+server.on("tlsClientError", () => {});
 
 server.listen(0, "127.0.0.1", () => {
   const { address, port: bound } = server.address();
