@@ -74,10 +74,11 @@ harness_start() {
 }
 
 # harness_check_upstream HEADER TEMPLATE: every recorded upstream handshake carried HEADER =
-# TEMPLATE with {key} the upstream key, and the client key nowhere (request line or headers)
+# TEMPLATE with {key} the upstream key, and the client key nowhere (request line or headers);
+# and the upstream key is nowhere in voxrelay's logs
 harness_check_upstream() {
     node tests/clients/support/relay_check.mjs upstream "$HANDSHAKES" "$1" "$2" \
-        "$UPSTREAM_KEY" "$RELAY_KEY" "${HARNESS_EXTRA_CREDENTIALS:-}"
+        "$UPSTREAM_KEY" "$RELAY_KEY" "${HARNESS_EXTRA_CREDENTIALS:-}" "${RELAY_LOGS[@]}"
 }
 
 # harness_check_usage FIELD EXPECTED [ROUTE]: some usage record (on ROUTE) has FIELD within 1 % of

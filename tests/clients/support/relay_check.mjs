@@ -1,9 +1,10 @@
 // Checks for the provider client runs through voxrelay (scripts/clients/relay-harness.sh):
 //
-//   relay_check.mjs upstream HANDSHAKES HEADER TEMPLATE UPSTREAM_KEY CLIENT_KEY [EXTRA,…]
+//   relay_check.mjs upstream HANDSHAKES HEADER TEMPLATE UPSTREAM_KEY CLIENT_KEY [EXTRA,…] [LOG…]
 //     every upstream handshake recorded by support/upstream_tap.mjs carried HEADER exactly once
 //     with TEMPLATE's value ({key} → UPSTREAM_KEY), and neither CLIENT_KEY nor any EXTRA
-//     credential (comma-separated) anywhere in its request line or headers
+//     credential (comma-separated) anywhere in its request line or headers; UPSTREAM_KEY is in
+//     none of voxrelay's LOGs
 //   relay_check.mjs usage FIELD EXPECTED ROUTE LOG…
 //     some usage record in voxrelay's JSON LOGs (on ROUTE, if given) has FIELD within 1 % of
 //     EXPECTED (a number); prints that record's metered figures
@@ -21,7 +22,12 @@ const lines = (path) =>
   existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : [];
 
 if (mode === "upstream") {
-  const [log, header, template, upstreamKey, clientKey, extra = ""] = args;
+  const [log, header, template, upstreamKey, clientKey, extra = "", ...relayLogs] = args;
+  for (const file of relayLogs) {
+    if (existsSync(file) && readFileSync(file, "utf8").includes(upstreamKey)) {
+      fail(`the upstream key appears in ${file.split("/").pop()}`);
+    }
+  }
   const handshakes = lines(log).map((l) => JSON.parse(l));
   if (handshakes.length === 0) fail("no upstream handshake was recorded");
   const want = template.replace("{key}", upstreamKey);
