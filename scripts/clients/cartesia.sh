@@ -31,6 +31,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-}
 shift || true
+# the other provider scripts spell their modes with dashes: accept both
+MODE=${MODE#--}
 case $MODE in
     simulate | relay) ;;
     target)
