@@ -211,30 +211,35 @@ impl RouteKind {
     /// is billed).
     pub(crate) fn audio_usd_per_minute(self, prices: &PricesConfig) -> f64 {
         match self {
-            Self::Listen | Self::ElevenLabsStt | Self::Generic => prices.listen_usd_per_minute,
-            Self::CartesiaStt | Self::CartesiaTurns => prices.listen_usd_per_minute,
+            Self::Listen
+            | Self::ElevenLabsStt
+            | Self::Generic
+            | Self::AssemblyAi
+            | Self::CartesiaStt
+            | Self::CartesiaTurns => prices.listen_usd_per_minute,
             Self::Flux => prices.flux_usd_per_minute,
             Self::Speak
             | Self::Realtime
             | Self::ElevenLabsTts
             | Self::ElevenLabsTtsMulti
             | Self::CartesiaTts => 0.0,
-            Self::AssemblyAi => prices.listen_usd_per_minute,
         }
     }
 
     /// Whether the route synthesizes speech: characters in, audio out.
     pub(crate) fn synthesizes(self) -> bool {
         match self {
-            Self::Speak | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti => true,
+            Self::Speak | Self::ElevenLabsTts | Self::ElevenLabsTtsMulti | Self::CartesiaTts => {
+                true
+            }
             Self::Listen
             | Self::Flux
             | Self::Realtime
             | Self::ElevenLabsStt
             | Self::Generic
-            | Self::AssemblyAi => false,
-            Self::CartesiaTts => true,
-            Self::CartesiaStt | Self::CartesiaTurns => false,
+            | Self::AssemblyAi
+            | Self::CartesiaStt
+            | Self::CartesiaTurns => false,
         }
     }
 
@@ -245,11 +250,15 @@ impl RouteKind {
             Self::Realtime
             | Self::ElevenLabsTts
             | Self::ElevenLabsTtsMulti
-            | Self::ElevenLabsStt => true,
-            Self::Listen | Self::Speak | Self::Flux | Self::Generic => false,
-            Self::AssemblyAi => false,
-            Self::CartesiaTts => true,
-            Self::CartesiaStt | Self::CartesiaTurns => false,
+            | Self::ElevenLabsStt
+            | Self::CartesiaTts => true,
+            Self::Listen
+            | Self::Speak
+            | Self::Flux
+            | Self::Generic
+            | Self::AssemblyAi
+            | Self::CartesiaStt
+            | Self::CartesiaTurns => false,
         }
     }
 
