@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use voxrelay::secret::KeyDigest;
 
 use crate::helpers::*;
-use crate::openai_support::within_one_percent;
+use crate::openai_support::{usage_record_eventually, within_one_percent};
 
 /// A client key only the `?token=` sessions use, so the logs can be searched for it.
 pub(crate) const BROWSER_TOKEN: &str = "aai-browser-token-3e1d70";
@@ -99,33 +99,6 @@ async fn terminate(ws: &mut Client) -> (Value, Vec<Value>) {
     panic!("no Termination within 200 messages");
 }
 
-/// The usage record of `route`, waiting (bounded) for the session to be recorded.
-pub(crate) async fn usage_record(route: &str) -> HashMap<String, String> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let logs = logs();
-        let found = logs
-            .lines()
-            .rev()
-            .find(|l| l.contains("session usage") && l.contains(&format!("route={route} ")));
-        if let Some(line) = found {
-            return line
-                .split("session usage")
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-                .collect();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no usage record for {route}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn num(r: &HashMap<String, String>, k: &str) -> f64 {
     r[k].parse()
         .unwrap_or_else(|_| panic!("{k}: {:?} in {r:?}", r.get(k)))
@@ -181,7 +154,7 @@ async fn a_browser_with_a_query_token_streams_and_its_terminate_is_metered() {
     assert!(!formatted.is_empty(), "a formatted end of turn: {turns:?}");
     assert_eq!(termination["audio_duration_seconds"], 3);
 
-    let r = usage_record(route).await;
+    let r = usage_record_eventually(route).await;
     let sent_seconds = sent as f64 / 32_000.0;
     within_one_percent(
         num(&r, "audio_seconds"),
@@ -218,7 +191,7 @@ async fn the_python_sdks_raw_authorization_header_opens_a_session_on_a_named_mod
     let (termination, turns) = terminate(&mut ws).await;
     assert!(!turns.is_empty());
     assert_eq!(termination["audio_duration_seconds"], 8);
-    let r = usage_record(route).await;
+    let r = usage_record_eventually(route).await;
     within_one_percent(num(&r, "audio_seconds"), sent as f64 / 8_000.0, "audio");
     assert_eq!(r["client"], "tester");
     assert_eq!(r["model"], "u3-rt-pro");
@@ -243,7 +216,7 @@ async fn a_client_that_vanishes_or_closes_without_terminate_gets_it_sent_for_it(
             while recv(&mut ws).await.is_some() {}
         }
         assert_eq!(simulator_end(&id).await, "terminate", "{route}");
-        let r = usage_record(route).await;
+        let r = usage_record_eventually(route).await;
         let session = num(&r, "session_seconds");
         assert!(
             session >= 1.0,

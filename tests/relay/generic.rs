@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::openai_support::{usage_record, within_one_percent};
+use crate::openai_support::{usage_record_eventually, within_one_percent};
 
 /// 16-bit PCM at 16 kHz.
 const RATE: usize = 32_000;
@@ -91,7 +91,7 @@ async fn a_speechmatics_shaped_session_relays_with_the_browser_jwt_stripped_and_
     assert!(finals > 0, "the simulator transcribed something");
     let _ = ws.close(None).await;
     while recv(&mut ws).await.is_some() {}
-    let record = eventually_usage(route).await;
+    let record = usage_record_eventually(route).await;
     let audio: f64 = record["audio_seconds"].parse().unwrap();
     within_one_percent(audio, 3.0, "audio seconds");
     let session: f64 = record["session_seconds"].parse().unwrap();
@@ -117,23 +117,6 @@ async fn the_upstream_credential_can_go_in_a_query_parameter_and_a_bad_client_ke
     assert_eq!(status, 401, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"]["code"], "invalid_auth", "{v}");
-}
-
-/// The usage record of `route`, once the session has ended.
-async fn eventually_usage(route: &str) -> std::collections::HashMap<String, String> {
-    let route_field = format!("route={route} ");
-    for _ in 0..200 {
-        let logs = logs();
-        if logs
-            .lines()
-            .any(|l| l.contains("session usage") && l.contains(&route_field))
-        {
-            break;
-        }
-        // the record is written when the relay task finishes, just after the close
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    usage_record(route)
 }
 
 #[tokio::test]

@@ -144,21 +144,44 @@ pub(crate) fn value(metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The fields of the last usage record of `route`.
-pub(crate) fn usage_record(route: &str) -> std::collections::HashMap<String, String> {
+/// The fields of the last usage record of `route`, if one was written.
+fn last_usage_record(route: &str) -> Option<std::collections::HashMap<String, String>> {
     let logs = logs();
     let line = logs
         .lines()
         .rev()
-        .find(|l| l.contains("session usage") && l.contains(&format!("route={route} ")))
-        .unwrap_or_else(|| panic!("no usage record for {route}"));
-    line.split("session usage")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-        .collect()
+        .find(|l| l.contains("session usage") && l.contains(&format!("route={route} ")))?;
+    Some(
+        line.split("session usage")
+            .nth(1)?
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+            .collect(),
+    )
+}
+
+/// The fields of the last usage record of `route`.
+pub(crate) fn usage_record(route: &str) -> std::collections::HashMap<String, String> {
+    last_usage_record(route).unwrap_or_else(|| panic!("no usage record for {route}"))
+}
+
+/// [`usage_record`], waiting (bounded by `WAIT`) for the record: it is written when the relay
+/// task finishes, just after the close.
+pub(crate) async fn usage_record_eventually(
+    route: &str,
+) -> std::collections::HashMap<String, String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(record) = last_usage_record(route) {
+            return record;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no usage record for {route}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 pub(crate) fn within_one_percent(got: f64, want: f64, what: &str) {
