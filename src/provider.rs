@@ -137,6 +137,9 @@ pub(crate) struct Provider {
     /// `workers_ai`), with config errors about them reported (OpenAI's: a route on a path its
     /// realtime routes' endpoints take).
     pub(crate) own_path_routes: Option<OwnPathRoutesFn>,
+    /// Headers every handshake to its upstreams carries unless the upstream's `extra_headers`
+    /// names them (Cartesia's required `Cartesia-Version`).
+    pub(crate) default_headers: &'static [(&'static str, &'static str)],
     /// Prefix this provider's SDKs require on a short-lived credential (`ek_…` for browser use);
     /// voxrelay tokens minted on its own paths carry it, and authentication removes it.
     pub(crate) token_prefix: Option<&'static str>,
@@ -190,6 +193,10 @@ pub(crate) fn client_api(kind: RouteKind) -> &'static ClientApi {
 pub(crate) struct ClientApi {
     /// The JSON body of a refusal before the upgrade, from its code, message and request id.
     pub(crate) error_body: fn(code: &str, message: &str, request_id: &str) -> serde_json::Value,
+    /// The text message of a refusal after the upgrade (a credential in the first message),
+    /// where the API answers in-session errors in another shape than its HTTP ones (ElevenLabs');
+    /// `None`: [`ClientApi::error_body`].
+    pub(crate) message_error_body: Option<fn(code: &str, message: &str) -> serde_json::Value>,
     /// Response header repeating a refusal's message, if the API has one.
     pub(crate) error_header: Option<&'static str>,
     /// Upstream response header with its request id, forwarded on the client's 101 (the
@@ -342,20 +349,17 @@ fn strip_credentials(kind: RouteKind, api: &ClientApi, msg: &mut Message) -> Res
     }
 }
 
-/// A refusal after the upgrade, sent as a text message before the close: the API's
-/// [`ClientApi::error_body`], except where the API answers in-session errors in another shape
-/// than its HTTP ones (ElevenLabs').
+/// A refusal after the upgrade, sent as a text message before the close, in the API's shape.
 pub(crate) fn message_error_body(
     kind: RouteKind,
     code: &str,
     message: &str,
     request_id: &str,
 ) -> serde_json::Value {
-    match kind {
-        RouteKind::ElevenLabsTts | RouteKind::ElevenLabsTtsMulti | RouteKind::ElevenLabsStt => {
-            elevenlabs::message_error_body(kind, code, message)
-        }
-        _ => (client_api(kind).error_body)(code, message, request_id),
+    let api = client_api(kind);
+    match api.message_error_body {
+        Some(body) => body(code, message),
+        None => (api.error_body)(code, message, request_id),
     }
 }
 
@@ -382,11 +386,19 @@ pub(crate) fn kind_names() -> Vec<&'static str> {
     UpstreamKind::ALL.iter().map(|k| k.as_str()).collect()
 }
 
-/// Adds the headers a kind's upstreams need unless their config sets them (Cartesia's
-/// `Cartesia-Version`).
-pub(crate) fn default_headers(kind: UpstreamKind, headers: &mut Vec<(HeaderName, HeaderValue)>) {
-    if kind == UpstreamKind::Cartesia {
-        cartesia::default_headers(headers);
+/// Adds `provider`'s default headers an upstream's config does not name (a client's own value
+/// still wins: forwarded headers come first).
+pub(crate) fn add_default_headers(
+    provider: &Provider,
+    headers: &mut Vec<(HeaderName, HeaderValue)>,
+) {
+    for (name, value) in provider.default_headers {
+        if !headers.iter().any(|(n, _)| n == name) {
+            headers.push((
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
+        }
     }
 }
 

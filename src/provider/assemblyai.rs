@@ -52,12 +52,14 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     paths: None,
     own_path_routes: None,
+    default_headers: &[],
     token_prefix: None,
 };
 
 /// Universal Streaming v3 as clients speak it on `assemblyai` routes.
 pub(crate) const CLIENT_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: None,
     error_header: None,
     // AssemblyAI documents no request-id header on the upgrade: the session id goes out here
     request_id_header: "x-request-id",

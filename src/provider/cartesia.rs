@@ -15,7 +15,6 @@ mod tts;
 pub(super) use stt::client_usage as stt_usage;
 pub(super) use tts::{client_message as tts_message, upstream_usage as tts_usage};
 
-use axum::http::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::{ClientApi, CredentialForm, Provider, common};
@@ -62,12 +61,14 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     paths: None,
     own_path_routes: None,
+    default_headers: &[(VERSION_HEADER, DEFAULT_VERSION)],
     token_prefix: None,
 };
 
 /// What every Cartesia route shares; the route kinds differ in the model parameter.
 const API: ClientApi = ClientApi {
     error_body,
+    message_error_body: None,
     error_header: None,
     request_id_header: "x-request-id",
     forwarded_headers: &["user-agent", VERSION_HEADER, "x-cartesia-client"],
@@ -129,17 +130,6 @@ fn model_prices(model: &str) -> Option<PricesConfig> {
         listen_usd_per_minute: 60.0 * USD_PER_CREDIT,
         ..PRICES
     })
-}
-
-/// Adds the default `Cartesia-Version` to a Cartesia upstream's extra headers unless its config
-/// names one (a client's own version still wins: forwarded headers come first).
-pub(super) fn default_headers(headers: &mut Vec<(HeaderName, HeaderValue)>) {
-    if !headers.iter().any(|(name, _)| name == VERSION_HEADER) {
-        headers.push((
-            HeaderName::from_static(VERSION_HEADER),
-            HeaderValue::from_static(DEFAULT_VERSION),
-        ));
-    }
 }
 
 /// Bytes per sample of Cartesia's raw encodings.

@@ -67,6 +67,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: Some(MODEL_PREFIX),
     paths: Some(workers_ai::router),
     own_path_routes: Some(serving::serving),
+    default_headers: &[],
     token_prefix: None,
 };
 

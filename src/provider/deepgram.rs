@@ -61,12 +61,14 @@ pub(crate) static PROVIDER: Provider = Provider {
     // its paths are the routes' own
     paths: None,
     own_path_routes: None,
+    default_headers: &[],
     token_prefix: None,
 };
 
 /// Deepgram's API as clients speak it.
 pub(crate) const CLIENT_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: None,
     error_header: Some("dg-error"),
     request_id_header: "dg-request-id",
     forwarded_headers: &["user-agent", "x-deepgram-session-id"],

@@ -57,6 +57,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     paths: None,
     own_path_routes: None,
+    default_headers: &[],
     token_prefix: None,
 };
 
@@ -75,6 +76,7 @@ const MESSAGE_CREDENTIALS: &[&str] = &[
 /// `elevenlabs_tts_multi` routes.
 pub(crate) const TTS_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: Some(tts_message_error),
     error_header: None,
     request_id_header: "request-id",
     forwarded_headers: &["user-agent"],
@@ -101,6 +103,7 @@ pub(crate) const TTS_API: ClientApi = ClientApi {
 /// ElevenLabs' Scribe realtime API as clients speak it on `elevenlabs_stt` routes.
 pub(crate) const SCRIBE_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: Some(scribe_message_error),
     error_header: None,
     request_id_header: "request-id",
     forwarded_headers: &["user-agent"],
@@ -143,17 +146,17 @@ fn error_body(code: &str, message: &str, _request_id: &str) -> Value {
 /// A refusal after the upgrade, as ElevenLabs' in-session errors look: text-to-speech
 /// `{"message","error","code":1008}` (as its input-timeout error), Scribe
 /// `{"message_type":"auth_error"|"error","error"}`.
-pub(super) fn message_error_body(kind: RouteKind, code: &str, message: &str) -> Value {
-    match kind {
-        RouteKind::ElevenLabsStt => {
-            let message_type = match code {
-                "INVALID_AUTH" | "INSUFFICIENT_PERMISSIONS" => "auth_error",
-                _ => "error",
-            };
-            json!({"message_type": message_type, "error": message})
-        }
-        _ => json!({"message": message, "error": status(code), "code": 1008}),
-    }
+fn scribe_message_error(code: &str, message: &str) -> Value {
+    let message_type = match code {
+        "INVALID_AUTH" | "INSUFFICIENT_PERMISSIONS" => "auth_error",
+        _ => "error",
+    };
+    json!({"message_type": message_type, "error": message})
+}
+
+/// Text-to-speech's in-session error, as its input timeout reads.
+fn tts_message_error(code: &str, message: &str) -> Value {
+    json!({"message": message, "error": status(code), "code": 1008})
 }
 
 /// ElevenLabs' SDKs offer no credential subprotocol (browsers use `?token=` or

@@ -35,6 +35,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     paths: None,
     own_path_routes: None,
+    default_headers: &[],
     token_prefix: None,
 };
 
@@ -42,6 +43,7 @@ pub(crate) static PROVIDER: Provider = Provider {
 /// of the usual query parameters.
 pub(crate) const CLIENT_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: None,
     error_header: None,
     request_id_header: "x-request-id",
     forwarded_headers: &["user-agent"],

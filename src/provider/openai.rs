@@ -49,12 +49,14 @@ pub(crate) static PROVIDER: Provider = Provider {
     model_prefix: None,
     paths: Some(secrets::router),
     own_path_routes: Some(secrets::own_path_routes),
+    default_headers: &[],
     token_prefix: Some(secrets::TOKEN_PREFIX),
 };
 
 /// OpenAI's Realtime API as clients speak it on `realtime` routes.
 pub(crate) const CLIENT_API: ClientApi = ClientApi {
     error_body,
+    message_error_body: None,
     error_header: None,
     request_id_header: "x-request-id",
     forwarded_headers: &["user-agent"],

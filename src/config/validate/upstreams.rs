@@ -100,7 +100,7 @@ pub(super) fn upstream(
             }
         })
         .collect();
-    crate::provider::default_headers(u.kind, &mut extra_headers);
+    crate::provider::add_default_headers(provider, &mut extra_headers);
     for (pattern, template) in &u.aliases {
         if let Err(e) = check_template(template) {
             errors.push(format!("{at}.aliases.{pattern}: {e}"));

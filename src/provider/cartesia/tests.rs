@@ -49,7 +49,9 @@ fn refusals_take_cartesias_structured_error_shape() {
 #[test]
 fn the_default_version_is_added_unless_the_config_names_one() {
     use crate::provider::UpstreamKind;
-    let default_headers = crate::provider::default_headers;
+    let default_headers = |kind: UpstreamKind, headers: &mut Vec<_>| {
+        crate::provider::add_default_headers(kind.provider(), headers)
+    };
     let mut headers = Vec::new();
     default_headers(UpstreamKind::Cartesia, &mut headers);
     assert_eq!(headers.len(), 1);

@@ -37,15 +37,15 @@ fn refusals_take_elevenlabs_shapes_before_and_after_the_upgrade() {
         json!({"detail": {"status": "invalid_api_key", "message": "invalid credentials"}})
     );
     assert_eq!(
-        message_error_body(TTS, "INVALID_AUTH", "invalid credentials"),
+        crate::provider::message_error_body(TTS, "INVALID_AUTH", "invalid credentials", "id"),
         json!({"message": "invalid credentials", "error": "invalid_api_key", "code": 1008})
     );
     assert_eq!(
-        message_error_body(STT, "INVALID_AUTH", "no"),
+        crate::provider::message_error_body(STT, "INVALID_AUTH", "no", "id"),
         json!({"message_type": "auth_error", "error": "no"})
     );
     assert_eq!(
-        message_error_body(STT, "BAD_REQUEST", "no")["message_type"],
+        crate::provider::message_error_body(STT, "BAD_REQUEST", "no", "id")["message_type"],
         "error"
     );
 }
