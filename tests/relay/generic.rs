@@ -159,3 +159,91 @@ models = ["*"]
     let (status, _) = refused(&bad, None, &[]).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn a_header_credential_takes_its_configured_name_and_prefix() {
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    let toml = format!(
+        r#"{standard}
+[upstreams.self_hosted]
+kind = "generic"
+base_url = "{base}"
+path = "/stream"
+key_file = "{file}"
+credential_header = "x-api-key"
+credential_prefix = "Key "
+
+[[routes]]
+name = "self-hosted"
+path = "/stt"
+kind = "generic"
+upstreams = ["self_hosted"]
+default_model = "any"
+models = ["*"]
+"#,
+        standard = config(&up.base()),
+        base = up.base(),
+        file = secret_file(),
+    );
+    let app = TestApp::start(&toml).await;
+    let (_ws, _) = connect(
+        &format!("ws://{}/stt", app.addr),
+        None,
+        &[("authorization", &format!("Token {CLIENT_KEY}"))],
+    )
+    .await
+    .expect("relayed");
+    let seen = up.handshake().await;
+    assert_eq!(seen.uri, "/stream?");
+    assert_eq!(
+        seen.headers["x-api-key"],
+        format!("Key {UPSTREAM_SECRET}").as_str()
+    );
+    assert!(seen.headers.get("authorization").is_none());
+}
+
+#[test]
+fn generic_settings_are_refused_elsewhere_and_need_a_path() {
+    let base = "ws://127.0.0.1:9";
+    let bad = format!(
+        r#"{standard}
+[upstreams.wrong]
+kind = "deepgram"
+base_url = "{base}"
+path = "/x"
+credential_query = "key"
+
+[upstreams.pathless]
+kind = "generic"
+base_url = "{base}"
+credential_header = "x-api-key"
+credential_query = "key"
+
+[[routes]]
+name = "listen-rated"
+path = "/rated/v1/listen"
+kind = "listen"
+upstreams = ["dg"]
+default_model = "nova-3"
+models = ["nova-3"]
+model_param = "model"
+audio_bytes_per_second = 0
+"#,
+        standard = config(base),
+    );
+    let errors = match voxrelay::config::from_toml(&bad) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    for want in [
+        "upstreams.wrong.path: only generic upstreams take it",
+        "upstreams.wrong.credential_query: only generic upstreams take it",
+        "upstreams.pathless.path: a generic upstream needs its path",
+        "upstreams.pathless: set credential_header or credential_query, not both",
+        "model_param: only generic routes take it",
+        "audio_bytes_per_second: only generic routes take it",
+        "audio_bytes_per_second: must be a number of at least 1",
+    ] {
+        assert!(errors.contains(want), "{want} not in {errors}");
+    }
+}
