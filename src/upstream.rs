@@ -2,6 +2,7 @@
 //! headers are built, and the connect with TLS and a deadline.
 
 pub(crate) mod breaker;
+pub(crate) mod handshake;
 pub(crate) mod refusal;
 
 use std::path::Path;
@@ -16,13 +17,14 @@ use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::config::RouteKind;
 use crate::provider::{ClientApi, Provider};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
+use handshake::Opened;
 
 /// `base_url` value that points an upstream at the built-in simulator, wherever it binds.
 pub(crate) const SIMULATOR_BASE: &str = "simulator";
@@ -225,15 +227,27 @@ impl UpstreamConnector {
         req: Request,
         timeout: Duration,
     ) -> Result<(UpstreamSocket, Response), UpstreamError> {
-        let connect = tokio_tungstenite::connect_async_tls_with_config(
-            req,
-            Some(self.ws),
-            true,
-            Some(Connector::Rustls(self.tls.clone())),
-        );
-        match tokio::time::timeout(timeout, connect).await {
+        let Opened {
+            stream,
+            leftover,
+            response,
+        } = self.connect_raw(req, timeout).await?;
+        let socket =
+            WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(self.ws))
+                .await;
+        Ok((socket, response))
+    }
+
+    /// The upstream's raw connection after its `101`, the bytes it sent after that head, and
+    /// the head: DNS, TCP, TLS and handshake within `timeout`.
+    pub(crate) async fn connect_raw(
+        &self,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Opened, UpstreamError> {
+        match tokio::time::timeout(timeout, handshake::open(req, &self.tls)).await {
             Err(_) => Err(UpstreamError::Timeout),
-            Ok(Ok(pair)) => Ok(pair),
+            Ok(Ok(opened)) => Ok(opened),
             Ok(Err(e)) => Err(classify(e)),
         }
     }
