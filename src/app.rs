@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
@@ -41,15 +40,9 @@ impl App {
     /// Binds the listener (and the simulator, when enabled) and builds the router.
     pub async fn build(settings: Settings) -> std::io::Result<App> {
         let server = settings.server.config.clone();
-        let ws = WebSocketConfig::default()
-            .max_message_size(Some(server.max_message_bytes))
-            .max_frame_size(Some(server.max_message_bytes))
-            .read_buffer_size(server.read_buffer_bytes)
-            .write_buffer_size(server.write_buffer_bytes)
-            .max_write_buffer_size(server.max_write_buffer_bytes);
         let connector = UpstreamConnector::new(
             settings.server.tls.clone(),
-            ws,
+            server.websocket(),
             server.upstream_connect_timeout,
         );
         let simulator = match &settings.simulator {

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use crate::provider::UpstreamKind;
 pub use load::{extract, figment, from_toml, load};
@@ -122,6 +123,18 @@ impl Default for ServerConfig {
             extra_ca_file: None,
             tls: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The message and buffer limits of a WebSocket on either side of a session.
+    pub(crate) fn websocket(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(self.max_message_bytes))
+            .max_frame_size(Some(self.max_message_bytes))
+            .read_buffer_size(self.read_buffer_bytes)
+            .write_buffer_size(self.write_buffer_bytes)
+            .max_write_buffer_size(self.max_write_buffer_bytes)
     }
 }
 

@@ -4,23 +4,26 @@
 mod connect;
 mod later;
 mod run;
+pub(crate) mod upgrade;
 
 use connect::{Request, connect_upstream};
 use run::run;
+use upgrade::{ClientUpgrade, UpgradeRejection};
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::task::task_tracker::TaskTrackerToken;
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, info, info_span};
 
 use crate::auth::{Access, AuthError, Credential};
-use crate::config::ServerConfig;
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::relay::message::ClientSocket;
@@ -81,7 +84,7 @@ pub(crate) async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<ClientUpgrade, UpgradeRejection>,
 ) -> Response {
     serve(state, peer, uri, headers, ws).await
 }
@@ -92,7 +95,7 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     uri: Uri,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<ClientUpgrade, UpgradeRejection>,
 ) -> Response {
     let session_id = uuid::Uuid::new_v4().to_string();
     let span = info_span!(
@@ -154,8 +157,8 @@ enum Admitted {
 async fn accept(
     state: &RouteState,
     request: Handshake<'_>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<(WebSocketUpgrade, Admitted), Reject> {
+    ws: Result<ClientUpgrade, UpgradeRejection>,
+) -> Result<(ClientUpgrade, Admitted), Reject> {
     let Handshake {
         session_id,
         peer,
@@ -163,7 +166,7 @@ async fn accept(
         headers,
     } = request;
     let ws = ws.map_err(|e| match e {
-        WebSocketUpgradeRejection::MethodNotGet(_) => Reject::MethodNotAllowed,
+        UpgradeRejection::MethodNotGet => Reject::MethodNotAllowed,
         _ => Reject::NotWebSocket,
     })?;
     let shared = &state.shared;
@@ -184,10 +187,7 @@ async fn accept(
     let query = ClientQuery::parse(uri.query(), &route.policy)?;
     let audio_rate = audio_rate(route, &query)?;
     let captures = crate::route::captures(&route.path, uri.path())?;
-    let mut ws = limit(ws, &shared.server);
-    if let Some(echo) = echo {
-        ws = ws.protocols([echo]);
-    }
+    let ws = ws.protocols(echo);
     let Some(access) = access else {
         let pending = later::Pending {
             session_id: session_id.to_owned(),
@@ -342,33 +342,28 @@ fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
     }
 }
 
-/// Applies the configured message and buffer limits to the client side.
-fn limit(ws: WebSocketUpgrade, config: &ServerConfig) -> WebSocketUpgrade {
-    ws.max_message_size(config.max_message_bytes)
-        .max_frame_size(config.max_message_bytes)
-        .read_buffer_size(config.read_buffer_bytes)
-        .write_buffer_size(config.write_buffer_bytes)
-        .max_write_buffer_size(config.max_write_buffer_bytes)
-}
-
 /// Completes the browser's upgrade and spawns the relay.
-fn upgrade(
-    state: RouteState,
-    ws: WebSocketUpgrade,
-    accepted: Accepted,
-    session_id: &str,
-) -> Response {
-    let span = tracing::Span::current();
+fn upgrade(state: RouteState, ws: ClientUpgrade, accepted: Accepted, session_id: &str) -> Response {
     let request_id =
         (accepted.request_id.clone()).or_else(|| HeaderValue::from_str(session_id).ok());
     let request_id_header = crate::provider::client_api(state.route.kind).request_id_header;
-    let mut resp = ws
-        .on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
-        .on_upgrade(move |socket| {
-            run(state, ClientSocket::new(socket), accepted, None).instrument(span)
-        });
+    let config = state.shared.server.websocket();
+    let mut resp = complete(ws, config, move |client| run(state, client, accepted, None));
     if let Some(id) = request_id {
         resp.headers_mut().insert(request_id_header, id);
     }
-    resp.into_response()
+    resp
+}
+
+/// Answers the upgrade; `session` runs on the client's socket, with `config`'s message and
+/// buffer limits, once the connection is handed over.
+fn complete<F, Fut>(ws: ClientUpgrade, config: WebSocketConfig, session: F) -> Response
+where
+    F: FnOnce(ClientSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    ws.on_upgrade(move |io| async move {
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        session(ClientSocket::new(socket)).await
+    })
 }

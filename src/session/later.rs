@@ -5,15 +5,14 @@
 //! sent on. A refusal at that point is the API's error body as a text message, then a close:
 //! 1008 for the client's fault, 1011 when the upstream cannot be had.
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::task::task_tracker::TaskTrackerToken;
-use tracing::{Instrument, debug};
 
-use super::{Request, RouteState, Setup, admit, count_refusal, run};
+use super::upgrade::ClientUpgrade;
+use super::{Request, RouteState, Setup, admit, complete, count_refusal, run};
 use crate::auth::AuthError;
 use crate::auth::message::{InMessage, take};
 use crate::error::Reject;
@@ -31,13 +30,9 @@ pub(super) struct Pending {
 }
 
 /// Completes the upgrade; the session is set up from its first message.
-pub(super) fn upgrade(state: RouteState, ws: WebSocketUpgrade, pending: Pending) -> Response {
-    let span = tracing::Span::current();
-    ws.on_failed_upgrade(|e| debug!(error = %e, "client upgrade failed"))
-        .on_upgrade(move |socket| {
-            set_up(state, ClientSocket::new(socket), pending).instrument(span)
-        })
-        .into_response()
+pub(super) fn upgrade(state: RouteState, ws: ClientUpgrade, pending: Pending) -> Response {
+    let config = state.shared.server.websocket();
+    complete(ws, config, move |client| set_up(state, client, pending))
 }
 
 /// Reads and checks the first message, opens the upstream, relays.

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -23,6 +22,7 @@ use crate::config::RouteKind;
 use crate::error::Reject;
 use crate::http::NO_ROUTE;
 use crate::route::Route;
+use crate::session::upgrade::{ClientUpgrade, UpgradeRejection};
 use crate::session::{RouteState, serve};
 use crate::state::Shared;
 
@@ -122,7 +122,7 @@ pub(crate) async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<ClientUpgrade, UpgradeRejection>,
 ) -> Response {
     match choose(&table, uri.query()) {
         Ok(route) => {
