@@ -277,7 +277,14 @@ pub struct Flow {
 impl Flow {
     /// Counts one relayed message of `len` bytes.
     pub fn record(&self, len: usize) {
-        self.messages.inc();
+        self.record_part(len, true);
+    }
+
+    /// Counts `len` bytes of a relayed message, and the message at its first part.
+    pub fn record_part(&self, len: usize, starts: bool) {
+        if starts {
+            self.messages.inc();
+        }
         self.bytes.inc_by(len as u64);
     }
 }

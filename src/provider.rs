@@ -325,6 +325,42 @@ pub(crate) fn client_message(
     }
 }
 
+/// A binary client message relayed frame by frame, read by its length alone (no provider
+/// reads binary content): what it counts towards.
+pub(crate) fn client_binary(kind: RouteKind, len: usize) -> ClientUsage {
+    match kind {
+        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => deepgram::binary_usage(kind, len),
+        RouteKind::Generic => generic::binary_usage(len),
+        RouteKind::AssemblyAi => assemblyai::binary_usage(len),
+        RouteKind::CartesiaStt | RouteKind::CartesiaTurns => cartesia::stt_binary_usage(len),
+        RouteKind::Realtime
+        | RouteKind::ElevenLabsTts
+        | RouteKind::ElevenLabsTtsMulti
+        | RouteKind::ElevenLabsStt
+        | RouteKind::CartesiaTts => ClientUsage::Nothing,
+    }
+}
+
+/// A binary upstream message of `len` bytes, read by its length alone.
+pub(crate) fn upstream_binary(kind: RouteKind, len: usize) -> UpstreamUsage {
+    match kind {
+        RouteKind::Listen | RouteKind::Speak | RouteKind::Flux => {
+            deepgram::tts_audio_len(kind, len).map_or(UpstreamUsage::Nothing, UpstreamUsage::Audio)
+        }
+        _ => UpstreamUsage::Nothing,
+    }
+}
+
+/// Audio of `len` bytes (an empty message is none).
+#[inline]
+fn audio_usage(len: usize) -> ClientUsage {
+    if len == 0 {
+        ClientUsage::Nothing
+    } else {
+        ClientUsage::Audio(len)
+    }
+}
+
 /// Takes the API's credential fields out of a client text message; one that mentions them
 /// but cannot be read is refused (it could carry a credential upstream).
 fn strip_credentials(kind: RouteKind, api: &ClientApi, msg: &mut Message) -> Result<(), Message> {

@@ -1,17 +1,19 @@
-//! The two-way pump between a client and an upstream WebSocket.
+//! The two-way relay between a client and an upstream WebSocket.
 //!
-//! Generic over `Stream + Sink` of tungstenite messages so it knows nothing of axum or TCP.
-//! One future drives both directions ([`pump`]); a direction whose destination cannot take more
-//! stops reading its source (backpressure with no queue). Pings are answered by each hop's own
-//! WebSocket layer and never crossed; close codes and reasons cross in both directions.
+//! Both sides are voxrelay's own WebSocket endpoints ([`socket::WsSocket`]) on the upgraded
+//! connections. One future moves frames both ways ([`pump`]); a direction whose destination
+//! cannot take more stops reading its source (backpressure with no queue). Pings are answered
+//! by each hop and never crossed; close codes and reasons cross in both directions.
 
+pub(crate) mod frame;
 pub(crate) mod message;
+mod pool;
 mod pump;
+pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -22,6 +24,7 @@ use prometheus::IntCounter;
 use crate::route::ModelRules;
 use crate::usage::Meter;
 use message::close;
+use socket::WsSocket;
 
 /// Close code: going away (shutdown, peer vanished).
 pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
@@ -155,14 +158,31 @@ pub(crate) struct KeepAlive {
 }
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
-pub(crate) async fn relay<C, U>(mut client: C, mut upstream: U, opts: RelayOptions) -> Outcome
-where
-    C: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
-    let first = pump::pump(&mut client, &mut upstream, &opts).await;
+pub(crate) async fn relay(
+    mut client: WsSocket,
+    mut upstream: WsSocket,
+    opts: RelayOptions,
+) -> Outcome {
+    let mut legs = pump::legs();
+    let first = pump::pump(&mut client, &mut upstream, &opts, &mut legs).await;
+    // frames read and not yet written go out ahead of any close; a side left in the middle
+    // of a frame cannot be sent a close frame, so it is only disconnected
+    let (to_upstream, to_client) = (legs.up.leftover(&client), legs.down.leftover(&upstream));
+    let (upstream_cut, client_cut) = (client.rx.forwarding(), upstream.rx.forwarding());
+    legs.up.unread(&mut client);
+    legs.down.unread(&mut upstream);
+    drop(legs);
+    let _ = tokio::time::timeout(
+        opts.close_timeout,
+        futures_util::future::join(
+            client.write_raw(&to_client),
+            upstream.write_raw(&to_upstream),
+        ),
+    )
+    .await;
     if let (Some(text), First::Ended(Source::Client, _)) = (opts.farewell, &first)
         && !opts.meter.finished_by_client()
+        && !upstream_cut
     {
         let _ = tokio::time::timeout(
             opts.close_timeout,
@@ -174,8 +194,8 @@ where
     // both sides close at once; a side that stopped reading cannot hold the session past the
     // close timeout
     let closing = futures_util::future::join(
-        close_side(&mut client, to_client),
-        close_side(&mut upstream, to_upstream),
+        close_side(&mut client, to_client, client_cut),
+        close_side(&mut upstream, to_upstream, upstream_cut),
     );
     let _ = tokio::time::timeout(opts.close_timeout, closing).await;
     outcome
@@ -183,10 +203,7 @@ where
 
 /// Asks the upstream to finish the session for a client that left, and meters what it
 /// answers (its final account) until it closes.
-async fn farewell<U>(upstream: &mut U, text: &'static str, meter: &Meter)
-where
-    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
+async fn farewell(upstream: &mut WsSocket, text: &'static str, meter: &Meter) {
     if upstream.send(Message::Text(text.into())).await.is_err() {
         return;
     }
@@ -199,16 +216,14 @@ where
     }
 }
 
-/// Sends one side its close frame, if it gets one (sending flushes what it was sent before),
-/// then reads on until its close reply or its end, so the close handshake completes.
-async fn close_side<S>(side: &mut S, frame: Option<Message>)
-where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
-    if let Some(frame) = frame {
-        let _ = side.send(frame).await;
+/// Closes one side: answers its close or sends it `frame`, then waits for the close
+/// handshake to finish; a side cut in the middle of a frame is only disconnected.
+async fn close_side(side: &mut WsSocket, frame: Option<Message>, cut: bool) {
+    if cut {
+        side.disconnect().await;
+    } else {
+        side.close(frame).await;
     }
-    while let Some(Ok(_)) = side.next().await {}
 }
 
 fn code_of(frame: &Option<CloseFrame>) -> Option<u16> {

@@ -8,7 +8,7 @@ pub(crate) mod upgrade;
 
 use connect::{Request, connect_upstream};
 use run::run;
-use upgrade::{ClientUpgrade, UpgradeRejection};
+use upgrade::{ClientIo, ClientUpgrade, UpgradeRejection};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, info, info_span};
 
 use crate::auth::{Access, AuthError, Credential};
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
-use crate::relay::message::ClientSocket;
+use crate::relay::socket::{Limits, Role, WsSocket};
 use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
@@ -359,11 +359,24 @@ fn upgrade(state: RouteState, ws: ClientUpgrade, accepted: Accepted, session_id:
 /// buffer limits, once the connection is handed over.
 fn complete<F, Fut>(ws: ClientUpgrade, config: WebSocketConfig, session: F) -> Response
 where
-    F: FnOnce(ClientSocket) -> Fut + Send + 'static,
+    F: FnOnce(WsSocket) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    ws.on_upgrade(move |io| async move {
-        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        session(ClientSocket::new(socket)).await
-    })
+    ws.on_upgrade(move |io| session(client_socket(io, Limits::of(&config))))
+}
+
+/// The client's WebSocket on its connection: the listener's own stream when the upgraded
+/// connection is one (no extra layer per read and write), with what hyper read past the
+/// request.
+fn client_socket(io: ClientIo, limits: Limits) -> WsSocket {
+    type Listened = TokioIo<crate::tls::Stream<crate::conns::Counted<tokio::net::TcpStream>>>;
+    match io.into_inner().downcast::<Listened>() {
+        Ok(parts) => WsSocket::new(
+            parts.io.into_inner(),
+            Role::Server,
+            parts.read_buf.to_vec(),
+            limits,
+        ),
+        Err(upgraded) => WsSocket::new(TokioIo::new(upgraded), Role::Server, Vec::new(), limits),
+    }
 }

@@ -14,14 +14,13 @@ use bytes::Bytes;
 use rustls::ClientConfig;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::RouteKind;
 use crate::provider::{ClientApi, Provider};
+use crate::relay::socket::{Limits, Role, WsSocket};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 use handshake::Opened;
@@ -32,7 +31,7 @@ pub(crate) const SIMULATOR_BASE: &str = "simulator";
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
 /// An open upstream WebSocket.
-pub type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type UpstreamSocket = WsSocket;
 
 /// Why the upstream connect failed.
 #[derive(Debug, thiserror::Error)]
@@ -232,9 +231,7 @@ impl UpstreamConnector {
             leftover,
             response,
         } = self.connect_raw(req, timeout).await?;
-        let socket =
-            WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(self.ws))
-                .await;
+        let socket = WsSocket::new(stream, Role::Client, leftover, Limits::of(&self.ws));
         Ok((socket, response))
     }
 

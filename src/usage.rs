@@ -179,10 +179,23 @@ impl Meter {
         rules: &ModelRules,
     ) -> Result<(), Message> {
         let usage = provider::client_message(self.kind, msg, rules)?;
-        let len = payload_len(msg);
-        self.counters.up.record(len);
+        self.client_data(payload_len(msg), true, usage);
+        Ok(())
+    }
+
+    /// A binary frame from the client, relayed as it arrives: `len` payload bytes, `starts`
+    /// at a message's first frame.
+    pub(crate) fn client_binary(&self, len: usize, starts: bool) {
+        self.client_data(len, starts, provider::client_binary(self.kind, len));
+    }
+
+    /// Counts client data and applies what it counts towards.
+    fn client_data(&self, len: usize, starts: bool, usage: ClientUsage) {
+        self.counters.up.record_part(len, starts);
         self.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
-        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        if starts {
+            self.messages_in.fetch_add(1, Ordering::Relaxed);
+        }
         let now = self.now_ms();
         let _ =
             self.first_client_ms
@@ -205,15 +218,29 @@ impl Meter {
             ClientUsage::Finish => self.finished_by_client.store(true, Ordering::Relaxed),
             ClientUsage::Nothing => {}
         }
-        Ok(())
     }
 
     /// A data message from the upstream, about to go to the client.
     pub(crate) fn upstream_message(&self, msg: &Message) {
-        let len = payload_len(msg);
-        self.counters.down.record(len);
+        self.upstream_data(
+            payload_len(msg),
+            true,
+            provider::upstream_usage(self.kind, msg),
+        );
+    }
+
+    /// A binary frame from the upstream, relayed as it arrives.
+    pub(crate) fn upstream_binary(&self, len: usize, starts: bool) {
+        self.upstream_data(len, starts, provider::upstream_binary(self.kind, len));
+    }
+
+    /// Counts upstream data and applies what it counts towards.
+    fn upstream_data(&self, len: usize, starts: bool, usage: UpstreamUsage) {
+        self.counters.down.record_part(len, starts);
         self.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
-        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        if starts {
+            self.messages_out.fetch_add(1, Ordering::Relaxed);
+        }
         let first_client = self.first_client_ms.load(Ordering::Relaxed);
         if first_client != UNSET && self.first_response_ms.load(Ordering::Relaxed) == UNSET {
             let now = self.now_ms();
@@ -226,7 +253,7 @@ impl Meter {
                 guard::observe(&self.counters.first_response, seconds);
             }
         }
-        match provider::upstream_usage(self.kind, msg) {
+        match usage {
             UpstreamUsage::Nothing => {}
             UpstreamUsage::Audio(len) => {
                 if let Some(rate) = self.rate {

@@ -81,11 +81,17 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     audio_rate: Some(audio_rate),
 };
 
+/// A binary client message of `len` bytes: audio.
+#[inline]
+pub(super) fn binary_usage(len: usize) -> ClientUsage {
+    super::audio_usage(len)
+}
+
 /// Binary frames are audio; the client's own `Terminate` means no farewell is needed.
 #[inline]
 pub(super) fn client_usage(msg: &Message) -> ClientUsage {
     match msg {
-        Message::Binary(b) if !b.is_empty() => ClientUsage::Audio(b.len()),
+        Message::Binary(b) => binary_usage(b.len()),
         Message::Text(t) if t.as_str().contains("\"Terminate\"") && is_terminate(t.as_str()) => {
             ClientUsage::Finish
         }

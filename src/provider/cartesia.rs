@@ -12,7 +12,7 @@
 mod stt;
 mod tts;
 
-pub(super) use stt::client_usage as stt_usage;
+pub(super) use stt::{binary_usage as stt_binary_usage, client_usage as stt_usage};
 pub(super) use tts::{client_message as tts_message, upstream_usage as tts_usage};
 
 use serde_json::{Value, json};

@@ -97,9 +97,16 @@ pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
         (RouteKind::Speak, Message::Text(t)) => {
             speak_chars(t.as_str()).map_or(ClientUsage::Nothing, ClientUsage::Characters)
         }
-        (RouteKind::Listen | RouteKind::Flux, Message::Binary(b)) if !b.is_empty() => {
-            ClientUsage::Audio(b.len())
-        }
+        (_, Message::Binary(b)) => binary_usage(kind, b.len()),
+        _ => ClientUsage::Nothing,
+    }
+}
+
+/// A binary client message of `len` bytes: audio on the transcription routes.
+#[inline]
+pub(super) fn binary_usage(kind: RouteKind, len: usize) -> ClientUsage {
+    match kind {
+        RouteKind::Listen | RouteKind::Flux => super::audio_usage(len),
         _ => ClientUsage::Nothing,
     }
 }
@@ -107,10 +114,16 @@ pub(super) fn client_usage(kind: RouteKind, msg: &Message) -> ClientUsage {
 /// Speak's binary frames are its audio.
 #[inline]
 pub(super) fn tts_audio(kind: RouteKind, msg: &Message) -> Option<usize> {
-    match (kind, msg) {
-        (RouteKind::Speak, Message::Binary(b)) => Some(b.len()),
+    match msg {
+        Message::Binary(b) => tts_audio_len(kind, b.len()),
         _ => None,
     }
+}
+
+/// A binary upstream message of `len` bytes: Speak's audio.
+#[inline]
+pub(super) fn tts_audio_len(kind: RouteKind, len: usize) -> Option<usize> {
+    (kind == RouteKind::Speak).then_some(len)
 }
 
 /// The characters of a `{"type":"Speak","text":…}` message; `None` for any other message.

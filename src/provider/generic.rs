@@ -71,9 +71,15 @@ fn error_body(code: &str, message: &str, request_id: &str) -> Value {
 #[inline]
 pub(super) fn client_usage(msg: &Message) -> ClientUsage {
     match msg {
-        Message::Binary(b) if !b.is_empty() => ClientUsage::Audio(b.len()),
+        Message::Binary(b) => binary_usage(b.len()),
         _ => ClientUsage::Nothing,
     }
+}
+
+/// A binary client message of `len` bytes: audio.
+#[inline]
+pub(super) fn binary_usage(len: usize) -> ClientUsage {
+    super::audio_usage(len)
 }
 
 /// `base_url` + `path`; both are required.

@@ -1,94 +1,150 @@
-//! The relaying phase: one future polls both directions and the session's timers.
+//! The relaying phase: one future moves frames both ways and polls the session's timers.
 //!
-//! Both sockets stay whole (no split halves, so no lock per poll). Each direction holds at most
-//! one message its destination has not accepted yet: while it waits, its source is not read
-//! (backpressure with no queue). A direction copies what its source has ready, then flushes once
-//! when the source runs dry, so a burst of frames leaves in one write.
+//! A direction ([`Leg`]) takes a pooled buffer when its source has bytes, reads them, and walks
+//! the frames in place: a binary frame's header is rewritten (a fresh masking key towards the
+//! upstream) and its payload unmasked and re-masked where it lies, then written on as it
+//! arrives; text messages (small control and result messages the provider hooks read) are
+//! collected, checked and handed to the hooks whole; control frames are answered here. Once
+//! everything read is written the buffer goes back to the pool. While the destination cannot
+//! take more, the source is not read (backpressure with no queue).
 //!
 //! A client message the session's rules refuse is not forwarded: the message that refuses it
 //! goes to the client ahead of what the upstream sends next, and the client is not read again
-//! until it has been handed over (at most one refusal waits).
+//! until it has been handed over.
 
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::frame::{self, Header, MAX_HEADER, OP_CLOSE, OP_PING, OP_TEXT};
+use super::pool::PoolBuf;
+use super::socket::{InFrame, Mode, WsSocket};
 use super::{End, First, KeepAlive, RelayOptions, Source};
-use crate::usage::Meter;
 
-/// Messages one direction moves in a single poll before letting the other run.
+/// Frames one direction handles in a single poll before letting the other run.
 const BURST: usize = 32;
 
-/// One direction: a message read from the source that the destination has not accepted yet.
-#[derive(Default)]
-struct Leg {
-    pending: Option<Message>,
+/// What walking the buffered frames stopped at.
+enum Step {
+    /// Everything read is handled.
+    More,
+    /// A text message is complete.
+    Text(Vec<u8>),
+    /// A control frame is complete (its payload in the source's `rx.control`).
+    Control(u8),
+    /// A frame header that did not fit where the frame was: written after what precedes it.
+    Head(Vec<u8>),
+}
+
+/// One direction: the buffer on loan, what of it is to be written and what is still to be read.
+pub(super) struct Leg {
+    source: Source,
+    buf: Option<PoolBuf>,
+    /// `buf[out.0..out.1]` is ready to be written.
+    out: (usize, usize),
+    /// `buf[pos..end]` is read and not yet handled.
+    pos: usize,
+    end: usize,
+    /// A frame to write after `out` (a collected message, an injected one, a header).
+    extra: Option<(Vec<u8>, usize)>,
+    /// The start of a frame header cut by the end of a read, kept for the next one.
+    partial: ([u8; MAX_HEADER], usize),
     unflushed: bool,
-    /// A data message was read since the last [`Leg::took_data`].
+    /// Data was read since the last [`Leg::took_data`].
     data: bool,
-    /// A message to send ahead of what is read next (a refusal, on the way to the client).
-    inject: Option<Message>,
     /// The reply to a message this direction refused, for the other direction to send.
     refused: Option<Message>,
 }
 
 impl Leg {
-    /// Copies from `src` to `dst` until one of them is not ready (`Pending`) or the direction
-    /// ends; `seen` is called with each data message as it is read (it may rewrite it: a
-    /// credential field taken out), and a message it refuses
-    /// (returning the reply) is not forwarded: the direction then stops until the reply is
-    /// taken from [`Leg::refused`].
-    fn poll<S, D>(
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            buf: None,
+            out: (0, 0),
+            pos: 0,
+            end: 0,
+            extra: None,
+            partial: ([0; MAX_HEADER], 0),
+            unflushed: false,
+            data: false,
+            refused: None,
+        }
+    }
+
+    /// Whether everything handled has been written.
+    fn idle(&self) -> bool {
+        self.out.0 == self.out.1 && self.extra.is_none()
+    }
+
+    /// Whether a data message was read since the last call.
+    fn took_data(&mut self) -> bool {
+        std::mem::take(&mut self.data)
+    }
+
+    /// Moves frames from `src` to `dst` until one of them is not ready or the direction ends.
+    fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        src: &mut S,
-        dst: &mut D,
-        mut seen: impl FnMut(&mut Message) -> Result<(), Message>,
-    ) -> Poll<End>
-    where
-        S: Stream<Item = Result<Message, WsError>> + Unpin,
-        D: Sink<Message, Error = WsError> + Unpin,
-    {
+        src: &mut WsSocket,
+        dst: &mut WsSocket,
+        opts: &RelayOptions,
+    ) -> Poll<End> {
         for _ in 0..BURST {
-            if let Some(msg) = self.pending.take() {
-                match Pin::new(&mut *dst).poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {
-                        if Pin::new(&mut *dst).start_send(msg).is_err() {
-                            return Poll::Ready(End::SinkFailed);
-                        }
-                        self.unflushed = true;
-                    }
-                    Poll::Ready(Err(_)) => return Poll::Ready(End::SinkFailed),
-                    Poll::Pending => {
-                        self.pending = Some(msg);
-                        return Poll::Pending;
-                    }
-                }
+            match self.poll_write(cx, dst) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(())) => return Poll::Ready(End::SinkFailed),
+                Poll::Pending => return Poll::Pending,
             }
-            // an injected message goes next, ahead of what the source has ready
-            if let Some(msg) = self.inject.take() {
-                self.pending = Some(msg);
+            // owed frames go at the destination's next frame or message boundary
+            if !src.rx.forwarding()
+                && let Some(c) = dst.control.pop_front()
+            {
+                self.extra = Some((c, 0));
                 continue;
             }
-            match Pin::new(&mut *src).poll_next(cx) {
-                Poll::Ready(Some(Ok(mut msg))) => match msg {
-                    Message::Text(_) | Message::Binary(_) => {
-                        self.data = true;
-                        if let Err(reply) = seen(&mut msg) {
-                            self.refused = Some(reply);
-                            return self.poll_flush(cx, dst);
-                        }
-                        self.pending = Some(msg);
+            if src.rx.between_messages()
+                && let Some(m) = dst.inject.take()
+            {
+                self.extra = Some((m, 0));
+                continue;
+            }
+            if self.refused.is_some() {
+                return self.poll_flush(cx, dst);
+            }
+            if self.pos < self.end || zero_length_pending(src) {
+                match self.walk(src, dst, opts) {
+                    Ok(Step::More) => {}
+                    Ok(Step::Head(head)) => self.extra = Some((head, 0)),
+                    Ok(Step::Text(text)) => self.text(text, dst, opts),
+                    Ok(Step::Control(OP_PING)) => src.owe_pong(&src.rx.control.clone()),
+                    Ok(Step::Control(OP_CLOSE)) => {
+                        return Poll::Ready(match frame::read_close(&src.rx.control) {
+                            Ok(f) => {
+                                src.peer_closed(f.clone());
+                                End::Closed(f)
+                            }
+                            Err(e) => End::Failed(e),
+                        });
                     }
-                    Message::Close(frame) => return Poll::Ready(End::Closed(frame)),
-                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                },
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(End::Failed(e)),
-                Poll::Ready(None) => return Poll::Ready(End::Failed(WsError::ConnectionClosed)),
+                    Ok(Step::Control(_)) => {}
+                    Err(e) => return Poll::Ready(End::Failed(e)),
+                }
+                continue;
+            }
+            match self.poll_read(cx, src) {
+                Poll::Ready(Ok(true)) => {}
+                Poll::Ready(Ok(false)) => {
+                    return Poll::Ready(End::Failed(WsError::Protocol(
+                        ProtocolError::ResetWithoutClosingHandshake,
+                    )));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(End::Failed(WsError::Io(e))),
                 Poll::Pending => return self.poll_flush(cx, dst),
             }
         }
@@ -97,24 +153,264 @@ impl Leg {
         self.poll_flush(cx, dst)
     }
 
-    /// Whether a data message was read since the last call.
-    fn took_data(&mut self) -> bool {
-        std::mem::take(&mut self.data)
+    /// Writes what is ready, in order; `Ready(Ok)` once all of it is written.
+    fn poll_write(&mut self, cx: &mut Context<'_>, dst: &mut WsSocket) -> Poll<Result<(), ()>> {
+        while self.out.0 < self.out.1 {
+            let Some(buf) = &self.buf else { break };
+            let n = std::task::ready!(ready_write(cx, &mut dst.io, &buf[self.out.0..self.out.1]))?;
+            self.out.0 += n;
+            self.unflushed = true;
+        }
+        if let Some((bytes, at)) = &mut self.extra {
+            while *at < bytes.len() {
+                *at += std::task::ready!(ready_write(cx, &mut dst.io, &bytes[*at..]))?;
+                self.unflushed = true;
+            }
+            self.extra = None;
+        }
+        self.out = (self.pos, self.pos);
+        Poll::Ready(Ok(()))
     }
 
-    /// Flushes what was sent since the last flush; `Pending` unless the destination failed.
-    fn poll_flush<D>(&mut self, cx: &mut Context<'_>, dst: &mut D) -> Poll<End>
-    where
-        D: Sink<Message, Error = WsError> + Unpin,
-    {
+    /// Flushes what was written since the last flush; `Pending` unless the destination failed.
+    fn poll_flush(&mut self, cx: &mut Context<'_>, dst: &mut WsSocket) -> Poll<End> {
         if self.unflushed {
-            match Pin::new(dst).poll_flush(cx) {
+            match Pin::new(&mut dst.io).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.unflushed = false,
                 Poll::Ready(Err(_)) => return Poll::Ready(End::SinkFailed),
                 Poll::Pending => {}
             }
         }
         Poll::Pending
+    }
+
+    /// Reads into a buffer from the pool: a header cut by the last read first, then what the
+    /// source holds unparsed (handshake leftovers, the rest of a message-level read), else the
+    /// connection. `Ok(false)` at the end of the connection. While nothing can be read the
+    /// buffer goes back to the pool.
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut WsSocket,
+    ) -> Poll<std::io::Result<bool>> {
+        let mut buf = self
+            .buf
+            .take()
+            .unwrap_or_else(|| PoolBuf::take(src.limits.read_chunk));
+        let (head, cut) = self.partial;
+        buf[..cut].copy_from_slice(&head[..cut]);
+        self.partial.1 = 0;
+        (self.pos, self.end, self.out) = (0, cut, (0, 0));
+        if !src.carry.is_empty() {
+            let n = src.carry.len().min(buf.len() - cut);
+            buf[cut..cut + n].copy_from_slice(&src.carry[..n]);
+            src.carry.drain(..n);
+            if src.carry.is_empty() {
+                src.carry = Vec::new();
+            }
+            self.end += n;
+            self.buf = Some(buf);
+            return Poll::Ready(Ok(true));
+        }
+        let mut read = ReadBuf::new(&mut buf[cut..]);
+        match Pin::new(&mut src.io).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                self.end += n;
+                self.buf = Some(buf);
+                Poll::Ready(Ok(n > 0))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                // the buffer returns to the pool; a cut header waits here
+                self.partial.1 = cut;
+                self.end = 0;
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Walks the frames read so far: relays binary payloads in place, collects text and
+    /// control frames, stops at each complete message or control frame.
+    fn walk(
+        &mut self,
+        src: &mut WsSocket,
+        dst: &WsSocket,
+        opts: &RelayOptions,
+    ) -> Result<Step, WsError> {
+        let Some(buf) = self.buf.as_mut() else {
+            return Ok(Step::More);
+        };
+        loop {
+            if let Some(f) = src.rx.frame.as_mut() {
+                let n = usize::try_from(f.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.end - self.pos);
+                let chunk = self.pos..self.pos + n;
+                if let Some(key) = f.key {
+                    frame::apply_mask(&mut buf[chunk.clone()], key, f.offset);
+                }
+                match f.mode {
+                    Mode::Forward => {
+                        if self.out.1 != self.pos {
+                            buf.copy_within(chunk.clone(), self.out.1);
+                        }
+                        self.out.1 += n;
+                    }
+                    Mode::Collect => src.rx.data.extend_from_slice(&buf[chunk.clone()]),
+                    Mode::Control => src.rx.control.extend_from_slice(&buf[chunk.clone()]),
+                    Mode::Skip => {}
+                }
+                self.pos += n;
+                f.remaining -= n as u64;
+                f.offset += n;
+                if f.remaining > 0 {
+                    return Ok(Step::More);
+                }
+                let f = *f;
+                src.rx.frame = None;
+                match f.mode {
+                    Mode::Forward | Mode::Skip => {}
+                    Mode::Collect => {
+                        src.rx.check_utf8(f.header.fin)?;
+                        if f.header.fin {
+                            return Ok(Step::Text(src.rx.take_data()));
+                        }
+                    }
+                    Mode::Control => return Ok(Step::Control(f.header.opcode)),
+                }
+                continue;
+            }
+            if self.pos == self.end {
+                return Ok(Step::More);
+            }
+            let Some((h, hl)) = frame::parse(&buf[self.pos..self.end])? else {
+                // a cut header waits for the next read
+                let cut = self.end - self.pos;
+                self.partial.0[..cut].copy_from_slice(&buf[self.pos..self.end]);
+                self.partial.1 = cut;
+                self.pos = self.end;
+                return Ok(Step::More);
+            };
+            let message = src.rx.admit(&h, src.role, src.limits.max_message)?;
+            let head_at = self.pos;
+            self.pos += hl;
+            if h.is_control() {
+                src.rx.control.clear();
+                src.rx.frame = Some(in_frame(h, Mode::Control, h.mask));
+                continue;
+            }
+            let opcode = src.rx.message.map_or(h.opcode, |(op, _)| op);
+            let starts = src.rx.message.is_none();
+            src.rx.message = message;
+            self.data = true;
+            if opcode == OP_TEXT {
+                src.rx.frame = Some(in_frame(h, Mode::Collect, h.mask));
+                continue;
+            }
+            meter_binary(self.source, opts, h.len, starts);
+            let out_key = dst.masks().then(frame::new_key);
+            let key = match (h.mask, out_key) {
+                (Some(a), Some(b)) => Some(frame::rekey(a, b)),
+                (a, b) => a.or(b),
+            };
+            src.rx.frame = Some(in_frame(h, Mode::Forward, key));
+            let mut head = [0u8; MAX_HEADER];
+            let n = frame::encode(&Header { mask: out_key, ..h }, &mut head);
+            if self.out.1 + n <= head_at + hl {
+                buf[self.out.1..self.out.1 + n].copy_from_slice(&head[..n]);
+                self.out.1 += n;
+            } else {
+                return Ok(Step::Head(head[..n].to_vec()));
+            }
+        }
+    }
+
+    /// A complete text message: through the hooks, then on as one frame (or refused).
+    fn text(&mut self, text: Vec<u8>, dst: &WsSocket, opts: &RelayOptions) {
+        let Ok(text) = String::from_utf8(text) else {
+            return;
+        };
+        let mut msg = Message::Text(text.into());
+        match self.source {
+            Source::Client => {
+                if let Err(reply) = opts.meter.client_message(&mut msg, &opts.rules) {
+                    self.refused = Some(reply);
+                    return;
+                }
+            }
+            Source::Upstream => opts.meter.upstream_message(&msg),
+        }
+        self.extra = Some((dst.encode(&msg), 0));
+    }
+
+    /// Unwritten frames left when the relay stopped: whole frames only (a frame cut short
+    /// cannot be finished, so nothing after it is written either).
+    pub(super) fn leftover(&mut self, src: &WsSocket) -> Vec<u8> {
+        let mut out = Vec::new();
+        if src.rx.forwarding() {
+            return out;
+        }
+        if let Some(buf) = &self.buf {
+            out.extend_from_slice(&buf[self.out.0..self.out.1]);
+        }
+        if let Some((bytes, at)) = self.extra.take() {
+            out.extend_from_slice(&bytes[at..]);
+        }
+        self.out = (0, 0);
+        out
+    }
+
+    /// Gives what was read and not handled back to the source, for message-level reads.
+    pub(super) fn unread(&mut self, src: &mut WsSocket) {
+        let mut rest = self.partial.0[..self.partial.1].to_vec();
+        if let Some(buf) = self.buf.take() {
+            rest.extend_from_slice(&buf[self.pos..self.end]);
+        }
+        rest.append(&mut src.carry);
+        src.carry = rest;
+        if let Some(f) = &mut src.rx.frame
+            && f.mode == Mode::Forward
+        {
+            f.mode = Mode::Skip;
+        }
+    }
+}
+
+/// A frame with an empty payload still to be completed.
+fn zero_length_pending(src: &WsSocket) -> bool {
+    src.rx.frame.is_some_and(|f| f.remaining == 0)
+}
+
+fn in_frame(header: Header, mode: Mode, key: Option<[u8; 4]>) -> InFrame {
+    InFrame {
+        header,
+        remaining: header.len,
+        offset: 0,
+        mode,
+        key,
+    }
+}
+
+/// Counts a relayed binary frame: audio and bytes by its length, a message at its first frame.
+fn meter_binary(source: Source, opts: &RelayOptions, len: u64, starts: bool) {
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    match source {
+        Source::Client => opts.meter.client_binary(len, starts),
+        Source::Upstream => opts.meter.upstream_binary(len, starts),
+    }
+}
+
+/// One write: the bytes taken, or `Err` when the destination failed or took nothing.
+fn ready_write(
+    cx: &mut Context<'_>,
+    io: &mut Box<dyn super::socket::Io>,
+    bytes: &[u8],
+) -> Poll<Result<usize, ()>> {
+    match Pin::new(io).poll_write(cx, bytes) {
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+        Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
+        Poll::Pending => Poll::Pending,
     }
 }
 
@@ -152,14 +448,20 @@ fn expired(timer: Pin<&mut Sleep>, cx: &mut Context<'_>, due: Instant) -> bool {
     }
 }
 
+/// The two directions, kept after the relaying phase for what they still hold.
+pub(super) struct Legs {
+    pub(super) up: Leg,
+    pub(super) down: Leg,
+}
+
 /// Relays both ways until one direction ends, the session runs out of time, goes idle, or the
 /// process shuts down.
-pub(super) async fn pump<C, U>(client: &mut C, upstream: &mut U, opts: &RelayOptions) -> First
-where
-    C: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    U: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
-    let meter: &Meter = &opts.meter;
+pub(super) async fn pump(
+    client: &mut WsSocket,
+    upstream: &mut WsSocket,
+    opts: &RelayOptions,
+    legs: &mut Legs,
+) -> First {
     let start = Instant::now();
     let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
     let mut limit = std::pin::pin!(opts.max_session.map(tokio::time::sleep));
@@ -170,13 +472,7 @@ where
         data: start,
         client: start,
     };
-    let (mut up, mut down) = (Leg::default(), Leg::default());
-    let rules = &opts.rules;
-    let client_seen = |msg: &mut Message| meter.client_message(msg, rules);
-    let upstream_seen = |msg: &mut Message| {
-        meter.upstream_message(msg);
-        Ok(())
-    };
+    let Legs { up, down } = legs;
     poll_fn(|cx| {
         if shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(First::Shutdown);
@@ -186,28 +482,6 @@ where
         {
             return Poll::Ready(First::TimeLimit(opts.max_session.unwrap_or_default()));
         }
-        // while a refusal waits for the client, the client is not read
-        let mut parked = down.inject.is_some();
-        if !parked {
-            if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
-                return Poll::Ready(First::Ended(Source::Client, end));
-            }
-            if let Some(reply) = up.refused.take() {
-                down.inject = Some(reply);
-                parked = true;
-            }
-        }
-        if let Poll::Ready(end) = down.poll(cx, upstream, client, upstream_seen) {
-            return Poll::Ready(First::Ended(Source::Upstream, end));
-        }
-        if parked && down.inject.is_none() {
-            // the refusal is on its way: read the client again (nothing else would wake it)
-            cx.waker().wake_by_ref();
-        }
-        activity.saw(up.took_data(), down.took_data());
-        if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
-            return Poll::Ready(First::Idle(opts.idle_timeout));
-        }
         if let (Some(timer), Some(k)) = (keepalive_timer.as_mut().as_pin_mut(), keepalive) {
             let mut timer = timer;
             if expired(timer.as_mut(), cx, activity.client + k.every) {
@@ -216,22 +490,44 @@ where
                 timer.as_mut().reset(now + k.every);
                 let _ = timer.poll(cx);
                 // a destination still busy with client data needs no keep-alive
-                if up.pending.is_none() && !parked {
-                    up.pending = Some(Message::Text(k.message.into()));
+                if up.idle() && upstream.inject.is_none() && client.inject.is_none() {
+                    upstream.inject = Some(upstream.frame(OP_TEXT, k.message.as_bytes()));
                     k.sent.inc();
-                    // client data read behind the keep-alive is metered and counted like any other
-                    if let Poll::Ready(end) = up.poll(cx, client, upstream, client_seen) {
-                        return Poll::Ready(First::Ended(Source::Client, end));
-                    }
-                    if let Some(reply) = up.refused.take() {
-                        down.inject = Some(reply);
-                        cx.waker().wake_by_ref();
-                    }
-                    activity.saw(up.took_data(), false);
                 }
             }
+        }
+        // while a refusal waits for the client, the client is not read
+        if client.inject.is_none() {
+            if let Poll::Ready(end) = up.poll(cx, client, upstream, opts) {
+                return Poll::Ready(First::Ended(Source::Client, end));
+            }
+            if let Some(reply) = up.refused.take() {
+                client.inject = Some(client.encode(&reply));
+            }
+        }
+        let parked = client.inject.is_some();
+        if let Poll::Ready(end) = down.poll(cx, upstream, client, opts) {
+            return Poll::Ready(First::Ended(Source::Upstream, end));
+        }
+        let pong_waits = !upstream.control.is_empty() && up.idle() && !client.rx.forwarding();
+        if (parked && client.inject.is_none()) || (!parked && pong_waits) {
+            // a refusal went out (read the client again), or the upstream is owed a pong
+            // (written by the client's direction): nothing else would wake them
+            cx.waker().wake_by_ref();
+        }
+        activity.saw(up.took_data(), down.took_data());
+        if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
+            return Poll::Ready(First::Idle(opts.idle_timeout));
         }
         Poll::Pending
     })
     .await
+}
+
+/// A leg for each direction.
+pub(super) fn legs() -> Legs {
+    Legs {
+        up: Leg::new(Source::Client),
+        down: Leg::new(Source::Upstream),
+    }
 }

@@ -2,84 +2,70 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_channel::mpsc;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role as PeerRole;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
 use super::message::close;
+use super::socket::{Io, Limits, Role};
 use super::*;
 use crate::metrics::Metrics;
 
-/// One peer as the relay sees it, and the test's handle on the other end.
+/// One peer of the relay, a tungstenite endpoint on an in-memory connection, driven by the test.
 struct Peer {
-    /// What the test sends as this peer (Ok) or an injected read error.
+    /// What the peer sends (`Ok`); an `Err`, or dropping this, makes it vanish without a close.
     send: mpsc::UnboundedSender<Result<Message, WsError>>,
-    /// What the relay wrote to this peer.
+    /// What the peer received (pongs left out).
     recv: mpsc::UnboundedReceiver<Message>,
 }
 
-type Rx = mpsc::UnboundedReceiver<Result<Message, WsError>>;
-type Tx =
-    futures_util::sink::SinkMapErr<mpsc::UnboundedSender<Message>, fn(mpsc::SendError) -> WsError>;
+/// A peer on `theirs`, the other end of the relay's socket.
+fn drive(theirs: impl Io + 'static, role: PeerRole) -> Peer {
+    let (send, mut cmds) = mpsc::unbounded::<Result<Message, WsError>>();
+    let (out, recv) = mpsc::unbounded();
+    tokio::spawn(async move {
+        let mut ws = WebSocketStream::from_raw_socket(theirs, role, None).await;
+        loop {
+            tokio::select! {
+                cmd = cmds.next() => match cmd {
+                    Some(Ok(m)) => {
+                        if ws.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+                msg = ws.next() => match msg {
+                    Some(Ok(Message::Pong(_))) => {}
+                    Some(Ok(m)) => {
+                        let _ = out.unbounded_send(m);
+                    }
+                    _ => break,
+                },
+            }
+        }
+    });
+    Peer { send, recv }
+}
 
-fn peer() -> (Peer, Rx, Tx) {
-    let (in_tx, in_rx) = mpsc::unbounded();
-    let (out_tx, out_rx) = mpsc::unbounded();
-    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
+/// The relay's socket for one side and the peer on its other end; `capacity` bytes fit in
+/// the connection each way.
+fn side(role: Role, max_message: usize, capacity: usize) -> (WsSocket, Peer) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    let peer_role = match role {
+        Role::Server => PeerRole::Client,
+        Role::Client => PeerRole::Server,
+    };
+    let limits = Limits {
+        max_message,
+        read_chunk: 4096,
+    };
     (
-        Peer {
-            send: in_tx,
-            recv: out_rx,
-        },
-        in_rx,
-        out_tx.sink_map_err(to_ws),
+        WsSocket::new(ours, role, Vec::new(), limits),
+        drive(theirs, peer_role),
     )
-}
-
-/// A peer as the relay sees it: reads come from `rx`, writes go to `tx`.
-struct Duplex<R, W> {
-    rx: R,
-    tx: W,
-}
-
-impl<R: Stream + Unpin, W: Unpin> Stream for Duplex<R, W> {
-    type Item = R::Item;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<R::Item>> {
-        std::pin::Pin::new(&mut self.rx).poll_next(cx)
-    }
-}
-
-impl<R: Unpin, W: Sink<Message, Error = WsError> + Unpin> Sink<Message> for Duplex<R, W> {
-    type Error = WsError;
-
-    fn poll_ready(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        std::pin::Pin::new(&mut self.tx).poll_ready(cx)
-    }
-
-    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
-        std::pin::Pin::new(&mut self.tx).start_send(item)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        std::pin::Pin::new(&mut self.tx).poll_flush(cx)
-    }
-
-    fn poll_close(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        std::pin::Pin::new(&mut self.tx).poll_close(cx)
-    }
 }
 
 fn options(shutdown: CancellationToken) -> RelayOptions {
@@ -100,7 +86,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         max_session: None,
         idle_timeout: Duration::from_secs(3600),
         keepalive: None,
-        max_message_bytes: 5,
+        max_message_bytes: 1 << 20,
         farewell: None,
     }
 }
@@ -110,10 +96,8 @@ fn start(shutdown: CancellationToken) -> (Peer, Peer, tokio::task::JoinHandle<Ou
 }
 
 fn start_with(opts: RelayOptions) -> (Peer, Peer, tokio::task::JoinHandle<Outcome>) {
-    let (client, c_rx, c_tx) = peer();
-    let (upstream, u_rx, u_tx) = peer();
-    let client_side = Duplex { rx: c_rx, tx: c_tx };
-    let upstream_side = Duplex { rx: u_rx, tx: u_tx };
+    let (client_side, client) = side(Role::Server, opts.max_message_bytes, 1 << 16);
+    let (upstream_side, upstream) = side(Role::Client, opts.max_message_bytes, 1 << 16);
     let task = tokio::spawn(relay(client_side, upstream_side, opts));
     (client, upstream, task)
 }
@@ -200,14 +184,12 @@ async fn client_vanishing_closes_the_upstream_at_once() {
 
 #[tokio::test]
 async fn oversized_client_message_gets_1009() {
-    let (mut client, mut upstream, task) = start(CancellationToken::new());
-    let too_big = tokio_tungstenite::tungstenite::error::CapacityError::MessageTooLong {
-        size: 10,
-        max_size: 5,
-    };
+    let mut opts = options(CancellationToken::new());
+    opts.max_message_bytes = 5;
+    let (mut client, mut upstream, task) = start_with(opts);
     client
         .send
-        .unbounded_send(Err(WsError::Capacity(too_big)))
+        .unbounded_send(Ok(Message::Binary(Bytes::from_static(b"0123456789"))))
         .unwrap();
     assert_eq!(
         next(&mut client).await,
@@ -252,51 +234,50 @@ async fn empty_close_crosses_as_no_status() {
 
 #[tokio::test]
 async fn a_full_destination_pauses_reading_from_the_source() {
-    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-    let (c_tx, _client_out) = mpsc::unbounded::<Message>();
-    let (_upstream_in, u_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-    // an upstream that takes one message and then nothing more
-    let (u_tx, mut upstream_out) = mpsc::channel::<Message>(0);
-    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
-    let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = counted.clone();
-    let c_rx = c_rx.inspect(move |_| {
-        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let opts = options(CancellationToken::new());
+    let limits = Limits {
+        max_message: 1 << 20,
+        read_chunk: 4096,
+    };
+    let (ours, client_end) = tokio::io::duplex(4096);
+    let client_side = WsSocket::new(ours, Role::Server, Vec::new(), limits);
+    // an upstream that reads nothing until the test says so
+    let (ours, upstream_end) = tokio::io::duplex(4096);
+    let upstream_side = WsSocket::new(ours, Role::Client, Vec::new(), limits);
+    let task = tokio::spawn(relay(client_side, upstream_side, opts));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let frames: Vec<Message> = (0..100u8)
+        .map(|i| Message::Binary(Bytes::from(vec![i; 1024])))
+        .collect();
+    let to_send = frames.clone();
+    let sender = tokio::spawn(async move {
+        let mut ws = WebSocketStream::from_raw_socket(client_end, PeerRole::Client, None).await;
+        for m in to_send {
+            ws.send(m).await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        ws
     });
-    let client = Duplex {
-        rx: c_rx,
-        tx: c_tx.sink_map_err(to_ws),
-    };
-    let upstream = Duplex {
-        rx: u_rx,
-        tx: u_tx.sink_map_err(to_ws),
-    };
-    let task = tokio::spawn(relay(client, upstream, options(CancellationToken::new())));
-    for i in 0..100u8 {
-        client_in
-            .unbounded_send(Ok(Message::Binary(Bytes::from(vec![i]))))
-            .unwrap();
-    }
-    for _ in 0..50 {
+    for _ in 0..200 {
         tokio::task::yield_now().await;
     }
-    let read = counted.load(std::sync::atomic::Ordering::SeqCst);
+    // the client's frames wait in the connections' buffers and one pooled buffer, no more
+    let taken = sent.load(std::sync::atomic::Ordering::SeqCst);
     assert!(
-        read <= 3,
-        "relay read {read} messages ahead of a stalled upstream"
+        taken < 30,
+        "{taken} frames of 1 KiB taken by a stalled relay"
     );
-    // once the upstream drains, everything arrives in order
-    for i in 0..100u8 {
-        assert_eq!(
-            upstream_out.next().await,
-            Some(Message::Binary(Bytes::from(vec![i])))
-        );
+    let mut upstream = drive(upstream_end, PeerRole::Server);
+    for m in &frames {
+        assert_eq!(&next(&mut upstream).await, m);
     }
-    drop(client_in);
-    drop(upstream_out);
+    drop(sender.await.unwrap());
+    drop(upstream.send);
     task.await.unwrap();
 }
 
 mod farewell;
+mod frames;
 mod refusal;
 mod timing;

@@ -7,7 +7,6 @@
 
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -16,7 +15,8 @@ use super::{Request, RouteState, Setup, admit, complete, count_refusal, run};
 use crate::auth::AuthError;
 use crate::auth::message::{InMessage, take};
 use crate::error::Reject;
-use crate::relay::message::{ClientSocket, close};
+use crate::relay::message::close;
+use crate::relay::socket::WsSocket;
 use crate::relay::{CLOSE_INTERNAL, CLOSE_POLICY};
 use crate::rewrite::ClientQuery;
 
@@ -36,7 +36,7 @@ pub(super) fn upgrade(state: RouteState, ws: ClientUpgrade, pending: Pending) ->
 }
 
 /// Reads and checks the first message, opens the upstream, relays.
-async fn set_up(state: RouteState, mut client: ClientSocket, pending: Pending) {
+async fn set_up(state: RouteState, mut client: WsSocket, pending: Pending) {
     let first = match first_message(&state, &mut client).await {
         Ok(first) => first,
         Err(reject) => return refuse(&state, client, &pending.session_id, reject).await,
@@ -71,7 +71,7 @@ async fn set_up(state: RouteState, mut client: ClientSocket, pending: Pending) {
 /// The first message's credential and the message without it.
 async fn first_message(
     state: &RouteState,
-    client: &mut ClientSocket,
+    client: &mut WsSocket,
 ) -> Result<(crate::secret::Secret, String), Reject> {
     let wait = state.shared.server.request_body_timeout;
     let fields = crate::provider::client_api(state.route.kind).message_credentials;
@@ -91,7 +91,7 @@ async fn first_message(
 }
 
 /// Tells the client why in the API's error shape, then closes.
-async fn refuse(state: &RouteState, mut client: ClientSocket, session_id: &str, reject: Reject) {
+async fn refuse(state: &RouteState, mut client: WsSocket, session_id: &str, reject: Reject) {
     count_refusal(state, &reject);
     let message = reject.message();
     let body = crate::provider::message_error_body(

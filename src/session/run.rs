@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info};
 
 use super::{Accepted, RouteState};
 use crate::metrics::close_code_label;
-use crate::relay::message::ClientSocket;
+use crate::relay::socket::WsSocket;
 use crate::relay::{KeepAlive, Outcome, RelayOptions, relay};
 use crate::route::Route;
 use crate::usage::{self, Meter, Usage};
@@ -21,7 +20,7 @@ pub(crate) const USAGE_TARGET: &str = "voxrelay::usage";
 /// read (the one that carried the credential), goes upstream first and is metered like any.
 pub(super) async fn run(
     state: RouteState,
-    client: ClientSocket,
+    client: WsSocket,
     mut accepted: Accepted,
     first: Option<Message>,
 ) {
@@ -78,7 +77,7 @@ pub(super) async fn run(
         shutdown: shared.sessions_stop.clone(),
         farewell: crate::provider::client_api(state.route.kind).farewell,
     };
-    let outcome = relay(client, socket, opts).await;
+    let outcome = relay(client, *socket, opts).await;
     active.dec();
     client_active.dec();
     let seconds = started.elapsed().as_secs_f64();

@@ -1,5 +1,6 @@
-//! Memory under large messages, on the real binary: buffers grown for 1 MiB messages go back to
-//! the system when their sessions end, round after round; and the start-up warning when
+//! Memory under large messages, on the real binary: 1 MiB binary messages stream through
+//! without being held whole, what the sessions took goes back to the system when they end,
+//! round after round; and the start-up warning when
 //! `max_sessions` sessions could exceed the memory limit at their worst.
 
 use std::io::{BufRead, BufReader};
@@ -105,7 +106,7 @@ async fn http_get(addr: &str, path: &str) -> String {
 }
 
 #[tokio::test]
-async fn buffers_grown_for_large_messages_return_to_the_system_when_sessions_end() {
+async fn large_binary_messages_stream_through_unheld_and_memory_returns_when_sessions_end() {
     let up = FakeUpstream::start(Behaviour::Echo).await;
     let relay = start(
         &config(&up.base()),
@@ -145,12 +146,15 @@ async fn buffers_grown_for_large_messages_return_to_the_system_when_sessions_end
             loaded / MIB,
             ended / MIB
         );
-        // each session held its messages' buffers while it lived ...
+        // binary messages are relayed frame by frame as they arrive: no session holds one
+        // whole (that would be SESSIONS MiB) ...
         assert!(
-            loaded > baseline + SESSIONS as u64 * MIB,
-            "round {round}: the load never took memory"
+            loaded < baseline + SESSIONS as u64 * MIB / 4,
+            "round {round}: {} MiB loaded for {SESSIONS} sessions of 1 MiB messages (baseline {} MiB)",
+            loaded / MIB,
+            baseline / MIB
         );
-        // ... and gives them back when it ends
+        // ... and what a session did take goes back when it ends
         assert!(
             ended < baseline + 16 * MIB,
             "round {round}: {} MiB kept after {SESSIONS} sessions ended (baseline {} MiB)",

@@ -44,7 +44,13 @@ pub(in crate::provider) fn audio_rate(
 #[inline]
 pub(in crate::provider) fn client_usage(msg: &Message) -> ClientUsage {
     match msg {
-        Message::Binary(b) if !b.is_empty() => ClientUsage::Audio(b.len()),
+        Message::Binary(b) => binary_usage(b.len()),
         _ => ClientUsage::Nothing,
     }
+}
+
+/// A binary client message of `len` bytes: audio.
+#[inline]
+pub(in crate::provider) fn binary_usage(len: usize) -> ClientUsage {
+    crate::provider::audio_usage(len)
 }

@@ -63,90 +63,102 @@ async fn no_data_either_way_closes_both_sides_with_the_idle_reason() {
     assert_eq!(task.await.unwrap().label, "idle_timeout");
 }
 
-/// A sink that records what it was sent and counts flushes.
-#[derive(Default)]
-struct Counting {
-    sent: Vec<Message>,
-    flushes: usize,
+/// A connection that counts the writes made to it.
+struct Counting<T> {
+    inner: T,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl Sink<Message> for Counting {
-    type Error = WsError;
-
-    fn poll_ready(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        std::task::Poll::Ready(Ok(()))
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
+}
 
-    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), WsError> {
-        self.sent.push(item);
-        Ok(())
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        self.flushes += 1;
-        std::task::Poll::Ready(Ok(()))
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), WsError>> {
-        std::task::Poll::Ready(Ok(()))
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
 #[tokio::test]
-async fn a_burst_is_flushed_once_when_the_source_runs_dry() {
-    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-    let (_upstream_in, u_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-    let (c_tx, _client_out) = mpsc::unbounded::<Message>();
-    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
+async fn frames_read_together_leave_in_one_write() {
+    let limits = Limits {
+        max_message: 1 << 20,
+        read_chunk: 4096,
+    };
+    let (ours, client_end) = tokio::io::duplex(1 << 16);
+    let mut client = WsSocket::new(ours, Role::Server, Vec::new(), limits);
+    let mut peer = WebSocketStream::from_raw_socket(client_end, PeerRole::Client, None).await;
     for i in 0..10u8 {
-        client_in
-            .unbounded_send(Ok(Message::Binary(Bytes::from(vec![i]))))
+        peer.send(Message::Binary(Bytes::from(vec![i; 100])))
+            .await
             .unwrap();
     }
-    let mut client = Duplex {
-        rx: c_rx,
-        tx: c_tx.sink_map_err(to_ws),
+    let (ours, upstream_end) = tokio::io::duplex(1 << 16);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Counting {
+        inner: ours,
+        writes: writes.clone(),
     };
-    let mut upstream = Duplex {
-        rx: u_rx,
-        tx: Counting::default(),
-    };
+    let mut upstream = WsSocket::new(counted, Role::Client, Vec::new(), limits);
     let opts = options(CancellationToken::new());
+    let mut legs = pump::legs();
     // the pump never finishes here: poll it until it has nothing left to do
-    let pump = pump::pump(&mut client, &mut upstream, &opts);
+    let pump = pump::pump(&mut client, &mut upstream, &opts, &mut legs);
     let polled = tokio::time::timeout(Duration::from_millis(50), pump).await;
     assert!(polled.is_err(), "the session is still open");
-    let expected: Vec<Message> = (0..10u8)
-        .map(|i| Message::Binary(Bytes::from(vec![i])))
-        .collect();
-    assert_eq!(upstream.tx.sent, expected);
-    assert_eq!(upstream.tx.flushes, 1, "ten queued frames, one flush");
+    let mut upstream_peer = drive(upstream_end, PeerRole::Server);
+    for i in 0..10u8 {
+        assert_eq!(
+            next(&mut upstream_peer).await,
+            Message::Binary(Bytes::from(vec![i; 100]))
+        );
+    }
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ten frames read at once, one write"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_client_that_stops_reading_cannot_hold_the_close_past_its_timeout() {
-    let (client_in, c_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-    // a client that never takes anything
-    let (c_tx, _client_out) = mpsc::channel::<Message>(0);
-    let (upstream, u_rx, u_tx) = peer();
-    let to_ws: fn(mpsc::SendError) -> WsError = |_| WsError::ConnectionClosed;
-    let client = Duplex {
-        rx: c_rx,
-        tx: c_tx.sink_map_err(to_ws),
-    };
-    let up = Duplex { rx: u_rx, tx: u_tx };
     let mut opts = options(CancellationToken::new());
     opts.idle_timeout = Duration::from_secs(30);
-    let task = tokio::spawn(relay(client, up, opts));
+    // a client that never reads, on a connection that holds 16 bytes
+    let (ours, _client_end) = tokio::io::duplex(16);
+    let limits = Limits {
+        max_message: 1 << 20,
+        read_chunk: 4096,
+    };
+    let client_side = WsSocket::new(ours, Role::Server, Vec::new(), limits);
+    let (upstream_side, upstream) = side(Role::Client, 1 << 20, 1 << 16);
+    let task = tokio::spawn(relay(client_side, upstream_side, opts));
     for i in 0..3u8 {
         upstream
             .send
@@ -164,5 +176,4 @@ async fn a_client_that_stops_reading_cannot_hold_the_close_past_its_timeout() {
         .expect("the relay ends within the idle timeout plus the close timeout")
         .unwrap();
     assert_eq!(outcome.label, "idle_timeout");
-    drop(client_in);
 }
