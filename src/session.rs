@@ -20,13 +20,14 @@ use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::either::Either;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{Instrument, info, info_span};
 
 use crate::auth::{Access, AuthError, Credential};
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
-use crate::relay::socket::{Limits, Role, WsSocket};
+use crate::relay::socket::{Io, Limits, Role, WsSocket};
 use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
@@ -371,12 +372,13 @@ where
 fn client_socket(io: ClientIo, limits: Limits) -> WsSocket {
     type Listened = TokioIo<crate::tls::Stream<crate::conns::Counted<tokio::net::TcpStream>>>;
     match io.into_inner().downcast::<Listened>() {
-        Ok(parts) => WsSocket::new(
-            parts.io.into_inner(),
-            Role::Server,
-            parts.read_buf.to_vec(),
-            limits,
-        ),
+        Ok(parts) => {
+            let io: Box<dyn Io> = match parts.io.into_inner() {
+                Either::Left(tls) => Box::new(tls),
+                Either::Right(tcp) => Box::new(tcp),
+            };
+            WsSocket::boxed(io, Role::Server, parts.read_buf.to_vec(), limits)
+        }
         Err(upgraded) => WsSocket::new(TokioIo::new(upgraded), Role::Server, Vec::new(), limits),
     }
 }

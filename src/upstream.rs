@@ -14,13 +14,14 @@ use bytes::Bytes;
 use rustls::ClientConfig;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::RouteKind;
 use crate::provider::{ClientApi, Provider};
-use crate::relay::socket::{Limits, Role, WsSocket};
+use crate::relay::socket::{Io, Limits, Role, WsSocket};
 use crate::rewrite::AliasTable;
 use crate::secret::Secret;
 use handshake::Opened;
@@ -231,7 +232,12 @@ impl UpstreamConnector {
             leftover,
             response,
         } = self.connect_raw(req, timeout).await?;
-        let socket = WsSocket::new(stream, Role::Client, leftover, Limits::of(&self.ws));
+        let io: Box<dyn Io> = match stream {
+            MaybeTlsStream::Rustls(tls) => Box::new(tls),
+            MaybeTlsStream::Plain(tcp) => Box::new(tcp),
+            other => Box::new(other),
+        };
+        let socket = WsSocket::boxed(io, Role::Client, leftover, Limits::of(&self.ws));
         Ok((socket, response))
     }
 

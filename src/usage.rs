@@ -196,12 +196,18 @@ impl Meter {
         if starts {
             self.messages_in.fetch_add(1, Ordering::Relaxed);
         }
-        let now = self.now_ms();
-        let _ =
-            self.first_client_ms
-                .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed);
+        // the clock is read only where a time is recorded (not for every relayed frame)
+        if self.first_client_ms.load(Ordering::Relaxed) == UNSET {
+            let now = self.now_ms();
+            let _ = self.first_client_ms.compare_exchange(
+                UNSET,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         match usage {
-            ClientUsage::Audio(len) => self.audio_in(len, now),
+            ClientUsage::Audio(len) => self.audio_in(len),
             ClientUsage::Characters(chars) => self.tts_text(chars),
             ClientUsage::Speech(chars, rates) => {
                 self.set_rates(rates);
@@ -276,7 +282,7 @@ impl Meter {
         }
     }
 
-    fn audio_in(&self, len: usize, now: u64) {
+    fn audio_in(&self, len: usize) {
         match self.rate {
             Some(rate) => {
                 self.raw_audio_bytes
@@ -286,6 +292,7 @@ impl Meter {
                 guard::add(&self.counters.cost, seconds * self.usd_per_second);
             }
             None => {
+                let now = self.now_ms();
                 let _ = self.first_audio_ms.compare_exchange(
                     UNSET,
                     now,

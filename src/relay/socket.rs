@@ -215,8 +215,14 @@ impl WsSocket {
         leftover: Vec<u8>,
         limits: Limits,
     ) -> Self {
+        Self::boxed(Box::new(io), role, leftover, limits)
+    }
+
+    /// [`WsSocket::new`] on a connection already boxed (each kind of stream boxed at its own
+    /// size: a plain TCP stream does not carry the room a TLS one needs).
+    pub(crate) fn boxed(io: Box<dyn Io>, role: Role, leftover: Vec<u8>, limits: Limits) -> Self {
         Self {
-            io: Box::new(io),
+            io,
             role,
             limits,
             carry: leftover,
