@@ -159,12 +159,25 @@ pub(crate) struct KeepAlive {
 
 /// Relays until either side ends or `shutdown` fires, then closes both sides.
 pub(crate) async fn relay(
-    mut client: WsSocket,
-    mut upstream: WsSocket,
+    mut client: Box<WsSocket>,
+    mut upstream: Box<WsSocket>,
     opts: RelayOptions,
 ) -> Outcome {
     let mut legs = pump::legs();
     let first = pump::pump(&mut client, &mut upstream, &opts, &mut legs).await;
+    // the ending's futures (farewell, close handshakes) are larger than the relaying phase's
+    // and live only at the end: boxed, they do not size every session's task for its life
+    Box::pin(finish(client, upstream, legs, first, opts)).await
+}
+
+/// Writes what the relay still held, sends the farewell, closes both sides.
+async fn finish(
+    mut client: Box<WsSocket>,
+    mut upstream: Box<WsSocket>,
+    mut legs: pump::Legs,
+    first: First,
+    opts: RelayOptions,
+) -> Outcome {
     // frames read and not yet written go out ahead of any close; a side left in the middle
     // of a frame cannot be sent a close frame, so it is only disconnected
     let (to_upstream, to_client) = (legs.up.leftover(&client), legs.down.leftover(&upstream));

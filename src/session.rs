@@ -115,7 +115,7 @@ pub(crate) async fn serve(
             headers: &headers,
         };
         match accept(&state, request, ws).await {
-            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, *accepted, &session_id),
+            Ok((ws, Admitted::Ready(accepted))) => upgrade(state, ws, accepted, &session_id),
             Ok((ws, Admitted::Later(pending))) => later::upgrade(state, ws, *pending),
             Err(reject) => {
                 count_refusal(&state, &reject);
@@ -344,7 +344,12 @@ fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
 }
 
 /// Completes the browser's upgrade and spawns the relay.
-fn upgrade(state: RouteState, ws: ClientUpgrade, accepted: Accepted, session_id: &str) -> Response {
+fn upgrade(
+    state: RouteState,
+    ws: ClientUpgrade,
+    accepted: Box<Accepted>,
+    session_id: &str,
+) -> Response {
     let request_id =
         (accepted.request_id.clone()).or_else(|| HeaderValue::from_str(session_id).ok());
     let request_id_header = crate::provider::client_api(state.route.kind).request_id_header;
@@ -360,10 +365,11 @@ fn upgrade(state: RouteState, ws: ClientUpgrade, accepted: Accepted, session_id:
 /// buffer limits, once the connection is handed over.
 fn complete<F, Fut>(ws: ClientUpgrade, config: WebSocketConfig, session: F) -> Response
 where
-    F: FnOnce(WsSocket) -> Fut + Send + 'static,
+    F: FnOnce(Box<WsSocket>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    ws.on_upgrade(move |io| session(client_socket(io, Limits::of(&config))))
+    // the session's state is passed boxed from here on: an async fn keeps its arguments twice
+    ws.on_upgrade(move |io| session(Box::new(client_socket(io, Limits::of(&config)))))
 }
 
 /// The client's WebSocket on its connection: the listener's own stream when the upgraded

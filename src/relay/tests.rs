@@ -98,7 +98,7 @@ fn start(shutdown: CancellationToken) -> (Peer, Peer, tokio::task::JoinHandle<Ou
 fn start_with(opts: RelayOptions) -> (Peer, Peer, tokio::task::JoinHandle<Outcome>) {
     let (client_side, client) = side(Role::Server, opts.max_message_bytes, 1 << 16);
     let (upstream_side, upstream) = side(Role::Client, opts.max_message_bytes, 1 << 16);
-    let task = tokio::spawn(relay(client_side, upstream_side, opts));
+    let task = tokio::spawn(relay(Box::new(client_side), Box::new(upstream_side), opts));
     (client, upstream, task)
 }
 
@@ -244,7 +244,7 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     // an upstream that reads nothing until the test says so
     let (ours, upstream_end) = tokio::io::duplex(4096);
     let upstream_side = WsSocket::new(ours, Role::Client, Vec::new(), limits);
-    let task = tokio::spawn(relay(client_side, upstream_side, opts));
+    let task = tokio::spawn(relay(Box::new(client_side), Box::new(upstream_side), opts));
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = sent.clone();
     let frames: Vec<Message> = (0..100u8)

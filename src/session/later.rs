@@ -36,7 +36,7 @@ pub(super) fn upgrade(state: RouteState, ws: ClientUpgrade, pending: Pending) ->
 }
 
 /// Reads and checks the first message, opens the upstream, relays.
-async fn set_up(state: RouteState, mut client: WsSocket, pending: Pending) {
+async fn set_up(state: RouteState, mut client: Box<WsSocket>, pending: Pending) {
     let first = match first_message(&state, &mut client).await {
         Ok(first) => first,
         Err(reject) => return refuse(&state, client, &pending.session_id, reject).await,
@@ -56,13 +56,20 @@ async fn set_up(state: RouteState, mut client: WsSocket, pending: Pending) {
             },
             audio_rate: pending.audio_rate,
         };
-        let accepted = admit(&state, &access, setup, pending.tracked).await?;
+        // boxed: the upstream connect lives only until the session starts
+        let accepted = Box::pin(admit(&state, &access, setup, pending.tracked)).await?;
         Ok::<_, Reject>((accepted, text))
     }
     .await;
     match admitted {
         Ok((accepted, text)) => {
-            run(state, client, accepted, Some(Message::Text(text.into()))).await
+            run(
+                state,
+                client,
+                Box::new(accepted),
+                Some(Message::Text(text.into())),
+            )
+            .await
         }
         Err(reject) => refuse(&state, client, &pending.session_id, reject).await,
     }
@@ -91,7 +98,7 @@ async fn first_message(
 }
 
 /// Tells the client why in the API's error shape, then closes.
-async fn refuse(state: &RouteState, mut client: WsSocket, session_id: &str, reject: Reject) {
+async fn refuse(state: &RouteState, mut client: Box<WsSocket>, session_id: &str, reject: Reject) {
     count_refusal(state, &reject);
     let message = reject.message();
     let body = crate::provider::message_error_body(

@@ -20,8 +20,8 @@ pub(crate) const USAGE_TARGET: &str = "voxrelay::usage";
 /// read (the one that carried the credential), goes upstream first and is metered like any.
 pub(super) async fn run(
     state: RouteState,
-    client: WsSocket,
-    mut accepted: Accepted,
+    client: Box<WsSocket>,
+    mut accepted: Box<Accepted>,
     first: Option<Message>,
 ) {
     let Some(mut socket) = accepted.socket.take() else {
@@ -77,7 +77,7 @@ pub(super) async fn run(
         shutdown: shared.sessions_stop.clone(),
         farewell: crate::provider::client_api(state.route.kind).farewell,
     };
-    let outcome = relay(client, *socket, opts).await;
+    let outcome = relay(client, socket, opts).await;
     active.dec();
     client_active.dec();
     let seconds = started.elapsed().as_secs_f64();

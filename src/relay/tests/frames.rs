@@ -25,7 +25,7 @@ fn raw_client(
     (
         raw,
         upstream,
-        tokio::spawn(relay(client_side, upstream_side, opts)),
+        tokio::spawn(relay(Box::new(client_side), Box::new(upstream_side), opts)),
     )
 }
 
@@ -86,7 +86,7 @@ async fn upstream_pings_are_answered_to_the_upstream() {
     let (ours, mut raw) = tokio::io::duplex(1 << 16);
     let upstream_side = WsSocket::new(ours, Role::Client, Vec::new(), limits);
     let (client_side, mut client) = side(Role::Server, 1 << 20, 1 << 16);
-    let task = tokio::spawn(relay(client_side, upstream_side, opts));
+    let task = tokio::spawn(relay(Box::new(client_side), Box::new(upstream_side), opts));
     raw.write_all(&frame::build(true, OP_PING, b"hi", None))
         .await
         .unwrap();

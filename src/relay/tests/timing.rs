@@ -158,7 +158,7 @@ async fn a_client_that_stops_reading_cannot_hold_the_close_past_its_timeout() {
     };
     let client_side = WsSocket::new(ours, Role::Server, Vec::new(), limits);
     let (upstream_side, upstream) = side(Role::Client, 1 << 20, 1 << 16);
-    let task = tokio::spawn(relay(client_side, upstream_side, opts));
+    let task = tokio::spawn(relay(Box::new(client_side), Box::new(upstream_side), opts));
     for i in 0..3u8 {
         upstream
             .send
