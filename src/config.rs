@@ -92,12 +92,9 @@ pub struct ServerConfig {
     pub close_timeout: Duration,
     /// Largest message accepted from either side; bigger ones end the session with 1009.
     pub max_message_bytes: usize,
-    /// Most bytes one socket read takes, per connection side (also the initial read buffer).
+    /// Most bytes one socket read takes: the size of the buffers lent to sessions while data
+    /// is in flight.
     pub read_buffer_bytes: usize,
-    /// Bytes buffered before a write is pushed to the socket.
-    pub write_buffer_bytes: usize,
-    /// Hard cap on queued outgoing bytes per connection side.
-    pub max_write_buffer_bytes: usize,
     /// Extra PEM CA bundle trusted for `wss://` upstreams, besides the webpki roots.
     pub extra_ca_file: Option<PathBuf>,
     /// `[server.tls]`: serve `https://` and `wss://` on the listener; plain when absent.
@@ -118,8 +115,6 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(2),
             max_message_bytes: 1 << 20,
             read_buffer_bytes: 4 * 1024,
-            write_buffer_bytes: 8 * 1024,
-            max_write_buffer_bytes: 4 << 20,
             extra_ca_file: None,
             tls: None,
         }
@@ -133,8 +128,6 @@ impl ServerConfig {
             .max_message_size(Some(self.max_message_bytes))
             .max_frame_size(Some(self.max_message_bytes))
             .read_buffer_size(self.read_buffer_bytes)
-            .write_buffer_size(self.write_buffer_bytes)
-            .max_write_buffer_size(self.max_write_buffer_bytes)
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::config::ServerConfig;
 
 /// Memory a session holds besides its WebSocket buffers (task, sockets, kernel buffers are not
-/// counted): about what BENCHMARKS.md measures per idle session, rounded up.
-const SESSION_BASE_BYTES: u64 = 32 * 1024;
+/// counted): about what BENCHMARKS.md measures per session, rounded up.
+const SESSION_BASE_BYTES: u64 = 8 * 1024;
 
 /// Allocations at least this large are mapped on their own and unmapped when freed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -16,22 +16,16 @@ const MMAP_THRESHOLD_BYTES: i32 = 128 * 1024;
 
 /// The most memory one session can hold, in bytes, with these settings.
 ///
-/// Each session has two WebSocket connections (client and upstream) and relays in both
-/// directions. Per direction, the receiving connection holds at most one frame's payload
-/// (reserved in full when its header arrives) plus the message being assembled from earlier
-/// fragments, each up to `max_message_bytes`; the sending connection holds its write buffer,
-/// which never exceeds `max_write_buffer_bytes` and in practice `write_buffer_bytes` plus the one
-/// message being written (each direction waits for its write before reading on).
+/// Each session relays in both directions. Binary frames pass through as they arrive, so per
+/// direction a session holds at most one read buffer (`read_buffer_bytes`, lent while data is in
+/// flight), a text message being collected for the provider hooks (up to `max_message_bytes`)
+/// and that message re-encoded on its way out (the same again; each direction waits for its
+/// write before reading on).
 pub fn worst_case_session_bytes(server: &ServerConfig) -> u64 {
     let message = server.max_message_bytes as u64;
-    let receive = message
+    message
         .saturating_mul(2)
-        .max(server.read_buffer_bytes as u64);
-    let send = (server.write_buffer_bytes as u64)
-        .saturating_add(message)
-        .min(server.max_write_buffer_bytes as u64);
-    receive
-        .saturating_add(send)
+        .saturating_add(server.read_buffer_bytes as u64)
         .saturating_mul(2)
         .saturating_add(SESSION_BASE_BYTES)
 }
@@ -159,22 +153,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_worst_case_is_two_directions_of_two_messages_and_one_written() {
+    fn the_default_worst_case_is_two_directions_of_a_text_message_twice_and_a_read_buffer() {
         let server = ServerConfig::default();
         let mib = 1024 * 1024;
-        // receive 2 MiB + send (8 KiB + 1 MiB), twice, plus the session's own 32 KiB
+        // (collected 1 MiB + re-encoded 1 MiB + 4 KiB read buffer), twice, plus 8 KiB
         assert_eq!(
             worst_case_session_bytes(&server),
-            2 * (2 * mib + 8 * 1024 + mib) + 32 * 1024
+            2 * (2 * mib + 4 * 1024) + 8 * 1024
         );
         let small = ServerConfig {
             max_message_bytes: 64 * 1024,
-            max_write_buffer_bytes: 16 * 1024,
             ..ServerConfig::default()
         };
         assert_eq!(
             worst_case_session_bytes(&small),
-            2 * (128 * 1024 + 16 * 1024) + 32 * 1024
+            2 * (128 * 1024 + 4 * 1024) + 8 * 1024
         );
     }
 

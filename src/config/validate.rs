@@ -161,9 +161,6 @@ fn check_server(s: &ServerConfig, errors: &mut Vec<String>) {
     if s.read_buffer_bytes == 0 {
         errors.push("server.read_buffer_bytes: must be positive".into());
     }
-    if s.max_write_buffer_bytes <= s.write_buffer_bytes {
-        errors.push("server.max_write_buffer_bytes: must exceed write_buffer_bytes".into());
-    }
     if !(MIN_HEAD_BYTES..=MAX_HEAD_BYTES).contains(&s.max_request_head_bytes) {
         errors.push(format!(
             "server.max_request_head_bytes: must be from {MIN_HEAD_BYTES} to {MAX_HEAD_BYTES}"
