@@ -134,7 +134,6 @@ cat >"$tmp/voxrelay.toml" <<EOF
 [server]
 listen = "127.0.0.1:0"
 max_message_bytes = 67108864
-max_write_buffer_bytes = 134217728
 
 [log]
 format = "json"
