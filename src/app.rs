@@ -69,10 +69,21 @@ impl App {
         };
         let metrics = Metrics::new(settings.metrics.max_client_labels);
         metrics.sessions_limit.set(settings.max_sessions as i64);
+        // cluster-wide limits: connected (lazily) here, its background task spawned by `run`
+        let limits = match settings.cluster {
+            Some(cluster) => {
+                let cluster = crate::cluster::Cluster::connect(cluster, metrics.clone()).await;
+                // REVOCATION HOOK (to wire with `crate::revoke`): the heartbeat reports this
+                // replica's revoked live sessions through
+                // `cluster.set_revocation_hook(revocations.clone())`
+                settings.limits.with_cluster(cluster)
+            }
+            None => settings.limits,
+        };
         let shared = Arc::new(Shared {
             server,
             auth: settings.auth,
-            limits: Arc::new(settings.limits),
+            limits: Arc::new(limits),
             metrics,
             connector,
             draining: CancellationToken::new(),
@@ -142,6 +153,10 @@ impl App {
             tokio::spawn(sim.run(stop_simulator.clone().cancelled_owned()))
         });
         tokio::spawn(prune_rate_limits(shared.clone(), stop_serving.clone()));
+        // cluster-wide limits: heartbeat, releases, ping; stopped once the drain is over
+        let stop_cluster = CancellationToken::new();
+        let cluster = (shared.limits.cluster().cloned())
+            .map(|cluster| tokio::spawn(cluster.run(stop_cluster.clone())));
         let acceptor = tls.as_ref().map(ServerTls::acceptor);
         if let Some(tls) = tls {
             let (metrics, stop) = (shared.metrics.clone(), stop_serving.clone());
@@ -168,11 +183,17 @@ impl App {
             // the simulator closes its own sessions with 1001; let it finish
             let _ = tokio::time::timeout(bound, sim).await;
         }
-        match tokio::time::timeout(bound, server).await {
+        let served = match tokio::time::timeout(bound, server).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(std::io::Error::other(join)),
             Err(_) => Ok(()),
+        };
+        if let Some(cluster) = cluster {
+            // the ended sessions' leases are released before exit (else the TTL reclaims them)
+            stop_cluster.cancel();
+            let _ = tokio::time::timeout(bound, cluster).await;
         }
+        served
     }
 }
 

@@ -21,11 +21,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub use crate::provider::UpstreamKind;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
-    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig, SimulatorConfig,
-    TokenAlgorithm, TokenKeyConfig, TokensConfig,
+    ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig,
+    SimulatorConfig, TokenAlgorithm, TokenKeyConfig, TokensConfig,
 };
 pub use upstream::{AuthScheme, UpstreamConfig};
-pub use validate::{ServerSettings, Settings, validate, warnings};
+pub use validate::{ServerSettings, Settings, cluster, validate, warnings};
 
 /// Prefix of environment variables that override the file (`__` separates nesting levels).
 pub const ENV_PREFIX: &str = "VOXRELAY_";
@@ -59,6 +59,8 @@ pub struct RawConfig {
     pub metrics: MetricsConfig,
     /// The demo page.
     pub demo: DemoConfig,
+    /// Limits and revocations shared by every replica through Redis.
+    pub cluster: ClusterConfig,
 }
 
 /// `[server]`.

@@ -61,6 +61,15 @@ pub(crate) enum Reject {
     /// The request body is larger than the endpoint accepts.
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    /// Redis does not answer and `cluster.failure_mode = "fail_closed"`.
+    #[error("cluster-wide limits cannot be checked right now; retry shortly")]
+    ClusterUnavailable,
+    /// The token was revoked (`voxrelay revoke --jti`).
+    #[error("this token has been revoked")]
+    TokenRevoked,
+    /// The client was revoked (`voxrelay revoke --client`).
+    #[error("this client has been revoked")]
+    ClientRevoked,
     /// The client IP already holds `limits.max_connections_per_ip` open connections.
     #[error("too many open connections from this address (limits.max_connections_per_ip = {0})")]
     ConnectionLimit(u32),
@@ -75,6 +84,20 @@ pub(crate) enum Reject {
     Upstream(#[from] UpstreamError),
 }
 
+impl From<crate::limits::LimitError> for Reject {
+    fn from(e: crate::limits::LimitError) -> Self {
+        use crate::limits::LimitError;
+        match e {
+            LimitError::Global => Self::GlobalSessionLimit,
+            LimitError::Client(n) => Self::ClientSessionLimit(n),
+            LimitError::Rate(wait) => Self::RateLimited(wait),
+            LimitError::ClusterUnavailable => Self::ClusterUnavailable,
+            LimitError::ClientRevoked => Self::ClientRevoked,
+            LimitError::TokenRevoked => Self::TokenRevoked,
+        }
+    }
+}
+
 impl Reject {
     /// HTTP status sent to the client.
     pub(crate) fn status(&self) -> StatusCode {
@@ -85,8 +108,12 @@ impl Reject {
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ConnectionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Draining | Self::GlobalSessionLimit => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Draining | Self::GlobalSessionLimit | Self::ClusterUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TokenRevoked => StatusCode::UNAUTHORIZED,
+            Self::ClientRevoked => StatusCode::FORBIDDEN,
             Self::OriginNotAllowed | Self::ModelNotGranted(_) | Self::ProviderNotGranted => {
                 StatusCode::FORBIDDEN
             }
@@ -114,6 +141,9 @@ impl Reject {
             Self::BodyTooLarge(_) => "body_too_large",
             Self::ConnectionLimit(_) => "connection_limit",
             Self::Draining => "draining",
+            Self::ClusterUnavailable => "cluster_unavailable",
+            Self::TokenRevoked => "token_revoked",
+            Self::ClientRevoked => "client_revoked",
             Self::RateLimited(_) => "rate_limited",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::GlobalSessionLimit => "session_limit",
@@ -151,8 +181,12 @@ impl Reject {
             Self::BodyTimeout => "REQUEST_TIMEOUT",
             Self::BodyTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::ConnectionLimit(_) => "TOO_MANY_REQUESTS",
-            Self::Draining | Self::GlobalSessionLimit => "SERVICE_UNAVAILABLE",
+            Self::Draining | Self::GlobalSessionLimit | Self::ClusterUnavailable => {
+                "SERVICE_UNAVAILABLE"
+            }
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
+            Self::TokenRevoked => "INVALID_AUTH",
+            Self::ClientRevoked => "INSUFFICIENT_PERMISSIONS",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) | Self::ProviderNotGranted => "INSUFFICIENT_PERMISSIONS",
             Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",

@@ -58,7 +58,7 @@ pub(crate) async fn admit_request(
     request: Request,
 ) -> Result<(ClientKey, Bytes), Reject> {
     let (parts, body) = request.into_parts();
-    let key = admit(shared, peer, &parts.headers)?;
+    let key = admit(shared, peer, &parts.headers).await?;
     let body = read_body(shared, &parts.headers, body).await?;
     Ok((key, body))
 }
@@ -100,9 +100,13 @@ pub(crate) fn no_store(mut response: Response) -> Response {
 }
 
 /// The header checks: the caller's rate, then its client key (a token cannot renew itself).
-fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<ClientKey, Reject> {
+async fn admit(
+    shared: &Shared,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<ClientKey, Reject> {
     let ip = shared.limits.client_ip(peer, headers);
-    shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
+    shared.limits.check_rate(ip).await?;
     let credential = crate::auth::credential(headers)?;
     let key = shared
         .auth

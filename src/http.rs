@@ -76,6 +76,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.draining.is_cancelled() {
         let body = json!({"status": "draining"});
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    } else if shared.limits.cluster().is_some_and(|c| !c.ready()) {
+        // fail_closed and Redis does not answer: this replica would refuse every session
+        let body = json!({"status": "cluster_unavailable"});
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     } else {
         Json(json!({"status": "ready"})).into_response()
     }

@@ -24,6 +24,7 @@
 //!   `conns`: open connections per client IP; `tls`: the listener's own TLS.
 //! - `http`: the router: health, readiness, metrics and one handler per route; `grant`: the
 //!   grant endpoint; `demo`: the demo page.
+//! - [`cluster`]: `[cluster]`, limits and revocations shared by every replica through Redis.
 //! - `session`: a session's phases, from handshake checks to the recorded outcome; `route`: a
 //!   route at runtime; `limits`: rate limits and caps; `error`: refusals before the upgrade.
 //! - `provider`: one module per upstream API (Deepgram, Cloudflare Workers AI) and the registry.
@@ -32,6 +33,7 @@
 
 mod app;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 mod conns;
 mod demo;

@@ -1,6 +1,11 @@
 //! Limits checked before the upgrade: a per-IP handshake rate (token bucket), a per-client
 //! concurrent-session cap and a replica-wide session cap; plus the client IP behind proxies
 //! ([`ClientIp`]).
+//!
+//! With `[cluster]`, the per-IP rate and the per-client cap are also checked in Redis, shared by
+//! every replica ([`crate::cluster`]); this replica's own checks still come first (they cost no
+//! round trip, and never refuse what the cluster-wide check would admit), and stand in for the
+//! cluster-wide ones under `fail_open` while Redis does not answer.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -9,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cluster::{Admission, Cluster, ClusterError, FailureMode, Lease};
 use crate::conns::ConnectionLimit;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
@@ -25,16 +31,29 @@ pub(crate) enum LimitError {
     Global,
     /// The client already has this many sessions.
     Client(u32),
+    /// Too many handshakes from this IP; retry after the duration.
+    Rate(Duration),
+    /// Redis does not answer and `cluster.failure_mode = "fail_closed"`.
+    ClusterUnavailable,
+    /// The client is revoked cluster-wide.
+    ClientRevoked,
+    /// The token is revoked cluster-wide.
+    TokenRevoked,
 }
 
 /// Limit state shared by every handler.
 pub(crate) struct Limits {
     rate: DefaultKeyedRateLimiter<IpAddr>,
+    /// The rate's settings, for the cluster-wide check.
+    per_second: NonZeroU32,
+    burst: NonZeroU32,
     ip: ClientIp,
     connections: Arc<ConnectionLimit>,
     max_sessions: usize,
     active: AtomicUsize,
     per_client: Mutex<HashMap<String, u32>>,
+    /// Cluster-wide limits, when `[cluster]` is set.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -51,6 +70,8 @@ impl std::fmt::Debug for Limits {
 pub(crate) struct Permit {
     limits: Arc<Limits>,
     client: String,
+    /// The cluster-wide lease, when one was taken.
+    _lease: Option<Lease>,
 }
 
 impl Drop for Permit {
@@ -81,12 +102,26 @@ impl Limits {
     ) -> Self {
         Self {
             rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            per_second,
+            burst,
             connections: ConnectionLimit::new(0, ip.clone()),
             ip,
             max_sessions,
             active: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
+            cluster: None,
         }
+    }
+
+    /// Checks the rate and the per-client cap cluster-wide too, through `cluster`.
+    pub(crate) fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The cluster-wide limits, when configured.
+    pub(crate) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// Caps open connections per client IP at `max` (0: no cap).
@@ -100,11 +135,33 @@ impl Limits {
         &self.connections
     }
 
-    /// Takes one handshake from `ip`'s bucket (its /64 for IPv6 by default); `Err` holds how
-    /// long until the next is allowed.
-    pub(crate) fn check_rate(&self, ip: IpAddr) -> Result<(), Duration> {
+    /// Takes one handshake from `ip`'s bucket (its /64 for IPv6 by default): this replica's
+    /// own, then the cluster's. `Err` holds how long until the next is allowed, or why the
+    /// cluster-wide check could not be made.
+    pub(crate) async fn check_rate(&self, ip: IpAddr) -> Result<(), LimitError> {
+        let bucket = self.ip.bucket(ip);
+        self.check_local_rate(bucket).map_err(LimitError::Rate)?;
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        match cluster
+            .check_rate(bucket, self.per_second.get(), self.burst.get())
+            .await
+        {
+            Ok(decision) => decision.map_err(LimitError::Rate),
+            Err(e) => fallback(cluster, &e),
+        }
+    }
+
+    /// This replica's own check for `ip`'s bucket.
+    #[cfg(test)]
+    pub(crate) fn check_rate_here(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_local_rate(self.ip.bucket(ip))
+    }
+
+    fn check_local_rate(&self, bucket: IpAddr) -> Result<(), Duration> {
         self.rate
-            .check_key(&self.ip.bucket(ip))
+            .check_key(&bucket)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -114,8 +171,34 @@ impl Limits {
         self.rate.shrink_to_fit();
     }
 
-    /// Reserves a session for `client` under the global cap and its own `cap`.
-    pub(crate) fn acquire(
+    /// Reserves a session for `client` under the global cap and its own `cap`: this replica's
+    /// count first, then (with `[cluster]`) a lease in Redis, which also refuses a revoked
+    /// client or token (`jti`). `session_id` names the lease.
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        client: &str,
+        cap: Option<u32>,
+        jti: Option<&str>,
+        session_id: &str,
+    ) -> Result<Permit, LimitError> {
+        let mut permit = self.acquire_local(client, cap)?;
+        let Some(cluster) = &self.cluster else {
+            return Ok(permit);
+        };
+        match cluster.admit(client, jti, cap, session_id).await {
+            Ok(Admission::Admitted(lease)) => {
+                permit._lease = lease;
+                Ok(permit)
+            }
+            Ok(Admission::Full(n)) => Err(LimitError::Client(n)),
+            Ok(Admission::ClientRevoked) => Err(LimitError::ClientRevoked),
+            Ok(Admission::TokenRevoked) => Err(LimitError::TokenRevoked),
+            Err(e) => fallback(cluster, &e).map(|()| permit),
+        }
+    }
+
+    /// This replica's own caps.
+    fn acquire_local(
         self: &Arc<Self>,
         client: &str,
         cap: Option<u32>,
@@ -139,6 +222,7 @@ impl Limits {
         Ok(Permit {
             limits: self.clone(),
             client: client.to_owned(),
+            _lease: None,
         })
     }
 
@@ -151,6 +235,17 @@ impl Limits {
     #[cfg(test)]
     pub(crate) fn ip(&self) -> &ClientIp {
         &self.ip
+    }
+}
+
+/// When Redis could not answer: admit on this replica's own checks (`fail_open`), or refuse.
+fn fallback(cluster: &Cluster, e: &ClusterError) -> Result<(), LimitError> {
+    match cluster.failure_mode() {
+        FailureMode::FailOpen => {
+            tracing::debug!(error = %e, "cluster-wide check skipped: this replica's own applies");
+            Ok(())
+        }
+        FailureMode::FailClosed => Err(LimitError::ClusterUnavailable),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `voxrelay` command: serve, check a config, hash a client key, or run the simulator.
+//! The `voxrelay` command: serve, check a config, hash a client key, revoke a token or client
+//! cluster-wide, or run the simulator.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -52,6 +53,26 @@ enum Command {
         /// The key; read from standard input when omitted (keeps it out of shell history).
         key: Option<String>,
     },
+    /// Revoke a token (by its `jti`) or a client cluster-wide, in the Redis of `[cluster]`:
+    /// every replica refuses its new sessions and ends its live ones at its next heartbeat.
+    Revoke {
+        /// The token id (`jti` claim) to revoke.
+        #[arg(long, required_unless_present = "client", conflicts_with = "client")]
+        jti: Option<String>,
+        /// Until when the token stays revoked, Unix seconds (its `exp`); by default the
+        /// longest lifetime a grant may have (`tokens.grant_max_ttl` plus `tokens.leeway`).
+        #[arg(long, requires = "jti")]
+        until: Option<u64>,
+        /// The client id to revoke (all its keys' and tokens' sessions).
+        #[arg(long)]
+        client: Option<String>,
+        /// How long the client stays revoked (e.g. `1h`); forever when omitted.
+        #[arg(long = "for", requires = "client", value_parser = humantime_serde::re::humantime::parse_duration)]
+        for_: Option<Duration>,
+        /// Lift the client's revocation instead.
+        #[arg(long, requires = "client", conflicts_with = "for_")]
+        lift: bool,
+    },
     /// Run only the simulator of the provider APIs (no credentials needed).
     Simulate {
         /// Address to listen on.
@@ -75,6 +96,24 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(cli.config),
         Command::HashKey { key } => hash_key(key),
         Command::Healthcheck { addr, path } => healthcheck(cli.config, addr, &path),
+        Command::Revoke {
+            jti,
+            until,
+            client,
+            for_,
+            lift,
+        } => {
+            let revocation = match (jti, client) {
+                (Some(jti), _) => Target::Jti(jti, until),
+                (None, Some(id)) if lift => Target::Lift(id),
+                (None, Some(id)) => Target::Client(id, for_),
+                (None, None) => {
+                    eprintln!("voxrelay revoke: name a token (--jti) or a client (--client)");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            revoke(&cli.config, revocation)
+        }
         Command::Simulate {
             listen,
             idle_timeout,
@@ -186,6 +225,87 @@ fn healthcheck(config: PathBuf, addr: Option<SocketAddr>, path: &str) -> ExitCod
         }
         Err(e) => {
             eprintln!("{addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `voxrelay revoke` was asked to do.
+enum Target {
+    Jti(String, Option<u64>),
+    Client(String, Option<Duration>),
+    Lift(String),
+}
+
+/// Writes a revocation to the cluster's Redis. Only `[cluster]` and `[tokens]` are read, so
+/// no upstream secret needs to be at hand.
+fn revoke(path: &std::path::Path, target: Target) -> ExitCode {
+    use voxrelay::cluster::Revocation;
+    let raw = match config::extract(&config::figment(path)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let mut errors = Vec::new();
+    let settings = config::cluster::cluster(&raw.cluster, &mut errors);
+    let settings = match (settings, errors.is_empty()) {
+        (Some(s), true) => s,
+        (None, true) => {
+            eprintln!("cluster.redis_url is not set: revocations live in the cluster's Redis");
+            return ExitCode::from(EX_USAGE);
+        }
+        (_, false) => {
+            eprintln!("{}: {}", path.display(), errors.join("; "));
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let now = voxrelay::token::now();
+    let revocation = match target {
+        Target::Jti(jti, until) => {
+            let longest = raw.tokens.grant_max_ttl + raw.tokens.leeway;
+            let until = until.unwrap_or_else(|| voxrelay::token::expiry(now, longest));
+            if jti.trim().is_empty() {
+                eprintln!("--jti: must not be empty");
+                return ExitCode::from(EX_USAGE);
+            }
+            if until <= now {
+                eprintln!("--until: {until} is already past; an expired token needs no revocation");
+                return ExitCode::from(EX_USAGE);
+            }
+            Revocation::Jti { jti, until }
+        }
+        Target::Client(id, ttl) if ttl.is_some_and(|t| t.is_zero()) => {
+            eprintln!("--for: must be positive (omit it to revoke {id} until lifted)");
+            return ExitCode::from(EX_USAGE);
+        }
+        Target::Client(id, ttl) => Revocation::Client { id, ttl },
+        Target::Lift(id) => Revocation::LiftClient { id },
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    match rt.block_on(voxrelay::cluster::revoke(&settings, &revocation)) {
+        Ok(()) => {
+            match &revocation {
+                Revocation::Jti { jti, until } => println!("token {jti} revoked until {until}"),
+                Revocation::Client { id, ttl: Some(t) } => println!(
+                    "client {id} revoked for {}",
+                    humantime_serde::re::humantime::format_duration(*t)
+                ),
+                Revocation::Client { id, ttl: None } => {
+                    println!(
+                        "client {id} revoked until lifted (voxrelay revoke --client {id} --lift)"
+                    )
+                }
+                Revocation::LiftClient { id } => println!("client {id}: revocation lifted"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("voxrelay revoke: {e}");
             ExitCode::FAILURE
         }
     }

@@ -23,6 +23,10 @@ pub const OTHER_CLIENT: &str = "other";
 const CONNECT_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+/// Buckets for one Redis call (seconds).
+const CLUSTER_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 /// Buckets for session length (seconds).
 const SESSION_BUCKETS: [f64; 12] = [
     0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
@@ -89,6 +93,14 @@ pub struct Metrics {
     pub tls_reloads_total: IntCounterVec,
     /// The served certificate's not-after time, Unix seconds (only with `[server.tls]`).
     pub tls_not_after_seconds: IntGaugeVec,
+    /// Redis call time by operation (only with `[cluster]`).
+    pub cluster_call_seconds: HistogramVec,
+    /// Redis calls that failed or timed out, by operation.
+    pub cluster_errors: IntCounterVec,
+    /// 1 for the cluster state in effect (`ok`, `degraded_open`, `degraded_closed`).
+    pub cluster_state: IntGaugeVec,
+    /// Session leases this replica holds in Redis.
+    pub cluster_leases: IntGauge,
 }
 
 impl Default for Metrics {
@@ -118,7 +130,31 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let cluster_leases = b.add(
+            IntGauge::new(
+                "voxrelay_cluster_leases",
+                "Session leases this replica holds in Redis (sessions of clients with a cap).",
+            )
+            .expect("valid metric"),
+        );
         Self {
+            cluster_call_seconds: b.histograms(
+                "voxrelay_cluster_call_duration_seconds",
+                "Redis call time by operation (lease, rate, release, heartbeat, ping).",
+                &CLUSTER_BUCKETS,
+                &["op"],
+            ),
+            cluster_errors: b.counters(
+                "voxrelay_cluster_errors_total",
+                "Redis calls that failed, timed out or were not tried because Redis was down, by operation.",
+                &["op"],
+            ),
+            cluster_state: b.gauges(
+                "voxrelay_cluster_state",
+                "1 for the cluster state in effect: ok, degraded_open (this replica's own limits apply) or degraded_closed (new sessions refused).",
+                &["state"],
+            ),
+            cluster_leases,
             sessions_active: b.gauges("voxrelay_sessions_active", "Sessions currently relaying.", &["route"]),
             sessions_total: b.counters(
                 "voxrelay_sessions_total",

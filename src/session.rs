@@ -26,7 +26,7 @@ use tracing::{Instrument, info, info_span};
 
 use crate::auth::{Access, AuthError, Credential};
 use crate::error::Reject;
-use crate::limits::{LimitError, Permit};
+use crate::limits::Permit;
 use crate::relay::socket::{Io, Limits, Role, WsSocket};
 use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
@@ -177,7 +177,7 @@ async fn accept(
     }
     let tracked = shared.tracker.token();
     let ip = shared.limits.client_ip(peer, headers);
-    shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
+    shared.limits.check_rate(ip).await?;
     if !route.origin_allowed(&crate::origin::presented(headers)) {
         return Err(Reject::OriginNotAllowed);
     }
@@ -248,11 +248,13 @@ async fn admit(
     }
     let permit = shared
         .limits
-        .acquire(&access.client_id, access.max_concurrent)
-        .map_err(|e| match e {
-            LimitError::Global => Reject::GlobalSessionLimit,
-            LimitError::Client(n) => Reject::ClientSessionLimit(n),
-        })?;
+        .acquire(
+            &access.client_id,
+            access.max_concurrent,
+            access.jti.as_deref(),
+            session_id,
+        )
+        .await?;
     let connect_started = Instant::now();
     let connected = connect_upstream(shared, route, request).await?;
     let upstream = connected.upstream;
@@ -312,6 +314,7 @@ fn authenticate(
             max_session: None,
             max_concurrent: None,
             providers: None,
+            jti: None,
         };
         return Ok((first_offered(), Some(access)));
     }

@@ -45,7 +45,8 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 10] = [
+    const SECTIONS: [&str; 11] = [
+        "cluster",
         "demo",
         "metrics",
         "server",
@@ -68,6 +69,7 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         limits: section(&root, "limits", &mut errors),
         metrics: section(&root, "metrics", &mut errors),
         demo: section(&root, "demo", &mut errors),
+        cluster: section(&root, "cluster", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

@@ -276,3 +276,51 @@ impl Default for SimulatorConfig {
         }
     }
 }
+
+/// `[cluster]`: limits and revocations shared by every replica through one Redis. Read at
+/// start only (a reload does not reconnect).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). Unset: every limit is
+    /// per replica. A secret when it holds a password: set it through
+    /// `VOXRELAY_CLUSTER__REDIS_URL` rather than the file.
+    pub redis_url: Option<String>,
+    /// How long a session lease outlives its replica's last refresh (refreshed every third
+    /// of it): how soon a dead replica's sessions stop counting.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// Bound on every Redis call; past it the call counts as failed.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// When Redis does not answer: `fail_open` (this replica's own limits apply) or
+    /// `fail_closed` (new sessions and grants get 503, `/readyz` answers 503).
+    pub failure_mode: crate::cluster::FailureMode,
+    /// Prefix of every Redis key (several deployments may share one Redis).
+    pub key_prefix: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            lease_ttl: Duration::from_secs(15),
+            timeout: Duration::from_millis(250),
+            failure_mode: crate::cluster::FailureMode::FailOpen,
+            key_prefix: "voxrelay".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the URL may hold a password
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("lease_ttl", &self.lease_ttl)
+            .field("timeout", &self.timeout)
+            .field("failure_mode", &self.failure_mode)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}

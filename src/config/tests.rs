@@ -259,3 +259,50 @@ fn front_door_settings_at_their_bounds_are_accepted() {
     assert_eq!(s.server.config.max_request_head_bytes, 8192);
     assert_eq!(s.metrics.listen, Some("127.0.0.1:0".parse().unwrap()));
 }
+
+#[test]
+fn cluster_settings_are_checked_and_the_url_never_repeated() {
+    let text = format!(
+        r#"
+        [cluster]
+        redis_url = "http://admin:hunter2-secret@redis:6379"
+        lease_ttl = "500ms"
+        timeout = "0s"
+        key_prefix = " "
+        failure_mode = "fail_closed"
+        {ONE_ROUTE}
+    "#
+    );
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    for needle in [
+        "cluster.redis_url: must be a redis:// or rediss:// URL",
+        "cluster.lease_ttl: must be at least 1s",
+        "cluster.timeout: must be positive",
+        "cluster.key_prefix: must be a non-empty word",
+    ] {
+        assert!(all.contains(needle), "missing '{needle}' in:\n{all}");
+    }
+    assert!(!all.contains("hunter2"), "{all}");
+    let text = format!(
+        "[cluster]\nredis_url = \"redis://:pw@10.0.0.5:6380\"\nlease_ttl = \"3s\"\ntimeout = \"2s\"\n{ONE_ROUTE}"
+    );
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    assert!(
+        all.contains("cluster.timeout: must be at most a third"),
+        "{all}"
+    );
+    let text = format!("[cluster]\nfailure_mode = \"fail_sideways\"\n{ONE_ROUTE}");
+    let all = from_toml(&text).expect_err("invalid").0.join("\n");
+    assert!(all.contains("cluster.failure_mode"), "{all}");
+    // unset or empty: per-replica limits only; set: defaults fail_open, 15s, 250ms
+    assert!(from_toml(ONE_ROUTE).unwrap().cluster.is_none());
+    let text = format!("[cluster]\nredis_url = \"\"\n{ONE_ROUTE}");
+    assert!(from_toml(&text).unwrap().cluster.is_none());
+    let text = format!("[cluster]\nredis_url = \"rediss://u:pw@cache:6390/1\"\n{ONE_ROUTE}");
+    let cluster = from_toml(&text).unwrap().cluster.expect("configured");
+    assert_eq!(cluster.endpoint, "cache:6390");
+    assert_eq!(cluster.failure_mode, crate::cluster::FailureMode::FailOpen);
+    assert_eq!(cluster.lease_ttl, Duration::from_secs(15));
+    assert_eq!(cluster.timeout, Duration::from_millis(250));
+    assert!(!format!("{cluster:?}").contains("pw"));
+}

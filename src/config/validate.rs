@@ -12,6 +12,7 @@ use crate::route::Route;
 use crate::secret::KeyDigest;
 use crate::upstream::{Upstream, tls_config};
 
+pub mod cluster;
 mod limits;
 mod query;
 mod routes;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub(crate) routes: Vec<Arc<Route>>,
     /// The built-in simulator, when enabled.
     pub(crate) simulator: Option<SimulatorConfig>,
+    /// Cluster-wide limits through Redis, when `cluster.redis_url` is set.
+    pub cluster: Option<crate::cluster::ClusterSettings>,
     /// Things that are valid but probably not what was meant (see [`warnings()`]).
     pub warnings: Vec<String>,
 }
@@ -131,6 +134,7 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let client_ids: BTreeSet<&str> = raw.client_keys.iter().map(|k| k.id.as_str()).collect();
     let tokens = super::tokens::tokens(&raw.tokens, &client_ids, &mut errors);
     let limits = limits(&raw.limits, &mut errors);
+    let cluster = cluster::cluster(&raw.cluster, &mut errors);
     let warnings = warnings(&raw);
     match (errors.is_empty(), tls, tokens, limits) {
         (true, Some(tls), Some(tokens), Some(limits)) => Ok(Settings {
@@ -148,6 +152,7 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
+            cluster,
             warnings,
         }),
         _ => Err(ConfigError(errors)),

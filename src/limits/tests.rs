@@ -92,7 +92,7 @@ fn rotating_a_client_sent_forwarded_header_mints_no_fresh_buckets() {
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
         let client = l.client_ip(proxy, &h);
         assert_eq!(client, ip("203.0.113.7"));
-        allowed += usize::from(l.check_rate(client).is_ok());
+        allowed += usize::from(l.check_rate_here(client).is_ok());
     }
     assert_eq!(allowed, 2, "one bucket (burst 2), whatever Forwarded said");
 }
@@ -117,17 +117,20 @@ fn all_trusted_or_unparsable_hops_mean_the_peer() {
 fn ipv6_clients_share_a_bucket_per_prefix() {
     let l = limits(&[], 10);
     // burst 2: two addresses in one /64 use up the bucket together
-    assert!(l.check_rate(ip("2001:db8:aa:1::1")).is_ok());
+    assert!(l.check_rate_here(ip("2001:db8:aa:1::1")).is_ok());
     assert!(
-        l.check_rate(ip("2001:db8:aa:1:ffff:ffff:ffff:ffff"))
+        l.check_rate_here(ip("2001:db8:aa:1:ffff:ffff:ffff:ffff"))
             .is_ok()
     );
-    assert!(l.check_rate(ip("2001:db8:aa:1::2")).is_err());
-    assert!(l.check_rate(ip("2001:db8:aa:2::1")).is_ok(), "another /64");
+    assert!(l.check_rate_here(ip("2001:db8:aa:1::2")).is_err());
+    assert!(
+        l.check_rate_here(ip("2001:db8:aa:2::1")).is_ok(),
+        "another /64"
+    );
     // an IPv4-mapped address shares its IPv4 bucket
-    assert!(l.check_rate(ip("192.0.2.9")).is_ok());
-    assert!(l.check_rate(ip("::ffff:192.0.2.9")).is_ok());
-    assert!(l.check_rate(ip("192.0.2.9")).is_err());
+    assert!(l.check_rate_here(ip("192.0.2.9")).is_ok());
+    assert!(l.check_rate_here(ip("::ffff:192.0.2.9")).is_ok());
+    assert!(l.check_rate_here(ip("192.0.2.9")).is_err());
 }
 
 #[test]
@@ -147,12 +150,12 @@ fn bucket_masks_ipv6_to_the_configured_prefix() {
 fn rate_limit_allows_the_burst_then_says_when() {
     let l = limits(&[], 10);
     let ip: IpAddr = "192.0.2.1".parse().unwrap();
-    assert!(l.check_rate(ip).is_ok());
-    assert!(l.check_rate(ip).is_ok());
-    let wait = l.check_rate(ip).unwrap_err();
+    assert!(l.check_rate_here(ip).is_ok());
+    assert!(l.check_rate_here(ip).is_ok());
+    let wait = l.check_rate_here(ip).unwrap_err();
     assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
     assert!(
-        l.check_rate("192.0.2.2".parse().unwrap()).is_ok(),
+        l.check_rate_here("192.0.2.2".parse().unwrap()).is_ok(),
         "buckets are per IP"
     );
 }
@@ -160,13 +163,16 @@ fn rate_limit_allows_the_burst_then_says_when() {
 #[test]
 fn caps_hold_and_release_on_drop() {
     let l = limits(&[], 3);
-    let a1 = l.acquire("a", Some(2)).unwrap();
-    let _a2 = l.acquire("a", Some(2)).unwrap();
-    assert_eq!(l.acquire("a", Some(2)).unwrap_err(), LimitError::Client(2));
-    let _b = l.acquire("b", None).unwrap();
-    assert_eq!(l.acquire("c", None).unwrap_err(), LimitError::Global);
+    let a1 = l.acquire_local("a", Some(2)).unwrap();
+    let _a2 = l.acquire_local("a", Some(2)).unwrap();
+    assert_eq!(
+        l.acquire_local("a", Some(2)).unwrap_err(),
+        LimitError::Client(2)
+    );
+    let _b = l.acquire_local("b", None).unwrap();
+    assert_eq!(l.acquire_local("c", None).unwrap_err(), LimitError::Global);
     drop(a1);
-    assert!(l.acquire("a", Some(2)).is_ok());
+    assert!(l.acquire_local("a", Some(2)).is_ok());
 }
 
 mod properties {
