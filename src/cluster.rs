@@ -170,7 +170,7 @@ pub enum ClusterError {
 pub(crate) enum Admission {
     /// The session may start; the lease (when the client has a cap) is held until dropped.
     Admitted(Option<Lease>),
-    /// The client already holds this many sessions across the cluster.
+    /// The client already holds its cap (this many) of sessions across the cluster.
     Full(u32),
     /// The client is revoked.
     ClientRevoked,
@@ -412,20 +412,33 @@ impl Cluster {
             }
         };
         Ok(match status {
-            1 if cap.is_some() => {
-                let id = self.next.fetch_add(1, Ordering::Relaxed);
-                self.lock().insert(id, held);
-                self.metrics.cluster_leases.inc();
-                Admission::Admitted(Some(Lease {
-                    cluster: self.clone(),
-                    id,
-                }))
-            }
+            1 if cap.is_some() => Admission::Admitted(Some(self.hold(held))),
             1 => Admission::Admitted(None),
-            0 => Admission::Full(u32::try_from(count).unwrap_or(u32::MAX)),
+            // the cap, as the refusal names it (the count may be above it after an outage)
+            0 => Admission::Full(cap.unwrap_or_else(|| u32::try_from(count).unwrap_or(u32::MAX))),
             -1 => Admission::ClientRevoked,
             _ => Admission::TokenRevoked,
         })
+    }
+
+    /// A lease for a session admitted on this replica's own limits while Redis did not answer
+    /// (`fail_open`): not in Redis yet, the next heartbeat that reaches Redis adds it, so the
+    /// cluster-wide count includes the sessions admitted during an outage.
+    pub(crate) fn hold_unconfirmed(self: &Arc<Self>, client: &str, session_id: &str) -> Lease {
+        self.hold(Held {
+            key: self.settings.keys.leases(client),
+            member: format!("{}:{session_id}", self.replica),
+        })
+    }
+
+    fn hold(self: &Arc<Self>, held: Held) -> Lease {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, held);
+        self.metrics.cluster_leases.inc();
+        Lease {
+            cluster: self.clone(),
+            id,
+        }
     }
 
     /// Takes one handshake (or grant) from `bucket`'s GCRA: `Ok(Err(wait))` when refused.

@@ -181,12 +181,11 @@ impl Reject {
             Self::BodyTimeout => "REQUEST_TIMEOUT",
             Self::BodyTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::ConnectionLimit(_) => "TOO_MANY_REQUESTS",
-            Self::Draining | Self::GlobalSessionLimit | Self::ClusterUnavailable => {
-                "SERVICE_UNAVAILABLE"
-            }
+            Self::Draining | Self::GlobalSessionLimit => "SERVICE_UNAVAILABLE",
+            Self::ClusterUnavailable => "CLUSTER_UNAVAILABLE",
             Self::RateLimited(_) | Self::ClientSessionLimit(_) => "TOO_MANY_REQUESTS",
-            Self::TokenRevoked => "INVALID_AUTH",
-            Self::ClientRevoked => "INSUFFICIENT_PERMISSIONS",
+            Self::TokenRevoked => "TOKEN_REVOKED",
+            Self::ClientRevoked => "CLIENT_REVOKED",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) | Self::ProviderNotGranted => "INSUFFICIENT_PERMISSIONS",
             Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",

@@ -193,7 +193,14 @@ impl Limits {
             Ok(Admission::Full(n)) => Err(LimitError::Client(n)),
             Ok(Admission::ClientRevoked) => Err(LimitError::ClientRevoked),
             Ok(Admission::TokenRevoked) => Err(LimitError::TokenRevoked),
-            Err(e) => fallback(cluster, &e).map(|()| permit),
+            Err(e) => {
+                fallback(cluster, &e)?;
+                if cap.is_some() {
+                    // counted cluster-wide once Redis answers again
+                    permit._lease = Some(cluster.hold_unconfirmed(client, session_id));
+                }
+                Ok(permit)
+            }
         }
     }
 
