@@ -78,6 +78,7 @@ impl App {
             draining: CancellationToken::new(),
             sessions_stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            revocations: Arc::default(),
             route_names: settings.routes.iter().map(|r| r.name.clone()).collect(),
         });
         let metrics_on_public = metrics_listener.is_none();

@@ -10,6 +10,7 @@ use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::revoke::Revocations;
 use crate::upstream::UpstreamConnector;
 
 /// State every handler shares.
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub sessions_stop: CancellationToken,
     /// Tracks every session from handshake to end.
     pub tracker: TaskTracker,
+    /// Live sessions by credential, for ending those whose credential is withdrawn.
+    pub revocations: Arc<Revocations>,
     /// The configured routes' names (what grants may narrow a token to).
     pub route_names: Vec<String>,
 }
