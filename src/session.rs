@@ -336,7 +336,10 @@ fn authenticate(
         }
         other => other?,
     };
-    let access = shared.auth.authorize(&credential.token, &route.name)?;
+    let access = shared
+        .auth
+        .load()
+        .authorize(&credential.token, &route.name)?;
     Ok((credential.echo, Some(access)))
 }
 
