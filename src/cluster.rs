@@ -188,6 +188,32 @@ pub(crate) trait RevocationHook: Send + Sync {
     fn revoke_jti(&self, jti: &str, reason: &str);
 }
 
+impl RevocationHook for crate::revoke::Revocations {
+    fn live_credentials(&self) -> (Vec<String>, Vec<String>) {
+        crate::revoke::Revocations::live_credentials(self)
+    }
+    fn revoke_client(&self, client_id: &str, reason: &str) {
+        let ended = crate::revoke::Revocations::revoke_client(self, client_id, reason);
+        if ended > 0 {
+            info!(
+                client = client_id,
+                sessions = ended,
+                "client revoked cluster-wide: sessions ended"
+            );
+        }
+    }
+    fn revoke_jti(&self, jti: &str, reason: &str) {
+        let ended = crate::revoke::Revocations::revoke_jti(self, jti, reason);
+        if ended > 0 {
+            info!(
+                jti,
+                sessions = ended,
+                "token revoked cluster-wide: sessions ended"
+            );
+        }
+    }
+}
+
 /// One session's lease; dropping it hands the release to the background task (never blocks).
 pub(crate) struct Lease {
     cluster: Arc<Cluster>,
@@ -282,8 +308,6 @@ impl Cluster {
     }
 
     /// Where the heartbeat reports revoked live sessions (set once, at start).
-    // wired in `App::build` once the live-session registry (`crate::revoke`) is in
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn set_revocation_hook(&self, hook: Arc<dyn RevocationHook>) {
         let _ = self.hook.set(hook);
     }

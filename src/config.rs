@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub use crate::provider::UpstreamKind;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
-    ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig,
-    SimulatorConfig, TokenAlgorithm, TokenKeyConfig, TokensConfig,
+    ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ReloadConfig,
+    ServerTlsConfig, SimulatorConfig, TokenAlgorithm, TokenKeyConfig, TokensConfig,
 };
 pub use upstream::{AuthScheme, UpstreamConfig};
 pub use validate::{ServerSettings, Settings, cluster, validate, warnings};
@@ -61,6 +61,8 @@ pub struct RawConfig {
     pub demo: DemoConfig,
     /// Limits and revocations shared by every replica through Redis.
     pub cluster: ClusterConfig,
+    /// Reloading the file without a restart.
+    pub reload: ReloadConfig,
 }
 
 /// `[server]`.

@@ -101,6 +101,10 @@ pub struct Metrics {
     pub cluster_state: IntGaugeVec,
     /// Session leases this replica holds in Redis.
     pub cluster_leases: IntGauge,
+    /// Configuration reloads by result (`applied`, `rejected`).
+    pub config_reloads_total: IntCounterVec,
+    /// 1 while the applied file changed sections that apply only at a restart.
+    pub config_restart_pending: IntGauge,
 }
 
 impl Default for Metrics {
@@ -134,6 +138,13 @@ impl Metrics {
             IntGauge::new(
                 "voxrelay_cluster_leases",
                 "Session leases this replica holds in Redis (sessions of clients with a cap).",
+            )
+            .expect("valid metric"),
+        );
+        let config_restart_pending = b.add(
+            IntGauge::new(
+                "voxrelay_config_restart_pending",
+                "1 while the reloaded configuration changed sections that apply only at a restart.",
             )
             .expect("valid metric"),
         );
@@ -262,6 +273,12 @@ impl Metrics {
                 "Not-after time of the listener's current certificate, Unix seconds.",
                 &[],
             ),
+            config_reloads_total: b.counters(
+                "voxrelay_config_reloads_total",
+                "Configuration reloads (SIGHUP or a changed file), by result.",
+                &["result"],
+            ),
+            config_restart_pending,
             grants_total,
             sessions_limit,
             registry: b.registry,

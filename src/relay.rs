@@ -87,6 +87,8 @@ enum First {
     Ended(Source, End),
     /// The process is shutting down.
     Shutdown,
+    /// The session's credential was withdrawn, for this reason.
+    Revoked(String),
     /// The session reached its time limit.
     TimeLimit(Duration),
     /// No data crossed for the idle timeout.
@@ -132,6 +134,8 @@ pub(crate) struct RelayOptions {
     pub close_timeout: Duration,
     /// Cancelled when the process is shutting down.
     pub shutdown: CancellationToken,
+    /// Fires when the session's credential is withdrawn (key removed, client or token revoked).
+    pub revoked: Option<crate::revoke::Revoked>,
     /// Longest the session may last.
     pub max_session: Option<Duration>,
     /// A session with no data either way for this long is closed.
@@ -301,6 +305,16 @@ fn plan(first: First, max_message_bytes: usize) -> Plan {
                 ),
             )
         }
+        First::Revoked(reason) => (
+            Some(close(CLOSE_POLICY, &reason)),
+            Some(close(CLOSE_POLICY, &reason)),
+            outcome(
+                Side::Relay,
+                "revoked",
+                Some(CLOSE_POLICY),
+                Some(CLOSE_POLICY),
+            ),
+        ),
         First::Shutdown => (
             Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
             Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),

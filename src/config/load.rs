@@ -45,9 +45,10 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 11] = [
+    const SECTIONS: [&str; 12] = [
         "cluster",
         "demo",
+        "reload",
         "metrics",
         "server",
         "log",
@@ -70,6 +71,7 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         metrics: section(&root, "metrics", &mut errors),
         demo: section(&root, "demo", &mut errors),
         cluster: section(&root, "cluster", &mut errors),
+        reload: section(&root, "reload", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

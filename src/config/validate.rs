@@ -58,6 +58,12 @@ pub struct Settings {
     pub(crate) simulator: Option<SimulatorConfig>,
     /// Cluster-wide limits through Redis, when `cluster.redis_url` is set.
     pub cluster: Option<crate::cluster::ClusterSettings>,
+    /// `[limits]` as written (a reload compares it with the running one).
+    pub(crate) limits_config: super::LimitsConfig,
+    /// `[cluster]` as written (restart-only: a reload compares it with the running one).
+    pub(crate) cluster_config: super::ClusterConfig,
+    /// Reloading without a restart.
+    pub(crate) reload: super::ReloadConfig,
     /// Things that are valid but probably not what was meant (see [`warnings()`]).
     pub warnings: Vec<String>,
 }
@@ -153,6 +159,9 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
             cluster,
+            limits_config: raw.limits,
+            cluster_config: raw.cluster,
+            reload: raw.reload,
             warnings,
         }),
         _ => Err(ConfigError(errors)),

@@ -83,6 +83,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         rules: crate::route::ModelRules::default(),
         close_timeout: Duration::from_millis(200),
         shutdown,
+        revoked: None,
         max_session: None,
         idle_timeout: Duration::from_secs(3600),
         keepalive: None,
@@ -280,4 +281,5 @@ async fn a_full_destination_pauses_reading_from_the_source() {
 mod farewell;
 mod frames;
 mod refusal;
+mod revoked;
 mod timing;

@@ -39,6 +39,7 @@ mod query_params;
 mod redis;
 mod rejections;
 mod relaying;
+mod reload;
 mod resilience;
 mod rewriting;
 mod seed_client;
