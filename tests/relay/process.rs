@@ -169,6 +169,16 @@ pub fn serve_with(mut command: Command, config: &std::path::Path, env: &[(&str, 
     Served { child, addr }
 }
 
+/// A test that fails before [`Served::terminate`] must not leave the relay running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Served {
     /// Sends SIGTERM and returns the exit code.
     pub async fn terminate(mut self) -> Option<i32> {
