@@ -1,4 +1,6 @@
-//! Graceful shutdown: readiness flips, new upgrades refused, live sessions drained then closed 1001.
+//! Graceful shutdown: readiness flips, new upgrades refused, live sessions go on through the
+//! grace, then drain: the finalize goes upstream, what it answers reaches the client, and the
+//! client gets 1012 (the upstream 1000).
 
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -17,7 +19,7 @@ async fn wait_until_draining(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn live_sessions_get_1001_on_both_sides_after_the_grace() {
+async fn live_sessions_get_the_finalize_upstream_then_1012_after_the_grace() {
     let mut up = FakeUpstream::start(Behaviour::Echo).await;
     let toml = config(&up.base()).replace("shutdown_grace = \"5s\"", "shutdown_grace = \"300ms\"");
     let mut app = TestApp::start(&toml).await;
@@ -46,11 +48,16 @@ async fn live_sessions_get_1001_on_both_sides_after_the_grace() {
         Some(Message::Binary(Bytes::from_static(&[5])))
     );
     assert_eq!(up.next().await, Message::Binary(Bytes::from_static(&[5])));
+    // the grace is over: CloseStream goes upstream, and the echo of it is relayed (the fake
+    // never closes, so the drain timeout ends the wait)
+    let close_stream = Message::Text(r#"{"type":"CloseStream"}"#.into());
+    assert_eq!(up.next().await, close_stream);
+    assert_eq!(recv_data(&mut ws).await, Some(close_stream));
     assert_eq!(
         recv_close(&mut ws).await,
-        Some((1001, "voxrelay shutting down".to_owned()))
+        Some((1012, "voxrelay restarting".to_owned()))
     );
-    assert_eq!(up.close_code().await, Some(1001));
+    assert_eq!(up.close_code().await, Some(1000));
     tokio::time::timeout(WAIT, run)
         .await
         .unwrap()
