@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,7 +15,8 @@ use tracing::info;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::serve::ServeOptions;
+use crate::reload::Reloader;
+use crate::serve::{Routers, ServeOptions};
 use crate::simulate::{Simulator, SimulatorConfig};
 use crate::state::Shared;
 use crate::tls::ServerTls;
@@ -31,9 +33,13 @@ pub struct App {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
-    router: axum::Router,
+    routers: Routers,
     simulator: Option<Simulator>,
     tls: Option<ServerTls>,
+    /// Reloads the configuration file on SIGHUP and when it changes (see [`App::reload_from`]).
+    reloader: Option<Arc<Reloader>>,
+    /// What a reloader needs of the settings the app started with.
+    start: Option<crate::reload::Start>,
 }
 
 impl App {
@@ -67,18 +73,22 @@ impl App {
             Some(addr) => Some(bind(addr, "metrics.listen").await?),
             None => None,
         };
+        let start = crate::reload::Start::of(&settings);
         let metrics = Metrics::new(settings.metrics.max_client_labels);
         metrics.sessions_limit.set(settings.max_sessions as i64);
         let shared = Arc::new(Shared {
             server,
-            auth: settings.auth,
+            auth: ArcSwap::from_pointee(settings.auth),
             limits: Arc::new(settings.limits),
             metrics,
             connector,
             draining: CancellationToken::new(),
             sessions_stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            route_names: settings.routes.iter().map(|r| r.name.clone()).collect(),
+            revocations: Arc::default(),
+            route_names: ArcSwap::from_pointee(
+                settings.routes.iter().map(|r| r.name.clone()).collect(),
+            ),
         });
         let metrics_on_public = metrics_listener.is_none();
         let router = crate::http::router(
@@ -87,14 +97,35 @@ impl App {
             &settings.demo,
             metrics_on_public,
         );
+        let tls = settings.server.listener_tls;
         Ok(App {
             listener,
             metrics_listener,
             shared,
-            router,
+            routers: Arc::new(ArcSwap::from_pointee(router)),
             simulator,
-            tls: settings.server.listener_tls,
+            tls,
+            reloader: None,
+            start: Some(start),
         })
+    }
+
+    /// Reloads the configuration from `path` on SIGHUP and whenever its contents change (every
+    /// `reload.watch_interval`): keys, tokens, routes and prices change in place, a file with
+    /// errors is refused and the running configuration stays (see [`crate::reload`]).
+    pub fn reload_from(mut self, path: std::path::PathBuf) -> Self {
+        if let Some(start) = self.start.take() {
+            let simulator = self.simulator_addr().map(|a| format!("ws://{a}"));
+            self.reloader = Some(Arc::new(Reloader::new(
+                path,
+                start,
+                self.shared.clone(),
+                self.routers.clone(),
+                self.metrics_listener.is_none(),
+                simulator,
+            )));
+        }
+        self
     }
 
     /// The address actually bound.
@@ -135,10 +166,13 @@ impl App {
             listener,
             metrics_listener,
             shared,
-            router,
+            routers,
             simulator,
             tls,
+            reloader,
+            start,
         } = self;
+        drop(start);
         let stop_serving = CancellationToken::new();
         let stop_simulator = CancellationToken::new();
         let simulator = simulator.map(|sim| {
@@ -161,7 +195,10 @@ impl App {
         if let Some(metrics_listener) = metrics_listener {
             serve_metrics(metrics_listener, &shared, &options, stop_serving.clone());
         }
-        let server = crate::serve::serve(listener, router, options, stop_serving.clone());
+        if let Some(reloader) = reloader {
+            tokio::spawn(crate::reload::run(reloader, stop_serving.clone()));
+        }
+        let server = crate::serve::serve(listener, routers, options, stop_serving.clone());
         let server = tokio::spawn(server);
         shutdown.await;
         drain(&shared).await;
@@ -197,7 +234,8 @@ fn serve_metrics(
         ..options.clone()
     };
     let router = crate::http::metrics_router(shared.clone());
-    tokio::spawn(crate::serve::serve(listener, router, options, stop));
+    let routers = Arc::new(ArcSwap::from_pointee(router));
+    tokio::spawn(crate::serve::serve(listener, routers, options, stop));
 }
 
 /// Binds `addr`; the error names the address and the setting it came from.

@@ -125,6 +125,8 @@ pub struct Access {
     pub max_concurrent: Option<u32>,
     /// Upstream kinds the token's sessions may be served by, if it narrows them.
     pub providers: Option<Vec<String>>,
+    /// The token's id (`jti`), by which it can be revoked; `None` for a client key.
+    pub jti: Option<String>,
 }
 
 /// Client keys and tokens: everything that authenticates a client.
@@ -162,6 +164,7 @@ impl Authenticator {
                 max_session: None,
                 max_concurrent: key.max_concurrent_sessions,
                 providers: None,
+                jti: None,
             });
         }
         // a provider's SDKs may need a prefix on short-lived credentials; only a voxrelay
@@ -188,6 +191,7 @@ impl Authenticator {
             max_session: claims.max_session_seconds.map(Duration::from_secs),
             max_concurrent: tighter(key.max_concurrent_sessions, claims.max_concurrent_sessions),
             providers: claims.providers,
+            jti: claims.jti,
         })
     }
 }

@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub use crate::provider::UpstreamKind;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
-    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ServerTlsConfig, SimulatorConfig,
-    TokenAlgorithm, TokenKeyConfig, TokensConfig,
+    DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ReloadConfig, ServerTlsConfig,
+    SimulatorConfig, TokenAlgorithm, TokenKeyConfig, TokensConfig,
 };
 pub use upstream::{AuthScheme, UpstreamConfig};
 pub use validate::{ServerSettings, Settings, validate, warnings};
@@ -59,6 +59,8 @@ pub struct RawConfig {
     pub metrics: MetricsConfig,
     /// The demo page.
     pub demo: DemoConfig,
+    /// Reloading the file without a restart.
+    pub reload: ReloadConfig,
 }
 
 /// `[server]`.

@@ -104,8 +104,8 @@ fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<Clien
     let ip = shared.limits.client_ip(peer, headers);
     shared.limits.check_rate(ip).map_err(Reject::RateLimited)?;
     let credential = crate::auth::credential(headers)?;
-    let key = shared
-        .auth
+    let auth = shared.auth.load();
+    let key = auth
         .clients
         .verify(&credential.token)
         .ok_or(AuthError::Invalid)?;
@@ -145,10 +145,12 @@ fn is_length_limit(e: &axum::Error) -> bool {
 }
 
 fn issue(shared: &Shared, key: &ClientKey, body: &[u8]) -> Result<(String, Duration), Reject> {
-    let tokens = &shared.auth.tokens;
+    let auth = shared.auth.load();
+    let tokens = &auth.tokens;
     let object = body_object(body)?;
     let ttl = requested_ttl(&object, tokens.grant_ttl, tokens.grant_max_ttl)?;
-    let routes: Vec<&str> = shared.route_names.iter().map(String::as_str).collect();
+    let names = shared.route_names.load();
+    let routes: Vec<&str> = names.iter().map(String::as_str).collect();
     let scope = scope::requested(&object, key.routes.as_deref(), &routes)?;
     info!(client = %key.id, ttl_seconds = ttl.as_secs(), routes = ?scope.routes,
         providers = ?scope.providers, "grant issued");

@@ -46,6 +46,8 @@ pub mod metrics;
 pub mod origin;
 mod provider;
 mod relay;
+mod reload;
+mod revoke;
 pub mod rewrite;
 mod route;
 pub mod secret;

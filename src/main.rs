@@ -119,7 +119,7 @@ fn serve(path: PathBuf) -> ExitCode {
     }
     memory::warn_if_overcommitted(&settings.server.config, settings.max_sessions);
     let result = runtime().block_on(async {
-        let app = App::build(settings).await?;
+        let app = App::build(settings).await?.reload_from(path);
         let signal = shutdown::shutdown_signal();
         let tls = app.tls_enabled();
         tracing::info!(addr = %app.local_addr(), tls, "voxrelay listening");

@@ -89,6 +89,10 @@ pub struct Metrics {
     pub tls_reloads_total: IntCounterVec,
     /// The served certificate's not-after time, Unix seconds (only with `[server.tls]`).
     pub tls_not_after_seconds: IntGaugeVec,
+    /// Configuration reloads by result (`applied`, `rejected`).
+    pub config_reloads_total: IntCounterVec,
+    /// 1 while the applied file changed sections that apply only at a restart.
+    pub config_restart_pending: IntGauge,
 }
 
 impl Default for Metrics {
@@ -115,6 +119,13 @@ impl Metrics {
             IntGauge::new(
                 "voxrelay_sessions_limit",
                 "The replica's session cap (limits.max_sessions).",
+            )
+            .expect("valid metric"),
+        );
+        let config_restart_pending = b.add(
+            IntGauge::new(
+                "voxrelay_config_restart_pending",
+                "1 while the reloaded configuration changed sections that apply only at a restart.",
             )
             .expect("valid metric"),
         );
@@ -226,6 +237,12 @@ impl Metrics {
                 "Not-after time of the listener's current certificate, Unix seconds.",
                 &[],
             ),
+            config_reloads_total: b.counters(
+                "voxrelay_config_reloads_total",
+                "Configuration reloads (SIGHUP or a changed file), by result.",
+                &["result"],
+            ),
+            config_restart_pending,
             grants_total,
             sessions_limit,
             registry: b.registry,

@@ -100,6 +100,8 @@ enum First {
     Shutdown,
     /// The drain that follows [`First::Shutdown`] is over.
     Drained(Drained),
+    /// The session's credential was withdrawn, for this reason.
+    Revoked(String),
     /// The session reached its time limit.
     TimeLimit(Duration),
     /// No data crossed for the idle timeout.
@@ -165,6 +167,8 @@ pub(crate) struct RelayOptions {
     pub close_timeout: Duration,
     /// Cancelled when the process is shutting down.
     pub shutdown: CancellationToken,
+    /// Fires when the session's credential is withdrawn (key removed, client or token revoked).
+    pub revoked: Option<crate::revoke::Revoked>,
     /// Longest the session may last.
     pub max_session: Option<Duration>,
     /// A session with no data either way for this long is closed.
@@ -434,6 +438,16 @@ fn plan(first: First, max_message_bytes: usize) -> Plan {
                 ),
             )
         }
+        First::Revoked(reason) => (
+            Some(close(CLOSE_POLICY, &reason)),
+            Some(close(CLOSE_POLICY, &reason)),
+            outcome(
+                Side::Relay,
+                "revoked",
+                Some(CLOSE_POLICY),
+                Some(CLOSE_POLICY),
+            ),
+        ),
         // a drain: the client is told to reconnect (elsewhere), the upstream closes normally
         First::Shutdown | First::Drained(Drained::Over) => (
             Some(close(CLOSE_RESTART, DRAIN_REASON)),

@@ -80,14 +80,18 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait for in-flight HTTP exchanges once serving stops.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves `router` on `listener` until `stop` is cancelled. A client that has not sent its
+/// The router a listener serves: each request takes the current one, so a reload applies to
+/// the next request, keep-alive connections included.
+pub(crate) type Routers = Arc<arc_swap::ArcSwap<Router>>;
+
+/// Serves the current router of `routers` on `listener` until `stop` is cancelled. A client that has not sent its
 /// whole request head within the head timeout is disconnected and counted as a
 /// `handshake_timeout` rejection; one whose head is too large gets 431; one over the per-IP
 /// connection cap gets 429 at once (on a TLS listener it is closed without an answer: a plain
 /// HTTP answer would not be understood, and a TLS handshake would spend the work the cap saves).
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    routers: Routers,
     options: ServeOptions,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
@@ -114,12 +118,12 @@ pub(crate) async fn serve(
                 };
                 let _ = tcp.set_nodelay(true);
                 let tcp = Counted::new(tcp, guard);
-                let (router, stop, options) = (router.clone(), stop.clone(), options.clone());
+                let (routers, stop, options) = (routers.clone(), stop.clone(), options.clone());
                 connections.spawn(async move {
                     let (tls, deadline) = (options.tls.clone(), options.head_timeout);
                     let io = crate::tls::accept(tls, tcp, peer, deadline, &options.metrics).await;
                     let Some(io) = io else { return };
-                    let reason = match connection(io, peer, router, &options, stop).await {
+                    let reason = match connection(io, peer, routers, &options, stop).await {
                         Ended::Served => return,
                         Ended::HeadTimeout => HEAD_TIMEOUT_REASON,
                         Ended::HeadTooLarge => HEAD_TOO_LARGE_REASON,
@@ -148,13 +152,13 @@ pub(crate) async fn serve(
 fn connection(
     io: crate::tls::Stream<Counted<TcpStream>>,
     peer: SocketAddr,
-    router: Router,
+    routers: Routers,
     options: &ServeOptions,
     stop: CancellationToken,
 ) -> impl Future<Output = Ended> + Send + 'static {
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        let router = router.clone();
+        let router = Router::clone(&routers.load());
         router.oneshot(req.map(Body::new))
     });
     let conn = http1::Builder::new()

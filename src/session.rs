@@ -28,6 +28,7 @@ use crate::auth::{Access, AuthError, Credential};
 use crate::error::Reject;
 use crate::limits::{LimitError, Permit};
 use crate::relay::socket::{Io, Limits, Role, WsSocket};
+use crate::revoke::Registration;
 use crate::rewrite::{ClientQuery, Pattern};
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
@@ -67,6 +68,8 @@ struct Accepted {
     /// The models the client may name in messages after the upgrade.
     rules: ModelRules,
     _permit: Permit,
+    /// Ends the session when its credential is withdrawn.
+    revocation: Registration,
     _tracked: TaskTrackerToken,
 }
 
@@ -277,6 +280,9 @@ async fn admit(
             modelless: !query.names_model(),
         },
         _permit: permit,
+        revocation: shared
+            .revocations
+            .register(&access.client_id, access.jti.as_deref()),
         _tracked: tracked,
     })
 }
@@ -312,6 +318,7 @@ fn authenticate(
             max_session: None,
             max_concurrent: None,
             providers: None,
+            jti: None,
         };
         return Ok((first_offered(), Some(access)));
     }
@@ -329,7 +336,10 @@ fn authenticate(
         }
         other => other?,
     };
-    let access = shared.auth.authorize(&credential.token, &route.name)?;
+    let access = shared
+        .auth
+        .load()
+        .authorize(&credential.token, &route.name)?;
     Ok((credential.echo, Some(access)))
 }
 

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -10,6 +12,7 @@ use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::revoke::Revocations;
 use crate::upstream::UpstreamConnector;
 
 /// State every handler shares.
@@ -17,8 +20,8 @@ use crate::upstream::UpstreamConnector;
 pub(crate) struct Shared {
     /// `[server]` settings.
     pub server: ServerConfig,
-    /// Client keys and tokens.
-    pub auth: Authenticator,
+    /// Client keys and tokens; replaced whole by a reload.
+    pub auth: ArcSwap<Authenticator>,
     /// Rate limits and session caps.
     pub limits: Arc<Limits>,
     /// The app's own metrics registry.
@@ -31,6 +34,8 @@ pub(crate) struct Shared {
     pub sessions_stop: CancellationToken,
     /// Tracks every session from handshake to end.
     pub tracker: TaskTracker,
-    /// The configured routes' names (what grants may narrow a token to).
-    pub route_names: Vec<String>,
+    /// Live sessions by credential, for ending those whose credential is withdrawn.
+    pub revocations: Arc<Revocations>,
+    /// The configured routes' names (what grants may narrow a token to); replaced by a reload.
+    pub route_names: ArcSwap<Vec<String>>,
 }

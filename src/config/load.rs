@@ -45,8 +45,9 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         Ok(root) => root,
         Err(e) => return Err(ConfigError(errors_of(e))),
     };
-    const SECTIONS: [&str; 10] = [
+    const SECTIONS: [&str; 11] = [
         "demo",
+        "reload",
         "metrics",
         "server",
         "log",
@@ -68,6 +69,7 @@ pub fn extract(figment: &Figment) -> Result<RawConfig, ConfigError> {
         limits: section(&root, "limits", &mut errors),
         metrics: section(&root, "metrics", &mut errors),
         demo: section(&root, "demo", &mut errors),
+        reload: section(&root, "reload", &mut errors),
         ..RawConfig::default()
     };
     raw.client_keys = list(&root, "client_keys", &mut errors);

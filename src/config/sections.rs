@@ -254,6 +254,28 @@ impl Default for LimitsConfig {
     }
 }
 
+/// `[reload]`: applying a changed configuration file without a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// How often the file is read and compared with the one applied (0: only on SIGHUP).
+    #[serde(with = "humantime_serde")]
+    pub watch_interval: Duration,
+    /// How long the live sessions of a client key removed by a reload may continue before
+    /// both sides get close 1008 (new sessions with it are refused at once).
+    #[serde(with = "humantime_serde")]
+    pub removed_key_grace: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch_interval: Duration::from_secs(2),
+            removed_key_grace: Duration::from_secs(30),
+        }
+    }
+}
+
 /// `[simulator]`: run the built-in Deepgram simulator beside the relay.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -55,6 +55,10 @@ pub struct Settings {
     pub(crate) routes: Vec<Arc<Route>>,
     /// The built-in simulator, when enabled.
     pub(crate) simulator: Option<SimulatorConfig>,
+    /// `[limits]` as written (a reload compares it with the running one).
+    pub(crate) limits_config: super::LimitsConfig,
+    /// Reloading without a restart.
+    pub(crate) reload: super::ReloadConfig,
     /// Things that are valid but probably not what was meant (see [`warnings()`]).
     pub warnings: Vec<String>,
 }
@@ -148,6 +152,8 @@ pub fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             upstreams,
             routes,
             simulator: raw.simulator.enabled.then_some(raw.simulator),
+            limits_config: raw.limits,
+            reload: raw.reload,
             warnings,
         }),
         _ => Err(ConfigError(errors)),

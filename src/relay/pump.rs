@@ -480,6 +480,7 @@ pub(super) async fn pump(
     let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
     // once `shutdown` fires, the session's moment in the drain spread (boxed: only then)
     let mut spread: Option<Pin<Box<Sleep>>> = None;
+    let mut revoked = std::pin::pin!(opts.revoked.as_ref().map(|r| r.cancelled()));
     let mut limit = std::pin::pin!(opts.max_session.map(tokio::time::sleep));
     let mut idle = std::pin::pin!(tokio::time::sleep(opts.idle_timeout));
     let keepalive: Option<&KeepAlive> = opts.keepalive.as_ref();
@@ -501,6 +502,11 @@ pub(super) async fn pump(
             && timer.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(First::Shutdown);
+        }
+        if let (Some(fired), Some(r)) = (revoked.as_mut().as_pin_mut(), &opts.revoked)
+            && fired.poll(cx).is_ready()
+        {
+            return Poll::Ready(First::Revoked(r.reason().to_owned()));
         }
         if let Some(timer) = limit.as_mut().as_pin_mut()
             && timer.poll(cx).is_ready()

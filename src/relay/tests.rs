@@ -83,6 +83,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         rules: crate::route::ModelRules::default(),
         close_timeout: Duration::from_millis(200),
         shutdown,
+        revoked: None,
         max_session: None,
         idle_timeout: Duration::from_secs(3600),
         keepalive: None,
@@ -285,4 +286,5 @@ mod drain;
 mod farewell;
 mod frames;
 mod refusal;
+mod revoked;
 mod timing;

@@ -43,7 +43,11 @@ async fn set_up(state: RouteState, mut client: Box<WsSocket>, pending: Pending) 
     };
     let admitted = async {
         let (token, text) = first;
-        let access = state.shared.auth.authorize(&token, &state.route.name)?;
+        let access = state
+            .shared
+            .auth
+            .load()
+            .authorize(&token, &state.route.name)?;
         let query = ClientQuery::parse(pending.uri.query(), &state.route.policy)?;
         let captures = crate::route::captures(&state.route.path, pending.uri.path())?;
         let setup = Setup {

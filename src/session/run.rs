@@ -75,6 +75,7 @@ pub(super) async fn run(
         }),
         max_message_bytes: shared.server.max_message_bytes,
         shutdown: shared.sessions_stop.clone(),
+        revoked: Some(accepted.revocation.watch()),
         farewell: crate::provider::client_api(state.route.kind).farewell,
         drain: DrainOptions {
             finalize: accepted.upstream.finalize(state.route.kind),

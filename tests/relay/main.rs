@@ -38,6 +38,7 @@ mod process;
 mod query_params;
 mod rejections;
 mod relaying;
+mod reload;
 mod resilience;
 mod rewriting;
 mod seed_client;

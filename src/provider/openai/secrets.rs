@@ -142,7 +142,8 @@ fn issue(at: &Mount, key: &ClientKey, body: &[u8]) -> Result<Value, Reject> {
         let quoted = model.chars().take(64).collect();
         return Err(RewriteError::ModelNotAllowed(quoted).into());
     }
-    let tokens = &at.shared.auth.tokens;
+    let auth = at.shared.auth.load();
+    let tokens = &auth.tokens;
     // the operator's longest grant bounds it too; `expires_at` says when it really ends
     let ttl = Duration::from_secs(ask.seconds).min(tokens.grant_max_ttl);
     let scope = crate::token::Scope {

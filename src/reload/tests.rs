@@ -1,0 +1,31 @@
+use super::*;
+
+const LOCAL: &str = include_str!("../../config/local.toml");
+
+/// The shipped local configuration with `from` replaced by `to`.
+fn settings(from: &str, to: &str) -> Settings {
+    assert!(LOCAL.contains(from), "{from}");
+    crate::config::from_toml(&LOCAL.replacen(from, to, 1)).expect("valid")
+}
+
+#[test]
+fn only_restart_only_sections_count_as_pending() {
+    let running = Fixed::of(&settings("", ""));
+    assert!(
+        Fixed::of(&settings("", ""))
+            .changed_from(&running)
+            .is_empty()
+    );
+    let server = settings("[server]\n", "[server]\nclose_timeout = \"7s\"\n");
+    assert_eq!(Fixed::of(&server).changed_from(&running), vec!["server"]);
+    let limits = settings("max_sessions = 100", "max_sessions = 3");
+    assert_eq!(Fixed::of(&limits).changed_from(&running), vec!["limits"]);
+    // keys, routes, prices and the reload section itself apply in place
+    let reload = settings(
+        "[server]\n",
+        "[reload]\nremoved_key_grace = \"1s\"\n\n[server]\n",
+    );
+    assert!(Fixed::of(&reload).changed_from(&running).is_empty());
+    let routes = settings("[[routes]]\n", "[[routes]]\nmax_session = \"5m\"\n");
+    assert!(Fixed::of(&routes).changed_from(&running).is_empty());
+}
