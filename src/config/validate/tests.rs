@@ -251,6 +251,16 @@ fn a_generic_upstream_may_name_its_drain_and_no_other_kind_may() {
                 done: FinalsDone::TextContains(&["EndOfTranscript"]),
             })
         );
+        // the same drain configured again (a reload) is the same one, not another
+        let again = from_toml(&generic(
+            "drain_message = '{\"message\":\"EndOfStream\",\"last_seq_no\":0}'\n\
+             drain_done = \"EndOfTranscript\"",
+        ))
+        .map_err(|e| e.to_string())?;
+        assert!(std::ptr::eq(
+            s.upstreams["sm"].finalize(kind).unwrap(),
+            again.upstreams["sm"].finalize(kind).unwrap()
+        ));
         let s = from_toml(&generic("drain_message = \"close\"")).map_err(|e| e.to_string())?;
         assert_eq!(
             s.upstreams["sm"].finalize(kind).map(|f| &f.done),

@@ -130,8 +130,9 @@ pub(super) fn upstream(
     })
 }
 
-/// A generic upstream's configured drain. Kept for the process's life (config is read once),
-/// so sessions carry a plain reference, as they do to the built-in ones.
+/// A generic upstream's configured drain. Kept for the process's life, so sessions carry a
+/// plain reference as they do to the built-in ones; an equal one configured again (a reload)
+/// is the same reference, so reloads do not accumulate them.
 fn drain(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<&'static Finalize> {
     if u.kind != UpstreamKind::Generic {
         for (key, set) in [
@@ -156,23 +157,40 @@ fn drain(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<&'sta
             errors.push(format!("{at}.drain_message: must not be empty"));
             return None;
         }
-        (Some(m), _) => m,
+        (Some(m), _) => m.as_str(),
     };
-    let done = match u.drain_done.as_deref() {
-        Some("") => {
-            errors.push(format!("{at}.drain_done: must not be empty"));
-            return None;
-        }
+    if u.drain_done.as_deref() == Some("") {
+        errors.push(format!("{at}.drain_done: must not be empty"));
+        return None;
+    }
+    Some(intern(message, u.drain_done.as_deref()))
+}
+
+/// The configured drain for `message` and `marker`, made once per distinct pair.
+fn intern(message: &str, marker: Option<&str>) -> &'static Finalize {
+    static MADE: std::sync::Mutex<Vec<&'static Finalize>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let same = |f: &&&'static Finalize| {
+        f.message == message && f.done.markers().first().copied() == marker
+    };
+    if let Some(found) = made.iter().find(same) {
+        return found;
+    }
+    let done = match marker {
         Some(marker) => {
             let marker: &'static str = Box::leak(marker.into());
             FinalsDone::TextContains(Box::leak(Box::new([marker])))
         }
         None => FinalsDone::UpstreamCloses,
     };
-    Some(Box::leak(Box::new(Finalize {
-        message: Box::leak(message.as_str().into()),
+    let finalize: &'static Finalize = Box::leak(Box::new(Finalize {
+        message: Box::leak(message.into()),
         done,
-    })))
+    }));
+    made.push(finalize);
+    finalize
 }
 
 /// Where a generic upstream's config puts the credential (only `generic` may say).
