@@ -156,8 +156,9 @@ impl App {
     /// live sessions get `shutdown_grace` to finish; then each, at a random moment within
     /// `drain_spread`, has its client API's finalize sent upstream, the upstream's finals relayed
     /// for up to `drain_timeout`, and its client closed with 1012 (the upstream with 1000).
-    /// Returns within `shutdown_grace + drain_spread + drain_timeout + close_timeout` and a
-    /// second of slack (twice that slack when the simulator runs), whatever the peers do.
+    /// The last session is closed within `shutdown_grace + drain_spread + drain_timeout +
+    /// close_timeout` of `shutdown` (a second of slack aside), whatever the peers do; the
+    /// listeners and the simulator then stop within a close timeout each.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -4,6 +4,10 @@
 //! connections. One future moves frames both ways ([`pump`]); a direction whose destination
 //! cannot take more stops reading its source (backpressure with no queue). Pings are answered
 //! by each hop and never crossed; close codes and reasons cross in both directions.
+//!
+//! When the process stops a session ([`RelayOptions::shutdown`]), the session drains at its own
+//! moment in the spread ([`DrainOptions`]): the client API's finalize goes upstream, the client
+//! is no longer read, what the upstream still sends reaches the client, then the client gets 1012.
 
 pub(crate) mod frame;
 pub(crate) mod message;
@@ -239,7 +243,8 @@ pub(crate) struct KeepAlive {
     pub sent: IntCounter,
 }
 
-/// Relays until either side ends or `shutdown` fires, then closes both sides.
+/// Relays until either side ends, a limit is reached or the session is stopped (then drains
+/// it), and closes both sides.
 pub(crate) async fn relay(
     mut client: Box<WsSocket>,
     mut upstream: Box<WsSocket>,
