@@ -341,13 +341,7 @@ async fn drain(
         Ok(Err(_)) => return Drained::UpstreamLost,
         Err(_) => return Drained::Over,
     }
-    let finals = pump::finals(
-        client,
-        upstream,
-        opts,
-        &mut legs.down,
-        finalize.done.markers(),
-    );
+    let finals = pump::finals(client, upstream, opts, &mut legs.down);
     match tokio::time::timeout_at(deadline, finals).await {
         Ok(None) | Err(_) => Drained::Over,
         Ok(Some(End::Closed(f))) => Drained::UpstreamClosed(f),

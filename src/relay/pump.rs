@@ -60,9 +60,9 @@ pub(super) struct Leg {
     data: bool,
     /// The reply to a message this direction refused, for the other direction to send.
     refused: Option<Message>,
-    /// During a drain: texts that mark the upstream's finals (see [`finals`]).
-    markers: &'static [&'static str],
-    /// A text message containing one of `markers` was relayed.
+    /// During a drain: text messages are checked for the finalize's markers (see [`finals`]).
+    watching: bool,
+    /// A text message containing one of the markers was relayed.
     marked: bool,
 }
 
@@ -79,7 +79,7 @@ impl Leg {
             unflushed: false,
             data: false,
             refused: None,
-            markers: &[],
+            watching: false,
             marked: false,
         }
     }
@@ -348,8 +348,9 @@ impl Leg {
             }
             Source::Upstream => {
                 opts.meter.upstream_message(&msg);
-                if let Message::Text(t) = &msg
-                    && self.markers.iter().any(|m| t.as_str().contains(m))
+                if self.watching
+                    && let (Message::Text(t), Some(f)) = (&msg, opts.drain.finalize)
+                    && f.done.markers().iter().any(|m| t.as_str().contains(m))
                 {
                     self.marked = true;
                 }
@@ -566,16 +567,16 @@ fn spread_delay(spread: Duration) -> Duration {
 
 /// The drain's relaying phase: what the upstream sends still goes to the client (frame by
 /// frame, metered as ever) while the client is no longer read. `None` once a text message
-/// containing one of `markers` has been written to the client (and no frame is half relayed);
-/// the direction's end when the upstream closes or either side fails. Bounded by the caller.
+/// containing one of the finalize's markers has been written to the client (and no frame is
+/// half relayed); the direction's end when the upstream closes or either side fails. Bounded by
+/// the caller.
 pub(super) async fn finals(
     client: &mut WsSocket,
     upstream: &mut WsSocket,
     opts: &RelayOptions,
     down: &mut Leg,
-    markers: &'static [&'static str],
 ) -> Option<End> {
-    down.markers = markers;
+    down.watching = true;
     poll_fn(|cx| {
         if let Poll::Ready(end) = down.poll(cx, upstream, client, opts) {
             return Poll::Ready(Some(end));
