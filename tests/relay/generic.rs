@@ -303,4 +303,12 @@ async fn on_shutdown_the_configured_drain_message_brings_the_final_transcript_be
         .unwrap()
         .unwrap()
         .expect("run returns Ok");
+    // the session counts as drained, and the finals it was sent are metered
+    let record = usage_record_eventually(route).await;
+    assert_eq!(record["outcome"], "drained", "{record:?}");
+    assert_eq!(record["client_close_code"], "1012", "{record:?}");
+    assert_eq!(record["upstream_close_code"], "1000", "{record:?}");
+    assert_eq!(record["closed_by"], "upstream", "{record:?}");
+    let out: usize = record["messages_out"].parse().unwrap();
+    assert!(out >= seen.len(), "{record:?}");
 }
