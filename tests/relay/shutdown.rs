@@ -85,3 +85,92 @@ async fn sessions_that_finish_within_the_grace_are_not_cut() {
         .unwrap()
         .expect("run returns Ok");
 }
+
+/// A relay in front of the simulator whose grace is short; the client's socket on `path`.
+async fn drained_session(path: &str) -> (TestApp, Client) {
+    let base = simulator().await;
+    let toml = config(&base).replace("shutdown_grace = \"5s\"", "shutdown_grace = \"100ms\"");
+    let app = TestApp::start(&toml).await;
+    let (ws, _) = connect_ok(&app.ws(path)).await;
+    (app, ws)
+}
+
+/// Everything the client receives until the close: the data messages, then the close.
+async fn until_close(ws: &mut Client) -> (Vec<Message>, Option<(u16, String)>) {
+    let mut data = Vec::new();
+    loop {
+        match recv(ws).await.expect("a close frame before the end") {
+            Message::Close(f) => return (data, f.map(|f| (f.code.into(), f.reason.to_string()))),
+            m @ (Message::Text(_) | Message::Binary(_)) => data.push(m),
+            _ => {}
+        }
+    }
+}
+
+fn kind_of(m: &Message) -> String {
+    match m {
+        Message::Text(t) => {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            v["type"].as_str().unwrap_or_default().to_owned()
+        }
+        _ => "audio".to_owned(),
+    }
+}
+
+/// `/v1/speak`: text sent but not yet flushed is spoken by the drain's `Flush`; its audio and
+/// `Flushed` reach the client before 1012.
+#[tokio::test]
+async fn a_speak_session_gets_its_pending_text_flushed_and_the_audio_relayed_before_1012() {
+    let (mut app, mut ws) = drained_session("/v1/speak?encoding=linear16&sample_rate=24000").await;
+    assert_eq!(kind_of(&recv_data(&mut ws).await.unwrap()), "Metadata");
+    ws.send(Message::Text(
+        r#"{"type":"Speak","text":"Hello there, world."}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let run = app.begin_shutdown();
+    let (data, close) = until_close(&mut ws).await;
+    let kinds: Vec<String> = data.iter().map(kind_of).collect();
+    assert_eq!(
+        close,
+        Some((1012, "voxrelay restarting".to_owned())),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("Flushed"),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|k| k == "audio"), "{kinds:?}");
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("run returns Ok");
+}
+
+/// `/v2/listen` (Flux): `CloseStream` turns the audio not yet reported into an `Update`, then the
+/// upstream closes with no status; the client still gets 1012 after the `Update`.
+#[tokio::test]
+async fn a_flux_session_gets_its_last_update_before_1012() {
+    let (mut app, mut ws) = drained_session("/v2/listen?encoding=linear16&sample_rate=16000").await;
+    assert_eq!(kind_of(&recv_data(&mut ws).await.unwrap()), "Connected");
+    // a tenth of a second: less than the quarter Flux reports on its own
+    ws.send(Message::Binary(vec![0u8; 3_200].into()))
+        .await
+        .unwrap();
+    let run = app.begin_shutdown();
+    let (data, close) = until_close(&mut ws).await;
+    let kinds: Vec<String> = data.iter().map(kind_of).collect();
+    assert_eq!(
+        close,
+        Some((1012, "voxrelay restarting".to_owned())),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds, ["TurnInfo"], "{kinds:?}");
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("run returns Ok");
+}
