@@ -14,6 +14,7 @@ mod churn;
 mod clients;
 mod deploy;
 mod docs;
+mod drain_process;
 mod elevenlabs;
 mod elevenlabs_support;
 mod elevenlabs_upstream;

@@ -207,7 +207,7 @@ async fn sigterm_drains_live_sessions_and_exits_zero() {
     assert_eq!(recv_data(&mut ws).await, Some(Message::Text("hi".into())));
     up.handshake().await;
     let exit = tokio::spawn(served.terminate());
-    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1001));
+    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1012));
     assert_eq!(exit.await.unwrap(), Some(0));
 }
 
