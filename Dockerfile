@@ -70,8 +70,10 @@ EXPOSE 8080 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["voxrelay", "healthcheck"]
 
 # SIGTERM drains: /readyz turns 503, new upgrades are refused, live sessions get
-# server.shutdown_grace (30s in the shipped config), then close 1001. Give the container more than
-# that to stop (docker stop -t 45, compose stop_grace_period, k8s terminationGracePeriodSeconds).
+# server.shutdown_grace (30s in the shipped config), then, spread over server.drain_spread (10s),
+# each gets its provider's finalize, its final results, and close 1012 within server.drain_timeout
+# (3s). Give the container more than that to stop (docker stop -t 60, compose stop_grace_period,
+# k8s terminationGracePeriodSeconds). SIGHUP reloads the configuration in place.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["voxrelay"]
 CMD ["serve"]

@@ -275,17 +275,21 @@ if dep:
 
     # the drain fits in the termination grace period
     server = cfg.get("server", {})
+    # (defaults as in src/config.rs)
     grace = seconds(server.get("shutdown_grace", "10s"))
+    spread = seconds(server.get("drain_spread", "5s"))
+    finals = seconds(server.get("drain_timeout", "3s"))
     close = seconds(server.get("close_timeout", "2s"))
     cmd = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     pre = float(cmd[1]) if len(cmd) == 2 and cmd[0] == "sleep" else 0.0
     tgps = pspec.get("terminationGracePeriodSeconds", 30)
-    budget = pre + grace + close
+    budget = pre + grace + spread + finals + close
+    parts = (f"preStop {pre:g}s + shutdown_grace {grace:g}s + drain_spread {spread:g}s"
+             f" + drain_timeout {finals:g}s + close_timeout {close:g}s")
     if tgps <= budget:
-        err(f"terminationGracePeriodSeconds {tgps} <= preStop {pre:g}s + shutdown_grace {grace:g}s + close_timeout {close:g}s")
+        err(f"terminationGracePeriodSeconds {tgps} <= {parts}")
     else:
-        print(f"drain budget: preStop {pre:g}s + shutdown_grace {grace:g}s + close_timeout {close:g}s"
-              f" = {budget:g}s < terminationGracePeriodSeconds {tgps}")
+        print(f"drain budget: {parts} = {budget:g}s < terminationGracePeriodSeconds {tgps}")
 
 for e in errors:
     print("ERROR", e)
@@ -416,10 +420,13 @@ def seconds(text):
     if not parts or "".join(n + u for n, u in parts) != str(text).replace(" ", ""):
         raise ValueError(f"not a duration: {text!r}")
     return sum(int(n) * units[u] for n, u in parts)
-grace = seconds(cfg.get("server", {}).get("shutdown_grace", "10s"))
+server = cfg.get("server", {})
+drain = sum(seconds(server.get(key, default)) for key, default in (
+    ("shutdown_grace", "10s"), ("drain_spread", "5s"), ("drain_timeout", "3s"), ("close_timeout", "2s")))
 stop = seconds(relay.get("stop_grace_period", "10s"))
-if stop <= grace:
-    err(f"voxrelay: stop_grace_period {stop:g}s should exceed server.shutdown_grace ({grace:g}s)")
+if stop <= drain:
+    err(f"voxrelay: stop_grace_period {stop:g}s should exceed server.shutdown_grace + drain_spread"
+        f" + drain_timeout + close_timeout ({drain:g}s)")
 if not any(str(p).split(":")[-1] == "8080" for p in relay.get("ports", [])):
     err("voxrelay: port 8080 not published")
 

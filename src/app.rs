@@ -25,7 +25,7 @@ use crate::upstream::UpstreamConnector;
 /// How often idle per-IP rate-limit buckets are forgotten.
 const RATE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Extra time, beyond the close timeout, given to sessions to finish once told to close.
+/// Extra time, beyond the drain's bound, given to sessions to finish once told to close.
 const CLOSE_SLACK: Duration = Duration::from_secs(1);
 
 /// A bound, ready-to-run voxrelay.
@@ -164,7 +164,12 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then drains: `/readyz` and new upgrades answer 503,
-    /// live sessions get `shutdown_grace` to finish, then both sides of each get close 1001.
+    /// live sessions get `shutdown_grace` to finish; then each, at a random moment within
+    /// `drain_spread`, has its client API's finalize sent upstream, the upstream's finals relayed
+    /// for up to `drain_timeout`, and its client closed with 1012 (the upstream with 1000).
+    /// The last session is closed within `shutdown_grace + drain_spread + drain_timeout +
+    /// close_timeout` of `shutdown` (a second of slack aside), whatever the peers do; the
+    /// listeners and the simulator then stop within a close timeout each.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -266,9 +271,18 @@ fn bind_error(e: std::io::Error, addr: SocketAddr, key: &str) -> std::io::Error 
     std::io::Error::new(e.kind(), format!("cannot listen on {addr} ({key}): {e}"))
 }
 
+/// Refuses new sessions, waits the grace for live ones, then stops them: each drains at its
+/// own moment in the spread (see [`crate::relay::DrainOptions`]) and closes within the drain
+/// and close timeouts after it.
 async fn drain(shared: &Shared) {
     let live = shared.tracker.len();
-    info!(live_sessions = live, grace = ?shared.server.shutdown_grace, "draining");
+    let server = &shared.server;
+    info!(
+        live_sessions = live,
+        grace = ?server.shutdown_grace,
+        spread = ?server.drain_spread,
+        "draining"
+    );
     shared.draining.cancel();
     shared.tracker.close();
     let grace = shared.server.shutdown_grace;
@@ -278,10 +292,10 @@ async fn drain(shared: &Shared) {
     {
         info!(
             live_sessions = shared.tracker.len(),
-            "grace period over; closing sessions"
+            "grace period over; draining sessions"
         );
         shared.sessions_stop.cancel();
-        let bound = shared.server.close_timeout + CLOSE_SLACK;
+        let bound = server.drain_spread + server.drain_timeout + server.close_timeout + CLOSE_SLACK;
         let _ = tokio::time::timeout(bound, shared.tracker.wait()).await;
     }
     info!("drained");

@@ -71,9 +71,17 @@ pub struct RawConfig {
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// How long live sessions may continue after SIGTERM before both sides get close 1001.
+    /// How long live sessions may continue after SIGTERM before their drain starts.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// The window over which live sessions' drains start once the grace is over, each at a
+    /// random moment in it, so their clients do not all reconnect at once (0: all at once).
+    #[serde(with = "humantime_serde")]
+    pub drain_spread: Duration,
+    /// Longest a draining session waits for the upstream's finals after the finalize
+    /// (`CloseStream`, `Flush`, …) before the client gets 1012.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
     /// Deadline for connecting upstream, fallbacks included (→ 504 when it passes).
     #[serde(with = "humantime_serde")]
     pub upstream_connect_timeout: Duration,
@@ -110,6 +118,8 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             shutdown_grace: Duration::from_secs(10),
+            drain_spread: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(3),
             upstream_connect_timeout: Duration::from_secs(10),
             upstream_attempt_timeout: Duration::from_secs(4),
             handshake_timeout: Duration::from_secs(10),

@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteConfig, RouteKind, UpstreamConfig};
+use crate::relay::{Finalize, FinalsDone};
 use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
 use crate::route::{ModelRules, Route};
 use crate::secret::Secret;
@@ -231,6 +232,10 @@ pub(crate) struct ClientApi {
     /// A text message sent upstream when the client leaves without asking the upstream to
     /// finish (AssemblyAI's `Terminate`, which stops its billing), before the close.
     pub(crate) farewell: Option<&'static str>,
+    /// How a session of a route kind drains when the process shuts down: the finalize sent
+    /// upstream and when its finals are in (`None`: the client gets 1012 at once). Chosen at
+    /// set-up; a generic upstream's config may name one (`drain_message`).
+    pub(crate) finalize: fn(RouteKind) -> Option<&'static Finalize>,
     /// The session's audio rate (bytes per second) from its query, where the API names its
     /// formats its own way; `None`: Deepgram's `encoding`, `sample_rate` and `channels`.
     pub(crate) audio_rate: Option<AudioRateFn>,

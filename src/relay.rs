@@ -4,6 +4,10 @@
 //! connections. One future moves frames both ways ([`pump`]); a direction whose destination
 //! cannot take more stops reading its source (backpressure with no queue). Pings are answered
 //! by each hop and never crossed; close codes and reasons cross in both directions.
+//!
+//! When the process stops a session ([`RelayOptions::shutdown`]), the session drains at its own
+//! moment in the spread ([`DrainOptions`]): the client API's finalize goes upstream, the client
+//! is no longer read, what the upstream still sends reaches the client, then the client gets 1012.
 
 pub(crate) mod frame;
 pub(crate) mod message;
@@ -14,6 +18,7 @@ pub(crate) mod socket;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -38,6 +43,16 @@ pub(crate) const CLOSE_POLICY: u16 = 1008;
 pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: internal error (upstream failed).
 pub(crate) const CLOSE_INTERNAL: u16 = 1011;
+/// Close code: normal closure (the upstream, once a drain is over).
+pub(crate) const CLOSE_NORMAL: u16 = 1000;
+/// Close code: service restart (the client, once a drain is over: reconnect, elsewhere).
+pub(crate) const CLOSE_RESTART: u16 = 1012;
+
+/// The reason both sides of a drained session are given.
+pub(crate) const DRAIN_REASON: &str = "voxrelay restarting";
+
+/// Fixed outcome label of a session closed by the drain.
+pub(crate) const DRAINED: &str = "drained";
 
 /// Which peer ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +100,10 @@ enum Source {
 enum First {
     /// One direction stopped.
     Ended(Source, End),
-    /// The process is shutting down.
+    /// The process is shutting down (the session's moment in the drain spread came).
     Shutdown,
+    /// The drain that follows [`First::Shutdown`] is over.
+    Drained(Drained),
     /// The session's credential was withdrawn, for this reason.
     Revoked(String),
     /// The session reached its time limit.
@@ -103,6 +120,13 @@ impl Outcome {
             Side::Upstream if self.label == "upstream_closed" => {
                 vec![("upstream", self.upstream_code)]
             }
+            // a drain the upstream ended by closing, as asked: the client's close is voxrelay's
+            Side::Upstream if self.label == DRAINED => self
+                .client_code
+                .map(|code| ("relay", Some(code)))
+                .into_iter()
+                .chain([("upstream", self.upstream_code)])
+                .collect(),
             _ => [self.client_code, self.upstream_code]
                 .into_iter()
                 .flatten()
@@ -110,6 +134,19 @@ impl Outcome {
                 .collect(),
         }
     }
+}
+
+/// How a session's drain ended.
+enum Drained {
+    /// The upstream sent what the drain waits for, the drain timed out, or the client API has
+    /// no finalize: both sides are closed now.
+    Over,
+    /// The upstream closed (after its finals, as asked): its close is answered.
+    UpstreamClosed(Option<CloseFrame>),
+    /// The upstream's connection failed.
+    UpstreamLost,
+    /// The client could not be written to.
+    ClientLost,
 }
 
 /// Why one direction stopped.
@@ -147,6 +184,51 @@ pub(crate) struct RelayOptions {
     /// Sent upstream when the client leaves without asking the upstream to finish (the
     /// client API's farewell); what the upstream answers within the close timeout is metered.
     pub farewell: Option<&'static str>,
+    /// What happens once `shutdown` fires: when the session's drain starts and how it goes.
+    pub drain: DrainOptions,
+}
+
+/// How a session ends when the process drains: at a random moment within `spread` after
+/// `shutdown` fires (so sessions do not all reconnect at once), the client API's finalize goes
+/// upstream and what the upstream still sends is relayed to the client (and metered) for up to
+/// `timeout`; then the client gets 1012 and the upstream 1000.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DrainOptions {
+    /// The client API's finalize; `None`: both sides are closed as soon as the drain starts.
+    pub finalize: Option<&'static Finalize>,
+    /// The window over which sessions' drains start.
+    pub spread: Duration,
+    /// Longest wait for the upstream's finals once the finalize is sent.
+    pub timeout: Duration,
+}
+
+/// A client API's finalize: the message asking the upstream to finish what it holds, and how to
+/// tell that it has.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Finalize {
+    /// The text message sent upstream (`{"type":"CloseStream"}`, `{"type":"Flush"}`).
+    pub message: &'static str,
+    /// When the finals are in.
+    pub done: FinalsDone,
+}
+
+/// When a drain's finals are in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FinalsDone {
+    /// Once the upstream closes (it does after this finalize).
+    UpstreamCloses,
+    /// Once the upstream sends a text message containing any of these (or closes).
+    TextContains(&'static [&'static str]),
+}
+
+impl FinalsDone {
+    /// The texts that end the drain (none: only the upstream's close does).
+    pub(crate) fn markers(&self) -> &'static [&'static str] {
+        match self {
+            Self::UpstreamCloses => &[],
+            Self::TextContains(markers) => markers,
+        }
+    }
 }
 
 /// Keep-alives for a silent client: chosen when the session is set up (the route's client
@@ -161,7 +243,8 @@ pub(crate) struct KeepAlive {
     pub sent: IntCounter,
 }
 
-/// Relays until either side ends or `shutdown` fires, then closes both sides.
+/// Relays until either side ends, a limit is reached or the session is stopped (then drains
+/// it), and closes both sides.
 pub(crate) async fn relay(
     mut client: Box<WsSocket>,
     mut upstream: Box<WsSocket>,
@@ -182,6 +265,14 @@ async fn finish(
     first: First,
     opts: RelayOptions,
 ) -> Outcome {
+    let first = match first {
+        First::Shutdown => {
+            First::Drained(drain(&mut client, &mut upstream, &mut legs, &opts).await)
+        }
+        other => other,
+    };
+    // leftovers and the close handshakes share one close timeout
+    let deadline = Instant::now() + opts.close_timeout;
     // frames read and not yet written go out ahead of any close; a side left in the middle
     // of a frame cannot be sent a close frame, so it is only disconnected
     let (to_upstream, to_client) = (legs.up.leftover(&client), legs.down.leftover(&upstream));
@@ -189,15 +280,15 @@ async fn finish(
     legs.up.unread(&mut client);
     legs.down.unread(&mut upstream);
     drop(legs);
-    let _ = tokio::time::timeout(
-        opts.close_timeout,
+    let _ = tokio::time::timeout_at(
+        deadline,
         futures_util::future::join(
             client.write_raw(&to_client),
             upstream.write_raw(&to_upstream),
         ),
     )
     .await;
-    if let (Some(text), First::Ended(Source::Client, _)) = (opts.farewell, &first)
+    let deadline = if let (Some(text), First::Ended(Source::Client, _)) = (opts.farewell, &first)
         && !opts.meter.finished_by_client()
         && !upstream_cut
     {
@@ -206,7 +297,11 @@ async fn finish(
             farewell(&mut upstream, text, &opts.meter),
         )
         .await;
-    }
+        // the close after a farewell gets a close timeout of its own
+        Instant::now() + opts.close_timeout
+    } else {
+        deadline
+    };
     let (to_client, to_upstream, outcome) = plan(first, opts.max_message_bytes);
     // both sides close at once; a side that stopped reading cannot hold the session past the
     // close timeout
@@ -214,8 +309,45 @@ async fn finish(
         close_side(&mut client, to_client, client_cut),
         close_side(&mut upstream, to_upstream, upstream_cut),
     );
-    let _ = tokio::time::timeout(opts.close_timeout, closing).await;
+    let _ = tokio::time::timeout_at(deadline, closing).await;
     outcome
+}
+
+/// The drain of one session: the client's frames already read go upstream, then the
+/// finalize, then what the upstream answers is relayed to the client (the client is no longer
+/// read) until the finals are in, the upstream closes, or the drain timeout. A client cut in the
+/// middle of a message leaves no room for the finalize: the session is closed at once.
+async fn drain(
+    client: &mut WsSocket,
+    upstream: &mut WsSocket,
+    legs: &mut pump::Legs,
+    opts: &RelayOptions,
+) -> Drained {
+    let Some(finalize) = opts.drain.finalize else {
+        return Drained::Over;
+    };
+    if !client.rx.between_messages() {
+        return Drained::Over;
+    }
+    let deadline = Instant::now() + opts.drain.timeout;
+    let to_upstream = legs.up.leftover(client);
+    let sent = tokio::time::timeout_at(deadline, async {
+        upstream.write_raw(&to_upstream).await?;
+        upstream.send(Message::Text(finalize.message.into())).await
+    })
+    .await;
+    match sent {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Drained::UpstreamLost,
+        Err(_) => return Drained::Over,
+    }
+    let finals = pump::finals(client, upstream, opts, &mut legs.down);
+    match tokio::time::timeout_at(deadline, finals).await {
+        Ok(None) | Err(_) => Drained::Over,
+        Ok(Some(End::Closed(f))) => Drained::UpstreamClosed(f),
+        Ok(Some(End::Failed(_))) => Drained::UpstreamLost,
+        Ok(Some(End::SinkFailed)) => Drained::ClientLost,
+    }
 }
 
 /// Asks the upstream to finish the session for a client that left, and meters what it
@@ -315,15 +447,34 @@ fn plan(first: First, max_message_bytes: usize) -> Plan {
                 Some(CLOSE_POLICY),
             ),
         ),
-        First::Shutdown => (
-            Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
-            Some(close(CLOSE_GOING_AWAY, "voxrelay shutting down")),
+        // a drain: the client is told to reconnect (elsewhere), the upstream closes normally
+        First::Shutdown | First::Drained(Drained::Over) => (
+            Some(close(CLOSE_RESTART, DRAIN_REASON)),
+            Some(close(CLOSE_NORMAL, DRAIN_REASON)),
             outcome(
                 Side::Relay,
-                "shutdown",
-                Some(CLOSE_GOING_AWAY),
-                Some(CLOSE_GOING_AWAY),
+                DRAINED,
+                Some(CLOSE_RESTART),
+                Some(CLOSE_NORMAL),
             ),
+        ),
+        First::Drained(Drained::UpstreamClosed(f)) => {
+            let code = code_of(&f);
+            (
+                Some(close(CLOSE_RESTART, DRAIN_REASON)),
+                Some(Message::Close(f)),
+                outcome(Side::Upstream, DRAINED, Some(CLOSE_RESTART), code),
+            )
+        }
+        First::Drained(Drained::UpstreamLost) => (
+            Some(close(CLOSE_RESTART, DRAIN_REASON)),
+            None,
+            outcome(Side::Relay, DRAINED, Some(CLOSE_RESTART), None),
+        ),
+        First::Drained(Drained::ClientLost) => (
+            None,
+            Some(close(CLOSE_NORMAL, DRAIN_REASON)),
+            outcome(Side::Relay, DRAINED, None, Some(CLOSE_NORMAL)),
         ),
         First::Ended(Source::Client, End::Closed(f)) => {
             let code = code_of(&f);

@@ -30,7 +30,7 @@ pub(crate) struct Shared {
     pub connector: UpstreamConnector,
     /// Cancelled when shutdown begins: `/readyz` and new upgrades answer 503.
     pub draining: CancellationToken,
-    /// Cancelled when the grace period ends: live sessions close with 1001.
+    /// Cancelled when the grace period ends: live sessions drain (finals relayed, then 1012).
     pub sessions_stop: CancellationToken,
     /// Tracks every session from handshake to end.
     pub tracker: TaskTracker,

@@ -84,6 +84,9 @@ pub(crate) struct Upstream {
     /// The provider's list prices per model, used over `prices` for the models it knows
     /// (only when the config sets no `prices`).
     pub model_prices: Option<crate::provider::ModelPricesFn>,
+    /// The drain its config names (`drain_message`, generic upstreams only), over the client
+    /// API's.
+    pub finalize: Option<&'static crate::relay::Finalize>,
 }
 
 impl UpstreamError {
@@ -122,6 +125,13 @@ impl UpstreamError {
 }
 
 impl Upstream {
+    /// How a session of `kind` on this upstream drains: the config's finalize, else its
+    /// client API's.
+    pub(crate) fn finalize(&self, kind: RouteKind) -> Option<&'static crate::relay::Finalize> {
+        self.finalize
+            .or_else(|| (crate::provider::client_api(kind).finalize)(kind))
+    }
+
     /// The prices a session on `model` (as sent upstream) is estimated at.
     pub(crate) fn prices_for(&self, model: &str) -> crate::config::PricesConfig {
         self.model_prices

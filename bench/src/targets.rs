@@ -377,6 +377,8 @@ pub fn voxrelay_config(port: u16, echo_port: u16) -> String {
 [server]
 listen = "127.0.0.1:{port}"
 shutdown_grace = "1s"
+# stopped within the harness's few seconds: no reconnect storm to spread
+drain_spread = "0s"
 
 [log]
 level = "warn"

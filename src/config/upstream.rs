@@ -74,6 +74,16 @@ pub struct UpstreamConfig {
     /// `generic` only: send the credential in this query parameter instead of a header.
     #[serde(default)]
     pub credential_query: Option<String>,
+    /// `generic` only: the text message sent upstream when the process drains, asking it to
+    /// finish (e.g. `{"message":"EndOfStream","last_seq_no":0}`); without it the client gets
+    /// 1012 at once.
+    #[serde(default)]
+    pub drain_message: Option<String>,
+    /// `generic` only: text an upstream message contains once its finals are in (e.g.
+    /// `EndOfTranscript`); without it the drain lasts until the upstream closes (or
+    /// `server.drain_timeout`).
+    #[serde(default)]
+    pub drain_done: Option<String>,
 }
 
 fn default_breaker_failures() -> u32 {

@@ -15,7 +15,9 @@ use axum::http::header::AUTHORIZATION;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientApi, ClientUsage, CredentialForm, Provider, UpstreamUsage, common};
+use super::{
+    ClientApi, ClientUsage, CredentialForm, Finalize, FinalsDone, Provider, UpstreamUsage, common,
+};
 use crate::auth::AuthError;
 use crate::config::{AuthScheme, RouteKind};
 use crate::rewrite::{ClientQuery, QueryPolicy, RewriteError};
@@ -78,7 +80,14 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     query_credentials: &["token"],
     message_credentials: &[],
     farewell: Some(TERMINATE),
+    finalize: |_| Some(&TERMINATION),
     audio_rate: Some(audio_rate),
+};
+
+/// `Terminate`: the last transcripts, then `Termination` (the upstream's account), then close.
+const TERMINATION: Finalize = Finalize {
+    message: TERMINATE,
+    done: FinalsDone::TextContains(&["\"Termination\""]),
 };
 
 /// A binary client message of `len` bytes: audio.

@@ -17,7 +17,7 @@ pub(super) use tts::{client_message as tts_message, upstream_usage as tts_usage}
 
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider, common};
+use super::{ClientApi, CredentialForm, Finalize, FinalsDone, Provider, common};
 use crate::config::{AuthScheme, PricesConfig, RouteKind};
 
 /// Cartesia's hosted API.
@@ -84,8 +84,31 @@ const API: ClientApi = ClientApi {
     query_credentials: &["access_token", "api_key"],
     message_credentials: &[],
     farewell: None,
+    finalize,
     audio_rate: Some(stt::audio_rate),
 };
+
+/// Manual-finalize STT: the plain-text `close` finalizes the pending audio, sends `done` and
+/// closes.
+const STT_CLOSE: Finalize = Finalize {
+    message: "close",
+    done: FinalsDone::UpstreamCloses,
+};
+
+/// STT with turns: `{"type":"close"}` ends an open turn and closes.
+const TURNS_CLOSE: Finalize = Finalize {
+    message: r#"{"type":"close"}"#,
+    done: FinalsDone::UpstreamCloses,
+};
+
+/// TTS has no socket-wide flush (each context flushes by its own id): closed at once.
+fn finalize(kind: RouteKind) -> Option<&'static Finalize> {
+    match kind {
+        RouteKind::CartesiaStt => Some(&STT_CLOSE),
+        RouteKind::CartesiaTurns => Some(&TURNS_CLOSE),
+        _ => None,
+    }
+}
 
 /// Text to speech: the model is `model_id` in every generation request, checked there.
 pub(crate) const TTS_API: ClientApi = API;

@@ -7,7 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{ClientApi, ClientUsage, CredentialForm, Provider, common};
+use super::{ClientApi, ClientUsage, CredentialForm, Finalize, FinalsDone, Provider, common};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind};
 use crate::secret::Secret;
@@ -86,8 +86,33 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     query_credentials: &[],
     message_credentials: &[],
     farewell: None,
+    finalize,
     audio_rate: None,
 };
+
+/// `/v1/listen` and `/v2/listen`: `CloseStream` ("finish processing any cached data, send the
+/// response, send a summary metadata object, and then terminate"), which ends in the
+/// upstream's own close. `Finalize` would flush too, but leaves the stream open with nothing
+/// that marks the end (its `from_finalize` result is "not guaranteed"), so a drain could only
+/// wait out its timeout; `CloseStream` also brings the final `Metadata`.
+pub(crate) const CLOSE_STREAM: Finalize = Finalize {
+    message: r#"{"type":"CloseStream"}"#,
+    done: FinalsDone::UpstreamCloses,
+};
+
+/// `/v1/speak`: `Flush` synthesizes the text sent so far; `Flushed` follows its audio.
+pub(crate) const FLUSH: Finalize = Finalize {
+    message: r#"{"type":"Flush"}"#,
+    done: FinalsDone::TextContains(&["\"Flushed\""]),
+};
+
+/// Deepgram's drains (also Cloudflare's, which relays the same messages).
+fn finalize(kind: RouteKind) -> Option<&'static Finalize> {
+    match kind {
+        RouteKind::Speak => Some(&FLUSH),
+        _ => Some(&CLOSE_STREAM),
+    }
+}
 
 /// Listen and Flux meter binary frames as audio; Speak meters the characters of `Speak`
 /// messages.

@@ -13,7 +13,7 @@ pub(super) use usage::{client_usage, upstream_usage};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider, common};
+use super::{ClientApi, CredentialForm, Finalize, FinalsDone, Provider, common};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, PricesConfig, RouteKind};
 use crate::secret::Secret;
@@ -97,6 +97,7 @@ pub(crate) const TTS_API: ClientApi = ClientApi {
     query_credentials: &["single_use_token"],
     message_credentials: MESSAGE_CREDENTIALS,
     farewell: None,
+    finalize: tts_finalize,
     audio_rate: Some(format::audio_rate),
 };
 
@@ -117,8 +118,36 @@ pub(crate) const SCRIBE_API: ClientApi = ClientApi {
     query_credentials: &["token"],
     message_credentials: &[],
     farewell: None,
+    finalize: |_| Some(&SCRIBE_COMMIT),
     audio_rate: Some(format::audio_rate),
 };
+
+/// stream-input: end of stream, `{"text":""}`: the rest of the text is spoken, `isFinal`
+/// follows and the upstream closes.
+const EOS: Finalize = Finalize {
+    message: r#"{"text":""}"#,
+    done: FinalsDone::TextContains(&["\"isFinal\":true"]),
+};
+
+/// multi-stream-input: `close_socket` "flushes all contexts and closes the entire WebSocket".
+const CLOSE_SOCKET: Finalize = Finalize {
+    message: r#"{"close_socket":true}"#,
+    done: FinalsDone::UpstreamCloses,
+};
+
+/// Scribe: a manual commit (an empty chunk with `commit: true`) turns the audio not yet
+/// committed into a `committed_transcript`.
+const SCRIBE_COMMIT: Finalize = Finalize {
+    message: r#"{"message_type":"input_audio_chunk","audio_base_64":"","commit":true}"#,
+    done: FinalsDone::TextContains(&["committed_transcript"]),
+};
+
+fn tts_finalize(kind: RouteKind) -> Option<&'static Finalize> {
+    match kind {
+        RouteKind::ElevenLabsTtsMulti => Some(&CLOSE_SOCKET),
+        _ => Some(&EOS),
+    }
+}
 
 /// The client API of an `elevenlabs_*` route kind.
 pub(super) fn client_api(kind: RouteKind) -> &'static ClientApi {

@@ -58,6 +58,8 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     query_credentials: &CREDENTIAL_PARAMS,
     message_credentials: &[],
     farewell: None,
+    // the upstream's `drain_message`, if its config names one
+    finalize: |_| None,
     audio_rate: None,
 };
 

@@ -15,7 +15,7 @@ pub(super) use usage::upstream_usage;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{ClientApi, CredentialForm, Provider, Unsupported, common};
+use super::{ClientApi, CredentialForm, Finalize, FinalsDone, Provider, Unsupported, common};
 use crate::auth::{AuthError, Credential};
 use crate::config::{AuthScheme, RouteKind};
 use crate::secret::Secret;
@@ -73,7 +73,20 @@ pub(crate) const CLIENT_API: ClientApi = ClientApi {
     query_credentials: &[],
     message_credentials: &[],
     farewell: None,
+    finalize: |_| Some(&COMMIT),
     audio_rate: None,
+};
+
+/// Commits the input audio buffer: on a transcription session (or one transcribing its input)
+/// the last words' transcript follows; an empty buffer is answered with an error, which ends
+/// the drain too. A conversation that transcribes nothing waits out the drain timeout.
+const COMMIT: Finalize = Finalize {
+    message: r#"{"type":"input_audio_buffer.commit"}"#,
+    done: FinalsDone::TextContains(&[
+        "input_audio_transcription.completed",
+        "input_audio_transcription.failed",
+        "\"type\":\"error\"",
+    ]),
 };
 
 /// The retired beta interface's opt-ins (header `OpenAI-Beta: realtime=v1`, subprotocol

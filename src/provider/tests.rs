@@ -102,6 +102,58 @@ fn the_client_api_refuses_in_deepgrams_error_shape() {
 }
 
 #[test]
+fn every_route_kind_drains_with_its_apis_finalize_or_closes_at_once() {
+    use crate::relay::FinalsDone::{TextContains, UpstreamCloses};
+    let drain =
+        |kind: RouteKind| (super::client_api(kind).finalize)(kind).map(|f| (f.message, &f.done));
+    let close_stream = Some((r#"{"type":"CloseStream"}"#, &UpstreamCloses));
+    assert_eq!(drain(RouteKind::Listen), close_stream);
+    assert_eq!(drain(RouteKind::Flux), close_stream);
+    assert_eq!(
+        drain(RouteKind::Speak),
+        Some((r#"{"type":"Flush"}"#, &TextContains(&["\"Flushed\""])))
+    );
+    assert_eq!(
+        drain(RouteKind::AssemblyAi),
+        Some((
+            r#"{"type":"Terminate"}"#,
+            &TextContains(&["\"Termination\""])
+        ))
+    );
+    assert_eq!(
+        drain(RouteKind::ElevenLabsTts),
+        Some((r#"{"text":""}"#, &TextContains(&["\"isFinal\":true"])))
+    );
+    assert_eq!(
+        drain(RouteKind::ElevenLabsTtsMulti).map(|d| d.0),
+        Some(r#"{"close_socket":true}"#)
+    );
+    assert!(drain(RouteKind::ElevenLabsStt).is_some_and(|d| d.0.contains("\"commit\":true")));
+    assert_eq!(
+        drain(RouteKind::CartesiaStt),
+        Some(("close", &UpstreamCloses))
+    );
+    assert_eq!(
+        drain(RouteKind::CartesiaTurns),
+        Some((r#"{"type":"close"}"#, &UpstreamCloses))
+    );
+    assert!(drain(RouteKind::Realtime).is_some_and(|d| d.0.contains("input_audio_buffer.commit")));
+    // no socket-wide flush, or nothing known about the API: 1012 at once
+    assert_eq!(drain(RouteKind::CartesiaTts), None);
+    assert_eq!(drain(RouteKind::Generic), None);
+    // every finalize is a JSON object except Cartesia's plain-text command
+    for kind in [
+        RouteKind::Listen,
+        RouteKind::Speak,
+        RouteKind::Realtime,
+        RouteKind::ElevenLabsStt,
+    ] {
+        let (message, _) = drain(kind).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(message).is_ok_and(|v| v.is_object()));
+    }
+}
+
+#[test]
 fn bare_model_strips_any_registered_model_prefix_once() {
     assert_eq!(super::bare_model("@cf/deepgram/nova-3"), "nova-3");
     assert_eq!(super::bare_model("nova-3"), "nova-3");

@@ -15,6 +15,7 @@
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -59,6 +60,10 @@ pub(super) struct Leg {
     data: bool,
     /// The reply to a message this direction refused, for the other direction to send.
     refused: Option<Message>,
+    /// During a drain: text messages are checked for the finalize's markers (see [`finals`]).
+    watching: bool,
+    /// A text message containing one of the markers was relayed.
+    marked: bool,
 }
 
 impl Leg {
@@ -74,6 +79,8 @@ impl Leg {
             unflushed: false,
             data: false,
             refused: None,
+            watching: false,
+            marked: false,
         }
     }
 
@@ -339,7 +346,15 @@ impl Leg {
                     return;
                 }
             }
-            Source::Upstream => opts.meter.upstream_message(&msg),
+            Source::Upstream => {
+                opts.meter.upstream_message(&msg);
+                if self.watching
+                    && let (Message::Text(t), Some(f)) = (&msg, opts.drain.finalize)
+                    && f.done.markers().iter().any(|m| t.as_str().contains(m))
+                {
+                    self.marked = true;
+                }
+            }
         }
         self.extra = Some((dst.encode(&msg), 0));
     }
@@ -464,6 +479,8 @@ pub(super) async fn pump(
 ) -> First {
     let start = Instant::now();
     let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
+    // once `shutdown` fires, the session's moment in the drain spread (boxed: only then)
+    let mut spread: Option<Pin<Box<Sleep>>> = None;
     let mut revoked = std::pin::pin!(opts.revoked.as_ref().map(|r| r.cancelled()));
     let mut limit = std::pin::pin!(opts.max_session.map(tokio::time::sleep));
     let mut idle = std::pin::pin!(tokio::time::sleep(opts.idle_timeout));
@@ -475,7 +492,16 @@ pub(super) async fn pump(
     };
     let Legs { up, down } = legs;
     poll_fn(|cx| {
-        if shutdown.as_mut().poll(cx).is_ready() {
+        if spread.is_none() && shutdown.as_mut().poll(cx).is_ready() {
+            let delay = spread_delay(opts.drain.spread);
+            if delay.is_zero() {
+                return Poll::Ready(First::Shutdown);
+            }
+            spread = Some(Box::pin(tokio::time::sleep(delay)));
+        }
+        if let Some(timer) = spread.as_mut()
+            && timer.as_mut().poll(cx).is_ready()
+        {
             return Poll::Ready(First::Shutdown);
         }
         if let (Some(fired), Some(r)) = (revoked.as_mut().as_pin_mut(), &opts.revoked)
@@ -524,6 +550,39 @@ pub(super) async fn pump(
         activity.saw(up.took_data(), down.took_data());
         if expired(idle.as_mut(), cx, activity.data + opts.idle_timeout) {
             return Poll::Ready(First::Idle(opts.idle_timeout));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// A moment drawn uniformly from `[0, spread)`: when this session's drain starts.
+fn spread_delay(spread: Duration) -> Duration {
+    let nanos = u64::try_from(spread.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::random_range(0..nanos))
+}
+
+/// The drain's relaying phase: what the upstream sends still goes to the client (frame by
+/// frame, metered as ever) while the client is no longer read. `None` once a text message
+/// containing one of the finalize's markers has been written to the client (and no frame is
+/// half relayed); the direction's end when the upstream closes or either side fails. Bounded by
+/// the caller.
+pub(super) async fn finals(
+    client: &mut WsSocket,
+    upstream: &mut WsSocket,
+    opts: &RelayOptions,
+    down: &mut Leg,
+) -> Option<End> {
+    down.watching = true;
+    poll_fn(|cx| {
+        if let Poll::Ready(end) = down.poll(cx, upstream, client, opts) {
+            return Poll::Ready(Some(end));
+        }
+        if down.marked && down.idle() && !down.unflushed && !upstream.rx.forwarding() {
+            return Poll::Ready(None);
         }
         Poll::Pending
     })

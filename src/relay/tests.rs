@@ -89,6 +89,7 @@ fn options(shutdown: CancellationToken) -> RelayOptions {
         keepalive: None,
         max_message_bytes: 1 << 20,
         farewell: None,
+        drain: DrainOptions::default(),
     }
 }
 
@@ -205,20 +206,23 @@ async fn oversized_client_message_gets_1009() {
 }
 
 #[tokio::test]
-async fn shutdown_sends_1001_both_ways() {
+async fn without_a_finalize_shutdown_closes_the_client_1012_and_the_upstream_1000_at_once() {
     let shutdown = CancellationToken::new();
     let (mut client, mut upstream, task) = start(shutdown.clone());
     shutdown.cancel();
-    assert_eq!(
-        next(&mut client).await,
-        close(1001, "voxrelay shutting down")
-    );
+    assert_eq!(next(&mut client).await, close(1012, "voxrelay restarting"));
+    // nothing but the close reaches the upstream
     assert_eq!(
         next(&mut upstream).await,
-        close(1001, "voxrelay shutting down")
+        close(1000, "voxrelay restarting")
     );
     drop((client.send, upstream.send));
-    assert_eq!(task.await.unwrap().ended_by, Side::Relay);
+    let outcome = task.await.unwrap();
+    assert_eq!((outcome.ended_by, outcome.label), (Side::Relay, "drained"));
+    assert_eq!(
+        (outcome.client_code, outcome.upstream_code),
+        (Some(1012), Some(1000))
+    );
 }
 
 #[tokio::test]
@@ -278,6 +282,7 @@ async fn a_full_destination_pauses_reading_from_the_source() {
     task.await.unwrap();
 }
 
+mod drain;
 mod farewell;
 mod frames;
 mod refusal;

@@ -9,7 +9,7 @@ use tracing::{debug, info};
 use super::{Accepted, RouteState};
 use crate::metrics::close_code_label;
 use crate::relay::socket::WsSocket;
-use crate::relay::{KeepAlive, Outcome, RelayOptions, relay};
+use crate::relay::{DrainOptions, KeepAlive, Outcome, RelayOptions, relay};
 use crate::route::Route;
 use crate::usage::{self, Meter, Usage};
 
@@ -77,6 +77,11 @@ pub(super) async fn run(
         shutdown: shared.sessions_stop.clone(),
         revoked: Some(accepted.revocation.watch()),
         farewell: crate::provider::client_api(state.route.kind).farewell,
+        drain: DrainOptions {
+            finalize: accepted.upstream.finalize(state.route.kind),
+            spread: shared.server.drain_spread,
+            timeout: shared.server.drain_timeout,
+        },
     };
     let outcome = relay(client, socket, opts).await;
     active.dec();

@@ -14,6 +14,11 @@ use crate::openai_support::{usage_record_eventually, within_one_percent};
 const RATE: usize = 32_000;
 
 async fn relay(route: &str, upstream_extra: &str) -> TestApp {
+    relay_with(route, upstream_extra, |t| t).await
+}
+
+/// [`relay`] with its config edited by `edit`.
+async fn relay_with(route: &str, upstream_extra: &str, edit: fn(String) -> String) -> TestApp {
     let base = simulator().await;
     let toml = format!(
         r#"{standard}
@@ -40,7 +45,7 @@ audio_bytes_per_second = {RATE}
         standard = config(&base),
         file = secret_file(),
     );
-    TestApp::start(&toml).await
+    TestApp::start(&edit(toml)).await
 }
 
 async fn json_event(ws: &mut Client) -> Value {
@@ -246,4 +251,64 @@ audio_bytes_per_second = 0
     ] {
         assert!(errors.contains(want), "{want} not in {errors}");
     }
+}
+
+/// A generic upstream's configured drain: on shutdown its `drain_message` goes upstream and the
+/// finals it answers (up to `drain_done`) reach the client before close 1012.
+#[tokio::test]
+async fn on_shutdown_the_configured_drain_message_brings_the_final_transcript_before_1012() {
+    let route = "sm-generic-drain";
+    let mut app = relay_with(
+        route,
+        "drain_message = '{\"message\":\"EndOfStream\",\"last_seq_no\":0}'\n\
+         drain_done = \"EndOfTranscript\"",
+        |t| t.replace("shutdown_grace = \"5s\"", "shutdown_grace = \"100ms\""),
+    )
+    .await;
+    let url = format!("ws://{}/v2?jwt={CLIENT_KEY}", app.addr);
+    let (mut ws, _) = connect(&url, None, &[]).await.expect("accepted");
+    let start = json!({"message": "StartRecognition",
+        "audio_format": {"type": "raw", "encoding": "pcm_s16le", "sample_rate": 16000},
+        "transcription_config": {"language": "en"}});
+    ws.send(Message::text(start.to_string())).await.unwrap();
+    assert_eq!(json_event(&mut ws).await["message"], "RecognitionStarted");
+    ws.send(Message::Binary(vec![0u8; RATE].into()))
+        .await
+        .unwrap();
+    let run = app.begin_shutdown();
+    let mut seen = Vec::new();
+    let close = loop {
+        match recv(&mut ws).await.expect("a close frame before the end") {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                seen.push(v["message"].as_str().unwrap_or_default().to_owned());
+            }
+            Message::Close(f) => break f.map(|f| (u16::from(f.code), f.reason.to_string())),
+            _ => {}
+        }
+    };
+    assert_eq!(
+        close,
+        Some((1012, "voxrelay restarting".to_owned())),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|m| m == "AddTranscript"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("EndOfTranscript"),
+        "{seen:?}"
+    );
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("run returns Ok");
+    // the session counts as drained, and the finals it was sent are metered
+    let record = usage_record_eventually(route).await;
+    assert_eq!(record["outcome"], "drained", "{record:?}");
+    assert_eq!(record["client_close_code"], "1012", "{record:?}");
+    assert_eq!(record["upstream_close_code"], "1000", "{record:?}");
+    assert_eq!(record["closed_by"], "upstream", "{record:?}");
+    let out: usize = record["messages_out"].parse().unwrap();
+    assert!(out >= seen.len(), "{record:?}");
 }

@@ -98,6 +98,8 @@ pub fn config(base: &str) -> String {
 [server]
 listen = "127.0.0.1:0"
 shutdown_grace = "5s"
+drain_spread = "0s"
+drain_timeout = "1s"
 upstream_connect_timeout = "2s"
 close_timeout = "1s"
 max_message_bytes = 65536

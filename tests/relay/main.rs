@@ -15,6 +15,7 @@ mod clients;
 mod cluster;
 mod deploy;
 mod docs;
+mod drain_process;
 mod elevenlabs;
 mod elevenlabs_support;
 mod elevenlabs_upstream;

@@ -169,6 +169,16 @@ pub fn serve_with(mut command: Command, config: &std::path::Path, env: &[(&str, 
     Served { child, addr }
 }
 
+/// A test that fails before [`Served::terminate`] must not leave the relay running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Served {
     /// Sends SIGTERM and returns the exit code.
     pub async fn terminate(mut self) -> Option<i32> {
@@ -197,7 +207,7 @@ async fn sigterm_drains_live_sessions_and_exits_zero() {
     assert_eq!(recv_data(&mut ws).await, Some(Message::Text("hi".into())));
     up.handshake().await;
     let exit = tokio::spawn(served.terminate());
-    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1001));
+    assert_eq!(recv_close(&mut ws).await.map(|c| c.0), Some(1012));
     assert_eq!(exit.await.unwrap(), Some(0));
 }
 

@@ -87,6 +87,16 @@ async fn echoes(ws: &mut Client, text: &str) {
     assert_eq!(recv_data(ws).await, Some(Message::Text(text.into())));
 }
 
+/// The upstream handshake whose query holds `tag` (earlier handshakes are passed over).
+async fn tagged(up: &mut FakeUpstream, tag: &str) -> Seen {
+    loop {
+        let seen = up.handshake().await;
+        if seen.uri.contains(tag) {
+            return seen;
+        }
+    }
+}
+
 fn hangup(served: &Served) {
     let pid = served.child.id().to_string();
     let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
@@ -148,9 +158,13 @@ async fn keys_change_in_a_running_relay_without_dropping_sessions() {
 
 #[tokio::test]
 async fn sighup_reloads_and_restart_only_changes_are_flagged() {
-    let up = FakeUpstream::start(Behaviour::Echo).await;
+    let mut up = FakeUpstream::start(Behaviour::Echo).await;
+    // this test's own upstream key file, rotated below
+    let key_file = std::env::temp_dir().join(format!("voxrelay-{}-hup.key", std::process::id()));
+    std::fs::write(&key_file, "first-upstream-key\n").unwrap();
     // no watching: only SIGHUP reloads
-    let start = with_reload(&up.base(), "0s", "30s");
+    let start = with_reload(&up.base(), "0s", "30s")
+        .replace(&secret_file(), &key_file.display().to_string());
     let path = temp_config("reload-hup", &start);
     let served = serve(&path, &[]);
     let changed = with_newcomer(&start).replace("close_timeout = \"1s\"", "close_timeout = \"2s\"");
@@ -161,12 +175,19 @@ async fn sighup_reloads_and_restart_only_changes_are_flagged() {
     until_status(&served, NEW_KEY, 101).await;
     // a [server] setting changed: it waits for a restart, and /metrics says so
     metrics_until(&served, "voxrelay_config_restart_pending 1").await;
-    // a second SIGHUP with the same file applies again (SIGHUP always reloads)
+    let (_first, _) = connect_ok(&format!("{}?tag=first", url(&served))).await;
+    let seen = tagged(&mut up, "tag=first").await;
+    assert_eq!(seen.headers["authorization"], "Token first-upstream-key");
+    // a rotated upstream key file: SIGHUP with the same configuration file applies it
+    std::fs::write(&key_file, "second-upstream-key\n").unwrap();
     hangup(&served);
     metrics_until(
         &served,
         "voxrelay_config_reloads_total{result=\"applied\"} 2",
     )
     .await;
+    let (_second, _) = connect_ok(&format!("{}?tag=second", url(&served))).await;
+    let seen = tagged(&mut up, "tag=second").await;
+    assert_eq!(seen.headers["authorization"], "Token second-upstream-key");
     assert_eq!(served.terminate().await, Some(0));
 }

@@ -220,3 +220,74 @@ fn openai_upstreams_price_by_model_family_unless_the_config_sets_prices() {
         Ok(())
     });
 }
+
+#[test]
+fn a_generic_upstream_may_name_its_drain_and_no_other_kind_may() {
+    use crate::relay::{Finalize, FinalsDone};
+    Jail::expect_with(|jail| {
+        jail.set_env("DG_KEY", "k");
+        let generic = |extra: &str| {
+            config(1, "DG_KEY")
+                + &format!(
+                    r#"
+                    [upstreams.sm]
+                    kind = "generic"
+                    base_url = "wss://eu2.rt.speechmatics.com"
+                    path = "/v2"
+                    {extra}
+                    "#
+                )
+        };
+        let s = from_toml(&generic(
+            "drain_message = '{\"message\":\"EndOfStream\",\"last_seq_no\":0}'\n\
+             drain_done = \"EndOfTranscript\"",
+        ))
+        .map_err(|e| e.to_string())?;
+        let kind = crate::config::RouteKind::Generic;
+        assert_eq!(
+            s.upstreams["sm"].finalize(kind),
+            Some(&Finalize {
+                message: r#"{"message":"EndOfStream","last_seq_no":0}"#,
+                done: FinalsDone::TextContains(&["EndOfTranscript"]),
+            })
+        );
+        // the same drain configured again (a reload) is the same one, not another
+        let again = from_toml(&generic(
+            "drain_message = '{\"message\":\"EndOfStream\",\"last_seq_no\":0}'\n\
+             drain_done = \"EndOfTranscript\"",
+        ))
+        .map_err(|e| e.to_string())?;
+        assert!(std::ptr::eq(
+            s.upstreams["sm"].finalize(kind).unwrap(),
+            again.upstreams["sm"].finalize(kind).unwrap()
+        ));
+        let s = from_toml(&generic("drain_message = \"close\"")).map_err(|e| e.to_string())?;
+        assert_eq!(
+            s.upstreams["sm"].finalize(kind).map(|f| &f.done),
+            Some(&FinalsDone::UpstreamCloses)
+        );
+        let s = from_toml(&generic("")).map_err(|e| e.to_string())?;
+        assert_eq!(s.upstreams["sm"].finalize(kind), None);
+        // a Deepgram upstream keeps its built-in drain
+        let listen = crate::config::RouteKind::Listen;
+        let close_stream = s.upstreams["dg"].finalize(listen).map(|f| f.message);
+        assert_eq!(close_stream, Some(r#"{"type":"CloseStream"}"#));
+        let err = from_toml(&generic("drain_done = \"EndOfTranscript\"")).expect_err("no message");
+        assert_eq!(err.0, vec!["upstreams.sm.drain_done: needs drain_message"]);
+        let err = from_toml(&generic("drain_message = \"\"")).expect_err("empty");
+        assert_eq!(err.0, vec!["upstreams.sm.drain_message: must not be empty"]);
+        let text = config(1, "DG_KEY").replace(
+            "key_env = \"DG_KEY\"",
+            "key_env = \"DG_KEY\"\n        drain_message = \"bye\"",
+        );
+        let err = from_toml(&text).expect_err("not generic");
+        assert_eq!(
+            err.0,
+            vec![
+                "upstreams.dg.drain_message: only generic upstreams take one (the others' drain \
+                 is built in)"
+            ]
+        );
+        Ok(())
+    });
+}

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderName, HeaderValue};
 
-use super::super::{AuthScheme, UpstreamConfig};
+use super::super::{AuthScheme, UpstreamConfig, UpstreamKind};
+use crate::relay::{Finalize, FinalsDone};
 use crate::rewrite::{AliasTable, check_template};
 use crate::secret::Secret;
 use crate::upstream::breaker::Breaker;
@@ -110,6 +111,7 @@ pub(super) fn upstream(
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     aliases.extend(u.aliases.clone());
+    let finalize = drain(u, &at, errors);
     (errors.len() == before).then(|| Upstream {
         name: name.to_owned(),
         provider,
@@ -124,7 +126,71 @@ pub(super) fn upstream(
         prices: u.prices.unwrap_or(provider.prices),
         // the provider's per-model list prices apply only while the config sets none
         model_prices: provider.model_prices.filter(|_| u.prices.is_none()),
+        finalize,
     })
+}
+
+/// A generic upstream's configured drain. Kept for the process's life, so sessions carry a
+/// plain reference as they do to the built-in ones; an equal one configured again (a reload)
+/// is the same reference, so reloads do not accumulate them.
+fn drain(u: &UpstreamConfig, at: &str, errors: &mut Vec<String>) -> Option<&'static Finalize> {
+    if u.kind != UpstreamKind::Generic {
+        for (key, set) in [
+            ("drain_message", u.drain_message.is_some()),
+            ("drain_done", u.drain_done.is_some()),
+        ] {
+            if set {
+                errors.push(format!(
+                    "{at}.{key}: only generic upstreams take one (the others' drain is built in)"
+                ));
+            }
+        }
+        return None;
+    }
+    let message = match (&u.drain_message, &u.drain_done) {
+        (None, None) => return None,
+        (None, Some(_)) => {
+            errors.push(format!("{at}.drain_done: needs drain_message"));
+            return None;
+        }
+        (Some(m), _) if m.is_empty() => {
+            errors.push(format!("{at}.drain_message: must not be empty"));
+            return None;
+        }
+        (Some(m), _) => m.as_str(),
+    };
+    if u.drain_done.as_deref() == Some("") {
+        errors.push(format!("{at}.drain_done: must not be empty"));
+        return None;
+    }
+    Some(intern(message, u.drain_done.as_deref()))
+}
+
+/// The configured drain for `message` and `marker`, made once per distinct pair.
+fn intern(message: &str, marker: Option<&str>) -> &'static Finalize {
+    static MADE: std::sync::Mutex<Vec<&'static Finalize>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let same = |f: &&&'static Finalize| {
+        f.message == message && f.done.markers().first().copied() == marker
+    };
+    if let Some(found) = made.iter().find(same) {
+        return found;
+    }
+    let done = match marker {
+        Some(marker) => {
+            let marker: &'static str = Box::leak(marker.into());
+            FinalsDone::TextContains(Box::leak(Box::new([marker])))
+        }
+        None => FinalsDone::UpstreamCloses,
+    };
+    let finalize: &'static Finalize = Box::leak(Box::new(Finalize {
+        message: Box::leak(message.into()),
+        done,
+    }));
+    made.push(finalize);
+    finalize
 }
 
 /// Where a generic upstream's config puts the credential (only `generic` may say).

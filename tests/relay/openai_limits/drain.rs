@@ -1,5 +1,6 @@
 //! Draining on a `realtime` route: readiness fails, new upgrades get OpenAI's 503, live sessions
-//! go on through the grace and are then closed with 1001 on both sides; SIGTERM does the same.
+//! go on through the grace, then get the input buffer committed (an empty one is answered with
+//! an error, relayed) and are closed with 1012; SIGTERM does the same.
 
 use futures_util::SinkExt;
 use serde_json::json;
@@ -29,7 +30,7 @@ async fn round_trip(ws: &mut Client) {
 }
 
 #[tokio::test]
-async fn draining_refuses_new_realtime_upgrades_in_openais_shape_and_closes_live_ones_with_1001() {
+async fn draining_refuses_new_realtime_upgrades_in_openais_shape_and_closes_live_ones_with_1012() {
     let mut app = relay("", |t| {
         t.replace("shutdown_grace = \"5s\"", "shutdown_grace = \"300ms\"")
     })
@@ -51,7 +52,7 @@ async fn draining_refuses_new_realtime_upgrades_in_openais_shape_and_closes_live
     round_trip(&mut ws).await;
     assert_eq!(
         recv_close(&mut ws).await,
-        Some((1001, "voxrelay shutting down".to_owned()))
+        Some((1012, "voxrelay restarting".to_owned()))
     );
     tokio::time::timeout(WAIT, run)
         .await
@@ -94,7 +95,7 @@ async fn sigterm_drains_a_live_realtime_session_and_exits_zero() {
     let exit = tokio::spawn(served.terminate());
     assert_eq!(
         recv_close(&mut ws).await,
-        Some((1001, "voxrelay shutting down".to_owned()))
+        Some((1012, "voxrelay restarting".to_owned()))
     );
     assert_eq!(exit.await.unwrap(), Some(0));
 }
