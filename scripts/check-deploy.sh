@@ -105,6 +105,30 @@ docs = []
 for path in sorted(glob.glob("deploy/k8s/*.yaml")):
     with open(path) as f:
         docs += [(path, d) for d in yaml.safe_load_all(f) if d]
+# redis.yaml (component "cache", for [cluster]) is checked on its own; the rest is the relay
+def component(d): return (d.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component")
+cache = [(p, d) for p, d in docs if component(d) == "cache"]
+docs = [(p, d) for p, d in docs if component(d) != "cache"]
+CACHE_LABELS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "voxrelay-redis",
+                "app.kubernetes.io/component": "cache", "app.kubernetes.io/part-of": "voxrelay"}
+cache_kinds = {d.get("kind"): d for _, d in cache}
+if sorted(cache_kinds) != ["Deployment", "Service"] or len(cache) != 2:
+    errors.append(f"redis.yaml: expected one Deployment and one Service, found {[d.get('kind') for _, d in cache]}")
+else:
+    for path, d in cache:
+        labels = d.get("metadata", {}).get("labels") or {}
+        for k, v in CACHE_LABELS.items():
+            if labels.get(k) != v:
+                errors.append(f"{path}: {d['kind']} metadata.labels[{k}] should be {v!r}, is {labels.get(k)!r}")
+    rdep, rsvc = cache_kinds["Deployment"], cache_kinds["Service"]
+    pod_labels = rdep["spec"]["template"]["metadata"].get("labels") or {}
+    sel = rsvc["spec"].get("selector") or {}
+    if not sel or any(pod_labels.get(k) != v for k, v in sel.items()):
+        errors.append("redis.yaml: the Service does not select the Redis pods")
+    ports = [p.get("containerPort") for c in rdep["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    if 6379 not in ports or [p.get("port") for p in rsvc["spec"]["ports"]] != [6379]:
+        errors.append("redis.yaml: Redis listens on 6379 behind the Service's port 6379")
+    print(f"redis.yaml: {rdep['metadata']['name']} Deployment behind Service {rsvc['metadata']['name']}:6379")
 by_kind = {}
 for path, d in docs:
     by_kind.setdefault(d.get("kind"), []).append((path, d))
