@@ -500,17 +500,28 @@ async fn token(addr: &str) -> String {
 #[tokio::test]
 async fn a_revoked_token_or_client_is_refused_on_every_replica() {
     let redis = RedisServer::start();
-    let text = cluster_config(&redis, &Opts::default());
+    // a cap that never bites: releases are asynchronous and this test is about revocations
+    let opts = Opts {
+        cap: 50,
+        ..Opts::default()
+    };
+    let text = cluster_config(&redis, &opts);
     let config = temp_config("revoke-cli", &text);
     let r = replicas("revoke", &text, 3);
     let revoked = token(&r[0].addr).await;
     let kept = token(&r[1].addr).await;
-    let ws = open_with(&r[2].addr, &format!("bearer, {revoked}")).await;
-    close(ws.expect("a fresh grant works on another replica")).await;
+    // a live session on another replica with the token about to be revoked
+    let mut live = open_with(&r[2].addr, &format!("bearer, {revoked}"))
+        .await
+        .expect("a fresh grant works on another replica");
+    assert_relays(&mut live).await;
 
     let id = jti(&revoked);
     let (code, out) = revoke_cli(&config, &["--jti", &id]);
     assert_eq!(code, Some(0), "{out}");
+    // that replica's heartbeat (every lease_ttl / 3) ends it: 1008 with the reason
+    let (code, reason) = recv_close(&mut live).await.expect("closed by the relay");
+    assert_eq!((code, reason.as_str()), (1008, "token revoked"));
     assert!(out.contains(&format!("token {id} revoked until")), "{out}");
     let ttl = redis.integer(&["TTL", &format!("voxrelay:revoked:jti:{id}")]);
     // by default until the longest grant lifetime: grant_max_ttl 1h + leeway 30s
@@ -524,8 +535,11 @@ async fn a_revoked_token_or_client_is_refused_on_every_replica() {
         close(ws.expect("another token of the client still works")).await;
     }
 
+    let mut by_key = open_ok(&r[0].addr).await;
     let (code, out) = revoke_cli(&config, &["--client", "tester", "--for", "10m"]);
     assert_eq!(code, Some(0), "{out}");
+    let (code, reason) = recv_close(&mut by_key).await.expect("closed by the relay");
+    assert_eq!((code, reason.as_str()), (1008, "client revoked"));
     for replica in &r {
         match open(&replica.addr).await {
             Err((403, body)) => assert!(body.contains("client has been revoked"), "{body}"),
