@@ -81,7 +81,7 @@ impl App {
         // its heartbeat ends the live sessions whose client or token was revoked cluster-wide
         let limits = match settings.cluster {
             Some(cluster) => {
-                let cluster = crate::cluster::Cluster::connect(cluster, metrics.clone()).await;
+                let cluster = crate::cluster::Cluster::connect(cluster, metrics.clone()).await?;
                 cluster.set_revocation_hook(revocations.clone());
                 settings.limits.with_cluster(cluster)
             }

@@ -273,7 +273,10 @@ impl fmt::Debug for Cluster {
 impl Cluster {
     /// Sets up the connection (lazily: voxrelay starts while Redis is down) and pings once
     /// within the timeout, so the state is known before the first handshake.
-    pub(crate) async fn connect(settings: ClusterSettings, metrics: Metrics) -> Arc<Self> {
+    pub(crate) async fn connect(
+        settings: ClusterSettings,
+        metrics: Metrics,
+    ) -> std::io::Result<Arc<Self>> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
@@ -281,7 +284,7 @@ impl Cluster {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(settings.client.clone(), config)
-            .expect("a lazy connection manager without push sender is always built");
+            .map_err(|e| std::io::Error::other(format!("Redis at {}: {e}", settings.endpoint)))?;
         let (releases, pending) = mpsc::unbounded_channel();
         let cluster = Arc::new(Self {
             conn,
@@ -304,7 +307,7 @@ impl Cluster {
             lease_ttl = ?cluster.settings.lease_ttl,
             "cluster limits through Redis"
         );
-        cluster
+        Ok(cluster)
     }
 
     /// Where the heartbeat reports revoked live sessions (set once, at start).

@@ -13,6 +13,8 @@
 //! - [`rewrite`]: model aliases, allowlists and the forwarded query.
 //! - [`origin`]: `Origin` patterns.
 //! - [`client`]: the upstream WebSocket client (TLS, limits, deadline) on its own.
+//! - [`cluster`]: `[cluster]`, limits and revocations shared by every replica through Redis, and
+//!   what `voxrelay revoke` writes.
 //! - [`simulate`]: fake upstreams of every supported provider API for keyless local runs and tests.
 //! - [`metrics`], [`telemetry`], [`shutdown`], [`secret`], [`health`], [`fds`], [`memory`]: the
 //!   supporting cast.
@@ -24,7 +26,6 @@
 //!   `conns`: open connections per client IP; `tls`: the listener's own TLS.
 //! - `http`: the router: health, readiness, metrics and one handler per route; `grant`: the
 //!   grant endpoint; `demo`: the demo page.
-//! - [`cluster`]: `[cluster]`, limits and revocations shared by every replica through Redis.
 //! - `session`: a session's phases, from handshake checks to the recorded outcome; `route`: a
 //!   route at runtime; `limits`: rate limits and caps; `error`: refusals before the upgrade.
 //! - `provider`: one module per upstream API (Deepgram, Cloudflare Workers AI) and the registry.

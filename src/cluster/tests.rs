@@ -83,6 +83,7 @@ async fn cluster(redis: &RedisServer, prefix: &str, mode: FailureMode) -> Arc<Cl
         Metrics::default(),
     )
     .await
+    .unwrap()
 }
 
 async fn zcard(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u64 {
@@ -392,7 +393,9 @@ async fn an_unreachable_redis_fails_fast_and_sets_the_state() {
         (FailureMode::FailClosed, false, "degraded_closed"),
     ] {
         let metrics = Metrics::default();
-        let c = Cluster::connect(test_settings(&url, "t6", mode), metrics.clone()).await;
+        let c = Cluster::connect(test_settings(&url, "t6", mode), metrics.clone())
+            .await
+            .unwrap();
         assert_eq!(c.ready(), ready);
         assert_eq!(
             c.admit("acme", None, Some(1), "s1").await.unwrap_err(),

@@ -275,10 +275,17 @@ async fn a_killed_replica_s_leases_expire_within_the_ttl() {
     .await;
     let took = killed.elapsed();
     // lease_ttl = 2s, plus the 50 ms polling and a handshake
-    assert!(took < Duration::from_millis(3000), "took {took:?}");
+    assert!(took < Duration::from_millis(3500), "took {took:?}");
+    // the other two expire within moments (taken a few ms apart, unless a heartbeat aligned them)
     let mut more = vec![ws];
     for _ in 0..2 {
-        more.push(open_ok(&r[0].addr).await);
+        let ws = eventually(
+            "the other leases expire",
+            Duration::from_secs(2),
+            || async { open(&r[0].addr).await.ok() },
+        )
+        .await;
+        more.push(ws);
     }
     assert_capped(open(&r[0].addr).await, 3);
     drop(more);
