@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -21,8 +22,8 @@ use crate::limits::ClientIp;
 /// Counts open connections per client IP (IPv6 per prefix) under one cap.
 #[derive(Debug)]
 pub(crate) struct ConnectionLimit {
-    /// Most connections per address; 0 means no cap.
-    max: u32,
+    /// Most connections per address; 0 means no cap (a reload may change it).
+    max: AtomicU32,
     /// Which peers are proxies, and how addresses are grouped.
     ip: ClientIp,
     /// Open connections per grouped address.
@@ -56,7 +57,7 @@ impl ConnectionLimit {
     /// A cap of `max` connections per address (0: none), grouping and exempting per `ip`.
     pub(crate) fn new(max: u32, ip: ClientIp) -> Arc<Self> {
         Arc::new(Self {
-            max,
+            max: AtomicU32::new(max),
             ip,
             open: Mutex::new(HashMap::new()),
         })
@@ -68,20 +69,31 @@ impl ConnectionLimit {
         self: &Arc<Self>,
         peer: IpAddr,
     ) -> Result<Option<ConnectionGuard>, OverLimit> {
-        if self.max == 0 || self.ip.is_trusted(peer) {
+        let max = self.max.load(Ordering::Relaxed);
+        if max == 0 || self.ip.is_trusted(peer) {
             return Ok(None);
         }
         let key = self.ip.bucket(peer);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(key).or_insert(0);
-        if *n >= self.max {
-            return Err(OverLimit(self.max));
+        if *n >= max {
+            return Err(OverLimit(max));
         }
         *n += 1;
         Ok(Some(ConnectionGuard {
             limit: self.clone(),
             key,
         }))
+    }
+
+    /// The cap (0: none).
+    pub(crate) fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Changes the cap (0: none); connections already open stay open.
+    pub(crate) fn set_max(&self, max: u32) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// Connections open from `peer`'s group.

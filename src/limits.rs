@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::cluster::{Admission, Cluster, ClusterError, FailureMode, Lease};
 use crate::conns::ConnectionLimit;
+use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -43,17 +44,34 @@ pub(crate) enum LimitError {
 
 /// Limit state shared by every handler.
 pub(crate) struct Limits {
-    rate: DefaultKeyedRateLimiter<IpAddr>,
-    /// The rate's settings, for the cluster-wide check.
-    per_second: NonZeroU32,
-    burst: NonZeroU32,
+    /// The per-IP handshake rate; a reload may replace it.
+    rate: ArcSwap<Rate>,
     ip: ClientIp,
     connections: Arc<ConnectionLimit>,
-    max_sessions: usize,
+    /// The replica's session cap; a reload may change it.
+    max_sessions: AtomicUsize,
     active: AtomicUsize,
     per_client: Mutex<HashMap<String, u32>>,
     /// Cluster-wide limits, when `[cluster]` is set.
     cluster: Option<Arc<Cluster>>,
+}
+
+/// The per-IP handshake rate: a reload that changes it replaces it whole.
+struct Rate {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Its settings, for the cluster-wide check.
+    per_second: NonZeroU32,
+    burst: NonZeroU32,
+}
+
+impl Rate {
+    fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            per_second,
+            burst,
+        }
+    }
 }
 
 impl std::fmt::Debug for Limits {
@@ -101,16 +119,34 @@ impl Limits {
         ip: ClientIp,
     ) -> Self {
         Self {
-            rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
-            per_second,
-            burst,
+            rate: ArcSwap::from_pointee(Rate::new(per_second, burst)),
             connections: ConnectionLimit::new(0, ip.clone()),
             ip,
-            max_sessions,
+            max_sessions: AtomicUsize::new(max_sessions),
             active: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             cluster: None,
         }
+    }
+
+    /// Takes on a reload's handshake rate, session cap and per-IP connection cap from
+    /// `from` (the rest of it is restart-only). Per-IP rate buckets start full again only when
+    /// the rate changed; sessions and connections already open are kept.
+    pub(crate) fn reconfigure(&self, from: &Limits) {
+        let new = from.rate.load();
+        let old = self.rate.load();
+        if (new.per_second, new.burst) != (old.per_second, old.burst) {
+            self.rate
+                .store(Arc::new(Rate::new(new.per_second, new.burst)));
+        }
+        let max = from.max_sessions.load(Ordering::SeqCst);
+        self.max_sessions.store(max, Ordering::SeqCst);
+        self.connections.set_max(from.connections.max());
+    }
+
+    /// The replica's session cap.
+    pub(crate) fn max_sessions(&self) -> usize {
+        self.max_sessions.load(Ordering::SeqCst)
     }
 
     /// Checks the rate and the per-client cap cluster-wide too, through `cluster`.
@@ -144,10 +180,11 @@ impl Limits {
         let Some(cluster) = &self.cluster else {
             return Ok(());
         };
-        match cluster
-            .check_rate(bucket, self.per_second.get(), self.burst.get())
-            .await
-        {
+        let (per_second, burst) = {
+            let rate = self.rate.load();
+            (rate.per_second.get(), rate.burst.get())
+        };
+        match cluster.check_rate(bucket, per_second, burst).await {
             Ok(decision) => decision.map_err(LimitError::Rate),
             Err(e) => fallback(cluster, &e),
         }
@@ -161,14 +198,17 @@ impl Limits {
 
     fn check_local_rate(&self, bucket: IpAddr) -> Result<(), Duration> {
         self.rate
+            .load()
+            .limiter
             .check_key(&bucket)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Forgets idle buckets (call periodically to bound memory).
     pub(crate) fn prune(&self) {
-        self.rate.retain_recent();
-        self.rate.shrink_to_fit();
+        let rate = self.rate.load();
+        rate.limiter.retain_recent();
+        rate.limiter.shrink_to_fit();
     }
 
     /// Reserves a session for `client` under the global cap and its own `cap`: this replica's
@@ -210,7 +250,7 @@ impl Limits {
         client: &str,
         cap: Option<u32>,
     ) -> Result<Permit, LimitError> {
-        if self.active.fetch_add(1, Ordering::SeqCst) >= self.max_sessions {
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.max_sessions() {
             self.active.fetch_sub(1, Ordering::SeqCst);
             return Err(LimitError::Global);
         }

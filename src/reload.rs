@@ -5,9 +5,10 @@
 //!
 //! A reload validates the whole file first; a file with any error is refused with its errors
 //! and the running configuration stays. A valid one replaces client keys, tokens, routes (with
-//! their origins, models, limits and upstreams, prices included) and the demo page at once:
-//! the next request sees the new set, sessions already relaying keep what they started with.
-//! Listeners, TLS settings, `[server]`, `[limits]`, `[metrics]`, `[log]` and `[simulator]`
+//! their origins, models, limits and upstreams, prices included), the demo page and the
+//! handshake rate and caps of `[limits]` at once: the next request sees the new set, sessions
+//! already relaying keep what they started with. Listeners, TLS settings, `[server]`, how
+//! client IPs are found (`[limits]`), `[metrics]`, `[log]`, `[simulator]` and `[cluster]`
 //! apply at the next restart; a reload that changes them says so in the log and in
 //! `voxrelay_config_restart_pending`.
 //!
@@ -77,9 +78,14 @@ impl Fixed {
                 "server",
                 json(serde_json::to_value(&settings.server.config)),
             ),
+            // how client IPs are found and grouped: open connections are counted by them
             (
                 "limits",
-                json(serde_json::to_value(&settings.limits_config)),
+                serde_json::json!([
+                    settings.limits_config.trusted_proxies,
+                    settings.limits_config.client_ip_header,
+                    settings.limits_config.ipv6_prefix_len,
+                ]),
             ),
             ("metrics", json(serde_json::to_value(&settings.metrics))),
             ("log", json(serde_json::to_value(&settings.log))),
@@ -240,6 +246,11 @@ impl Reloader {
             &settings.demo,
             self.metrics_on_public,
         );
+        shared.limits.reconfigure(&settings.limits);
+        shared
+            .metrics
+            .sessions_limit
+            .set(settings.max_sessions as i64);
         shared.auth.store(Arc::new(settings.auth));
         shared.route_names.store(Arc::new(names));
         self.routers.store(Arc::new(router));

@@ -5,9 +5,6 @@
 //! [`Registration`] unregisters on drop. A revocation marks the matching sessions with a reason
 //! and wakes their relays, which close both sides with 1008 and that reason.
 
-// the reload and the cluster heartbeat call the revoking side
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -137,6 +134,7 @@ impl Revocations {
     }
 
     /// How many sessions are registered.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }

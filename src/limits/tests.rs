@@ -264,3 +264,47 @@ mod properties {
         }
     }
 }
+
+#[tokio::test]
+async fn a_reload_changes_the_rate_and_the_caps_and_keeps_what_is_open() {
+    let l = limits(&[], 2);
+    let a = l.acquire("a", None, None, "s1").await.unwrap();
+    let _b = l.acquire("b", None, None, "s2").await.unwrap();
+    assert_eq!(
+        l.acquire("c", None, None, "s3").await.unwrap_err(),
+        LimitError::Global
+    );
+    // rate 1/s burst 2: two handshakes, then refused
+    let peer = ip("198.51.100.9");
+    assert!(l.check_rate_here(peer).is_ok() && l.check_rate_here(peer).is_ok());
+    assert!(l.check_rate_here(peer).is_err());
+    let n = |v| NonZeroU32::new(v).unwrap();
+    let wider =
+        Limits::new(n(5), n(10), 3, ip_config(&[], "x-forwarded-for")).with_connection_cap(7);
+    l.reconfigure(&wider);
+    assert_eq!(l.max_sessions(), 3);
+    assert_eq!(l.connections().max(), 7);
+    // a new quota starts with full buckets
+    for _ in 0..10 {
+        l.check_rate_here(peer).expect("within the new burst");
+    }
+    let _c = l
+        .acquire("c", None, None, "s3")
+        .await
+        .expect("the raised cap");
+    // a lowered cap keeps the open sessions and refuses new ones until below it
+    let narrower = Limits::new(n(5), n(10), 1, ip_config(&[], "x-forwarded-for"));
+    l.reconfigure(&narrower);
+    assert_eq!(l.connections().max(), 0);
+    assert_eq!(
+        l.acquire("d", None, None, "s4").await.unwrap_err(),
+        LimitError::Global
+    );
+    drop(a);
+    assert_eq!(
+        l.acquire("d", None, None, "s4").await.unwrap_err(),
+        LimitError::Global
+    );
+    // the same quota keeps the buckets' state: the peer's burst stays spent
+    assert!(l.check_rate_here(peer).is_err());
+}

@@ -18,8 +18,17 @@ fn only_restart_only_sections_count_as_pending() {
     );
     let server = settings("[server]\n", "[server]\nclose_timeout = \"7s\"\n");
     assert_eq!(Fixed::of(&server).changed_from(&running), vec!["server"]);
-    let limits = settings("max_sessions = 100", "max_sessions = 3");
-    assert_eq!(Fixed::of(&limits).changed_from(&running), vec!["limits"]);
+    let proxies = settings(
+        "max_sessions = 100",
+        "max_sessions = 100\nipv6_prefix_len = 56",
+    );
+    assert_eq!(Fixed::of(&proxies).changed_from(&running), vec!["limits"]);
+    // the rate and the caps of [limits] apply in place
+    let caps = settings(
+        "max_sessions = 100",
+        "max_sessions = 3\nmax_connections_per_ip = 9",
+    );
+    assert!(Fixed::of(&caps).changed_from(&running).is_empty());
     // keys, routes, prices and the reload section itself apply in place
     let reload = settings(
         "[server]\n",
