@@ -448,6 +448,19 @@ impl Cluster {
         })
     }
 
+    /// Whether `client` is revoked cluster-wide (the grant endpoints ask before minting).
+    pub(crate) async fn client_revoked(&self, client: &str) -> Result<bool, ClusterError> {
+        let key = self.settings.keys.revoked_client(client);
+        let mut conn = self.conn.clone();
+        self.call("revoked", true, async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut conn)
+                .await
+        })
+        .await
+    }
+
     /// A lease for a session admitted on this replica's own limits while Redis did not answer
     /// (`fail_open`): not in Redis yet, the next heartbeat that reaches Redis adds it, so the
     /// cluster-wide count includes the sessions admitted during an outage.

@@ -112,8 +112,12 @@ async fn admit(
     let key = auth
         .clients
         .verify(&credential.token)
-        .ok_or(AuthError::Invalid)?;
-    Ok(key.clone())
+        .ok_or(AuthError::Invalid)?
+        .clone();
+    drop(auth);
+    // a client revoked cluster-wide mints no more tokens
+    shared.limits.check_client(&key.id).await?;
+    Ok(key)
 }
 
 /// The body, at most [`MAX_GRANT_BODY`] bytes, within `server.request_body_timeout`.

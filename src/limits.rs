@@ -244,6 +244,19 @@ impl Limits {
         }
     }
 
+    /// Refuses a client revoked cluster-wide (what the grant endpoints check before minting a
+    /// token; sessions are checked in their lease's round trip instead).
+    pub(crate) async fn check_client(&self, client: &str) -> Result<(), LimitError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        match cluster.client_revoked(client).await {
+            Ok(true) => Err(LimitError::ClientRevoked),
+            Ok(false) => Ok(()),
+            Err(e) => fallback(cluster, &e),
+        }
+    }
+
     /// This replica's own caps.
     fn acquire_local(
         self: &Arc<Self>,

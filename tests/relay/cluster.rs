@@ -552,11 +552,16 @@ async fn a_revoked_token_or_client_is_refused_on_every_replica() {
             Err((403, body)) => assert!(body.contains("client has been revoked"), "{body}"),
             other => panic!("expected 403, got {:?}", other.map(|_| "a session")),
         }
+        // nor does it mint new tokens on any replica
+        let (status, body) = grant(&replica.addr).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("client has been revoked"), "{body}");
     }
     let (code, out) = revoke_cli(&config, &["--client", "tester", "--lift"]);
     assert_eq!(code, Some(0), "{out}");
     for replica in &r {
         close(open_ok(&replica.addr).await).await;
+        assert_eq!(grant(&replica.addr).await.0, 200);
     }
     // bad input is a clear error, never a write
     let (code, out) = revoke_cli(&config, &["--jti", "x", "--until", "1"]);
