@@ -116,6 +116,24 @@ impl ClusterSettings {
     }
 }
 
+impl ClusterSettings {
+    /// Trusts only the CA certificates in `pem` for a `rediss://` Redis (a private CA) instead of
+    /// the public roots.
+    pub fn trusting(mut self, pem: Vec<u8>) -> Result<Self, String> {
+        let info = self.client.get_connection_info().clone();
+        if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+            return Err("needs a rediss:// URL".into());
+        }
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        };
+        self.client = redis::Client::build_with_tls(info, certificates)
+            .map_err(|_| "not usable CA certificates (PEM expected)".to_owned())?;
+        Ok(self)
+    }
+}
+
 /// The Redis keys voxrelay uses, under one prefix.
 #[derive(Debug, Clone)]
 pub struct Keys {

@@ -448,3 +448,178 @@ fn the_url_is_never_in_errors_or_debug_output() {
     .unwrap();
     assert_eq!(tls.endpoint, "cache.example.com:6390");
 }
+
+/// A `redis-server` that speaks only TLS (a private CA's certificate for `localhost`) and
+/// requires a password; killed on drop.
+struct TlsRedis {
+    child: Child,
+    port: u16,
+    ca: Vec<u8>,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static TLS_DIRS: AtomicUsize = AtomicUsize::new(0);
+
+impl TlsRedis {
+    async fn start(password: &str) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let n = TLS_DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("voxrelay-redis-tls-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let ca_file = file("ca.pem", ca.pem());
+        let cert_file = file("cert.pem", leaf.pem());
+        let key_file = file("key.pem", leaf_key.serialize_pem());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--tls-cert-file", &cert_file, "--tls-key-file", &key_file])
+            .args(["--tls-ca-cert-file", &ca_file, "--tls-auth-clients", "no"])
+            .args([
+                "--requirepass",
+                password,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/setup-test-deps.sh)");
+        let server = Self {
+            child,
+            port,
+            ca: ca.pem().into_bytes(),
+        };
+        // ready once a TLS PING with the password is answered
+        let client = ClusterSettings::new(
+            &server.url(password),
+            Duration::from_secs(15),
+            Duration::from_millis(250),
+            FailureMode::FailOpen,
+            "v",
+        )
+        .unwrap()
+        .trusting(server.ca.clone())
+        .unwrap()
+        .client;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server with TLS did not answer"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self, password: &str) -> String {
+        format!("rediss://:{password}@localhost:{}", self.port)
+    }
+}
+
+#[tokio::test]
+async fn rediss_with_a_private_ca_and_a_password_carries_the_limits() {
+    let redis = TlsRedis::start("tls-s3cret").await;
+    let settings = |password: &str, ca: Option<Vec<u8>>| {
+        let s = ClusterSettings::new(
+            &redis.url(password),
+            Duration::from_secs(15),
+            Duration::from_millis(500),
+            FailureMode::FailClosed,
+            "tls",
+        )
+        .unwrap();
+        match ca {
+            Some(pem) => s.trusting(pem).unwrap(),
+            None => s,
+        }
+    };
+    let c = Cluster::connect(
+        settings("tls-s3cret", Some(redis.ca.clone())),
+        Metrics::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        c.ready(),
+        "TLS with the private CA and the password reaches Redis"
+    );
+    let Admission::Admitted(Some(_lease)) = c.admit("acme", None, Some(1), "s1").await.unwrap()
+    else {
+        panic!("the first session is admitted");
+    };
+    assert!(matches!(
+        c.admit("acme", None, Some(1), "s2").await.unwrap(),
+        Admission::Full(1)
+    ));
+    assert_eq!(
+        c.check_rate("192.0.2.1".parse().unwrap(), 1, 1)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    // a wrong password, or the public roots instead of the private CA: Redis is not reached
+    for wrong in [
+        settings("wrong-password", Some(redis.ca.clone())),
+        settings("tls-s3cret", None),
+    ] {
+        let c = Cluster::connect(wrong, Metrics::default()).await.unwrap();
+        assert!(!c.ready());
+        assert_eq!(
+            c.admit("acme", None, Some(1), "s3").await.unwrap_err(),
+            ClusterError::Down
+        );
+    }
+    // a CA file is for rediss:// only
+    let plain = ClusterSettings::new(
+        "redis://127.0.0.1:1",
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        FailureMode::FailOpen,
+        "v",
+    )
+    .unwrap();
+    assert_eq!(
+        plain.trusting(redis.ca.clone()).unwrap_err(),
+        "needs a rediss:// URL"
+    );
+}

@@ -320,6 +320,9 @@ pub struct ClusterConfig {
     pub failure_mode: crate::cluster::FailureMode,
     /// Prefix of every Redis key (several deployments may share one Redis).
     pub key_prefix: String,
+    /// PEM CA certificates to trust for a `rediss://` Redis with a private CA (instead of the
+    /// public roots).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -330,6 +333,7 @@ impl Default for ClusterConfig {
             timeout: Duration::from_millis(250),
             failure_mode: crate::cluster::FailureMode::FailOpen,
             key_prefix: "voxrelay".into(),
+            ca_file: None,
         }
     }
 }
@@ -343,6 +347,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("timeout", &self.timeout)
             .field("failure_mode", &self.failure_mode)
             .field("key_prefix", &self.key_prefix)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

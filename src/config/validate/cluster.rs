@@ -33,8 +33,17 @@ pub fn cluster(c: &ClusterConfig, errors: &mut Vec<String>) -> Option<ClusterSet
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())?;
-    let settings = ClusterSettings::new(url, c.lease_ttl, c.timeout, c.failure_mode, prefix)
+    let mut settings = ClusterSettings::new(url, c.lease_ttl, c.timeout, c.failure_mode, prefix)
         .map_err(|e| errors.push(format!("cluster.redis_url: {e}")))
         .ok()?;
+    if let Some(path) = &c.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| errors.push(format!("cluster.ca_file: {}: {e}", path.display())))
+            .ok()?;
+        settings = settings
+            .trusting(pem)
+            .map_err(|e| errors.push(format!("cluster.ca_file: {e}")))
+            .ok()?;
+    }
     (errors.len() == before).then_some(settings)
 }
