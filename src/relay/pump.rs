@@ -556,13 +556,15 @@ pub(super) async fn pump(
     .await
 }
 
-/// A moment drawn uniformly from `[0, spread)`: when this session's drain starts.
-fn spread_delay(spread: Duration) -> Duration {
-    let nanos = u64::try_from(spread.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
+/// A moment drawn uniformly from `[0, spread)` in whole milliseconds: when this session's drain
+/// starts. Timers fire on millisecond ticks, rounded up: a finer draw just below the end of the
+/// window would fire at its end.
+pub(super) fn spread_delay(spread: Duration) -> Duration {
+    let millis = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 {
         return Duration::ZERO;
     }
-    Duration::from_nanos(rand::random_range(0..nanos))
+    Duration::from_millis(rand::random_range(0..millis))
 }
 
 /// The drain's relaying phase: what the upstream sends still goes to the client (frame by

@@ -205,3 +205,23 @@ async fn drains_start_spread_over_the_window_and_none_after_it() {
         "drains not spread: {first:?}..{last:?}"
     );
 }
+
+/// A drain's moment is a whole number of milliseconds inside the window: the timer that waits
+/// for it fires on a millisecond tick, so a finer draw at the window's end would fire after it.
+#[test]
+fn a_drain_moment_is_whole_milliseconds_inside_the_window() {
+    let spread = Duration::from_secs(10);
+    for _ in 0..10_000 {
+        let d = super::super::pump::spread_delay(spread);
+        assert!(d < spread, "{d:?}");
+        assert_eq!(d.subsec_nanos() % 1_000_000, 0, "{d:?}");
+    }
+    assert_eq!(
+        super::super::pump::spread_delay(Duration::from_micros(500)),
+        Duration::ZERO
+    );
+    assert_eq!(
+        super::super::pump::spread_delay(Duration::ZERO),
+        Duration::ZERO
+    );
+}
