@@ -104,3 +104,33 @@ pub(crate) async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(
 
 #[cfg(test)]
 mod tests;
+
+/// A private CA and a leaf certificate it signed, for tests that need a TLS peer only that CA
+/// vouches for (a `wss` upstream, a `rediss` Redis).
+#[cfg(test)]
+pub(crate) struct TestCa {
+    /// The CA (its certificate is what clients are told to trust).
+    pub ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    /// The leaf certificate, for the names asked for.
+    pub leaf: rcgen::Certificate,
+    /// The leaf's key.
+    pub leaf_key: rcgen::KeyPair,
+}
+
+#[cfg(test)]
+impl TestCa {
+    /// A fresh CA and a leaf for `names` (DNS names or IP addresses).
+    pub(crate) fn new(names: &[&str]) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let names = names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        Self { ca, leaf, leaf_key }
+    }
+}

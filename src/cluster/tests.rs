@@ -468,15 +468,7 @@ static TLS_DIRS: AtomicUsize = AtomicUsize::new(0);
 
 impl TlsRedis {
     async fn start(password: &str) -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
+        let crate::tls::TestCa { ca, leaf, leaf_key } = crate::tls::TestCa::new(&["localhost"]);
         let n = TLS_DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("voxrelay-redis-tls-{}-{n}", std::process::id()));

@@ -3,7 +3,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::ReadBuf;
 use tokio::net::TcpListener;
@@ -417,14 +416,8 @@ async fn unreachable_errors_name_the_address_and_never_the_credential() {
 /// A private CA and a `wss` echo server for `localhost` and `127.0.0.1` whose certificate it
 /// signed: the server's port and a client config trusting only that CA.
 async fn tls_echo_upstream() -> (u16, Arc<ClientConfig>) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
+    let crate::tls::TestCa { ca, leaf, leaf_key } =
+        crate::tls::TestCa::new(&["localhost", "127.0.0.1"]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let server = rustls::ServerConfig::builder_with_provider(provider.clone())
