@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use crate::provider::UpstreamKind;
+pub(crate) use load::load_text;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
     ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ReloadConfig,

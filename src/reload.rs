@@ -180,9 +180,10 @@ impl Reloader {
         if only_if_changed && now == self.applied().digest {
             return Reloaded::Unchanged;
         }
-        let settings = match bytes {
+        let settings = match bytes.map(String::from_utf8) {
             Err(e) => Err(ConfigError(vec![format!("cannot read the file: {e}")])),
-            Ok(_) => crate::config::load(&self.path),
+            Ok(Err(_)) => Err(ConfigError(vec!["the file is not UTF-8 text".into()])),
+            Ok(Ok(text)) => crate::config::load_text(&text),
         };
         let metrics = &self.shared.metrics;
         let settings = match settings {

@@ -31,6 +31,15 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     validate::validate(extract(&figment(path))?)
 }
 
+/// Validates a configuration file's contents, already read, plus env (a reload, which has read
+/// the file to compare it with the one applied).
+pub(crate) fn load_text(text: &str) -> Result<Settings, ConfigError> {
+    let figment = Figment::from(Serialized::defaults(RawConfig::default()))
+        .merge(Toml::string(text))
+        .merge(env());
+    validate::validate(extract(&figment)?)
+}
+
 /// Reads and validates configuration from TOML text, without env (tests, embedded configs).
 pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
     let figment =
