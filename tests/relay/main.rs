@@ -42,6 +42,8 @@ mod rejections;
 mod relaying;
 mod reload;
 mod resilience;
+mod rest;
+mod rest_support;
 mod rewriting;
 mod seed_client;
 mod shutdown;
