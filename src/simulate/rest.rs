@@ -236,15 +236,26 @@ pub(super) async fn handle(
     }
 }
 
-/// Logs a refusal (status and request id only).
-fn log_refusal(
+/// Logs the outcome (status and request id only) and makes the reply: the answer, or `refusal`'s body.
+fn outcome(
     provider: &'static str,
     endpoint: &'static str,
     request_id: Uuid,
-    failure: &Failure,
-) {
-    let status = failure.status().as_u16();
-    info!(provider, endpoint, status, %request_id, "rest request refused");
+    answered: Result<Response, Failure>,
+    refusal: impl FnOnce(&Failure) -> Value,
+) -> Response {
+    match answered {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            info!(provider, endpoint, status, %request_id, "rest request answered");
+            response
+        }
+        Err(failure) => {
+            let status = failure.status().as_u16();
+            info!(provider, endpoint, status, %request_id, "rest request refused");
+            json_response(failure.status(), &refusal(&failure))
+        }
+    }
 }
 
 /// The Deepgram reply: the answer or the error body, with `dg-request-id`.
@@ -253,9 +264,8 @@ fn deepgram_reply(
     request_id: Uuid,
     answered: Result<Response, Failure>,
 ) -> Response {
-    let mut response = answered.unwrap_or_else(|failure| {
-        log_refusal("deepgram", endpoint, request_id, &failure);
-        json_response(failure.status(), &failure.deepgram(request_id))
+    let mut response = outcome("deepgram", endpoint, request_id, answered, |failure| {
+        failure.deepgram(request_id)
     });
     if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
         response
@@ -267,10 +277,13 @@ fn deepgram_reply(
 
 /// The Cloudflare reply: the answer or the error envelope.
 fn cloudflare_reply(request_id: Uuid, answered: Result<Response, Failure>) -> Response {
-    answered.unwrap_or_else(|failure| {
-        log_refusal("cloudflare", "workers-ai", request_id, &failure);
-        json_response(failure.status(), &failure.cloudflare())
-    })
+    outcome(
+        "cloudflare",
+        "workers-ai",
+        request_id,
+        answered,
+        Failure::cloudflare,
+    )
 }
 
 /// `POST /v1/listen`.

@@ -69,7 +69,7 @@ impl Format {
     ) -> Result<Self, Failure> {
         let bad = |message: String| Failure::BadRequest(Cow::Owned(message));
         let (encoding, default_rate) = match encoding.unwrap_or("mp3") {
-            "mp3" => (Encoding::Mp3 { index: 0 }, MP3_SAMPLE_RATE),
+            "mp3" => return Self::mp3(container, bit_rate),
             "linear16" => (Encoding::Linear16, LINEAR16_SAMPLE_RATE),
             "mulaw" => (Encoding::Mulaw, COMPANDED_SAMPLE_RATE),
             "alaw" => (Encoding::Alaw, COMPANDED_SAMPLE_RATE),
@@ -79,26 +79,6 @@ impl Format {
                 )));
             }
         };
-        if let Encoding::Mp3 { .. } = encoding {
-            if container.is_some_and(|container| container != "none") {
-                return Err(bad("mp3 takes no container.".to_owned()));
-            }
-            let rate = bit_rate.unwrap_or(MP3_BIT_RATE);
-            let index = MP3_BIT_RATES
-                .iter()
-                .position(|kbps| kbps * 1000 == rate)
-                .and_then(|position| u8::try_from(position + 1).ok())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "bit_rate {rate} is not an MPEG-2 layer III bit rate."
-                    ))
-                })?;
-            return Ok(Self {
-                encoding: Encoding::Mp3 { index },
-                sample_rate: MP3_SAMPLE_RATE,
-                wav: false,
-            });
-        }
         let wav = match container.unwrap_or("wav") {
             "wav" => true,
             "none" => false,
@@ -113,6 +93,29 @@ impl Format {
             encoding,
             sample_rate,
             wav,
+        })
+    }
+
+    /// MP3 at `bit_rate` (default 48000), which takes no container but `none`.
+    fn mp3(container: Option<&str>, bit_rate: Option<u32>) -> Result<Self, Failure> {
+        let bad = |message: String| Failure::BadRequest(Cow::Owned(message));
+        if container.is_some_and(|container| container != "none") {
+            return Err(bad("mp3 takes no container.".to_owned()));
+        }
+        let rate = bit_rate.unwrap_or(MP3_BIT_RATE);
+        let index = MP3_BIT_RATES
+            .iter()
+            .position(|kbps| kbps * 1000 == rate)
+            .and_then(|position| u8::try_from(position + 1).ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "bit_rate {rate} is not an MPEG-2 layer III bit rate."
+                ))
+            })?;
+        Ok(Self {
+            encoding: Encoding::Mp3 { index },
+            sample_rate: MP3_SAMPLE_RATE,
+            wav: false,
         })
     }
 

@@ -4,7 +4,7 @@ use axum::body::Body;
 use serde_json::json;
 
 use super::super::Running;
-use super::{post, post_head_only, post_json};
+use super::{chunked_body, post, post_head_only, post_json};
 use crate::simulate::SimulatorConfig;
 
 /// A simulator that requires `KEY`.
@@ -143,4 +143,20 @@ async fn the_credential_is_checked_before_an_injected_failure() {
     )
     .await;
     assert_eq!(reply.status, 503);
+}
+
+#[tokio::test]
+async fn fail_503_reaches_a_client_still_sending_a_large_body() {
+    let sim = Running::default().await;
+    for _ in 0..5 {
+        // 10 MiB, chunked, then with a Content-Length.
+        let pieces: Vec<Vec<u8>> = (0..160u8).map(|i| vec![i; 64 * 1024]).collect();
+        let reply = post(&sim, "/v1/listen?model=fail-503", &[], chunked_body(pieces)).await;
+        assert_eq!(reply.status, 503);
+        let body = Body::from(vec![0u8; 10 << 20]);
+        let path = "/v1/a/g/workers-ai/@cf/deepgram/fail-503";
+        let reply = post(&sim, path, &[], body).await;
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.json()["success"], false);
+    }
 }
