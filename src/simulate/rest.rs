@@ -372,6 +372,7 @@ async fn workers_ai(
         .map_err(|_| Failure::NoSuchModel(raw_model.to_owned()))?;
     let model = requested
         .strip_prefix(CF_MODEL_PREFIX)
+        .filter(|model| !model.contains('/'))
         .ok_or_else(|| Failure::NoSuchModel(requested.to_string()))?;
     injected(model)?;
     if model.starts_with("nova-") {

@@ -78,6 +78,7 @@ async fn bad_input_and_unknown_models_are_400_in_cloudflares_envelope() {
         ),
         ("@cf/deepgram/flux", json!({"text": "a"}), 5007),
         ("@cf/openai/whisper", json!({"text": "a"}), 5007),
+        ("@cf/deepgram/aura-1/v1/speak", json!({"text": "a"}), 5007),
     ];
     for (model, body, code) in cases {
         let path = format!("/v1/a/g/workers-ai/{model}");
