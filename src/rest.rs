@@ -214,7 +214,12 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
         headers,
     } = request;
     let (shared, route) = (&state.shared, &state.route);
-    let Some(rest) = route.rest.as_ref() else {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    // a WebSocket upgrade attempted with POST is a wrong upgrade, not a REST call
+    let Some(rest) = route.rest.as_ref().filter(|_| !upgrade) else {
         return Err(Reject::MethodNotAllowed);
     };
     if shared.draining.is_cancelled() {
@@ -376,11 +381,9 @@ async fn read_input(
             if declared == Some(0) {
                 return Err(Reject::BadBody("the body holds no audio".into()));
             }
-            Ok(Input::Audio(Upload::new(
-                body,
-                declared,
-                rest.max_body_bytes,
-            )))
+            let gap = shared.server.request_body_timeout;
+            let upload = Upload::new(body, declared, rest.max_body_bytes, gap);
+            Ok(Input::Audio(upload))
         }
     }
 }

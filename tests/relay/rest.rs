@@ -18,6 +18,7 @@ fn rest_config(good: &str, bad: &str) -> String {
 [server]
 listen = "127.0.0.1:0"
 upstream_connect_timeout = "2s"
+request_body_timeout = "2s"
 
 [[client_keys]]
 id = "tester"
@@ -598,4 +599,37 @@ fn tokio_stream_of(
     mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> impl futures_util::Stream<Item = bytes::Bytes> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_answered_408_and_frees_its_slot() {
+    let rig = rig().await;
+    let addr = rig.app.addr;
+    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let body = http_body_util::StreamBody::new(
+        tokio_stream_of(chunks)
+            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
+    );
+    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
+        .await
+        .unwrap();
+    // the client sends one chunk, then nothing (the channel stays open)
+    let (status, _, body) = request(
+        addr,
+        "POST",
+        "/v1/listen",
+        &[AUTH, ("content-type", "audio/wav")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["err_code"], "REQUEST_TIMEOUT");
+    drop(feed);
+    let metrics = rig.app.metrics().await;
+    for line in [
+        r#"voxrelay_rest_requests_total{outcome="client_aborted",route="listen",upstream="dg"} 1"#,
+        r#"voxrelay_rest_requests_active{route="listen"} 0"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
 }
