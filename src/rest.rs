@@ -133,6 +133,8 @@ pub(crate) struct RestApi {
     /// Whether the credential also goes in `Authorization: Bearer` (besides the provider's own
     /// header).
     pub(crate) bearer_too: bool,
+    /// Whether it transcribes `{"url"}` bodies (fetching the audio itself).
+    pub(crate) url_bodies: bool,
     /// A transcription's answer in Deepgram's shape, from the upstream's 2xx body.
     pub(crate) result: fn(Bytes) -> Result<Bytes, String>,
     /// An upstream error body's (code, message), when the API's errors are not Deepgram's.
@@ -372,6 +374,13 @@ async fn read_input(
                 ));
             };
             url::check(target, hosts)?;
+            if !route.upstreams.iter().any(|u| upstream::fetches_urls(u)) {
+                return Err(Reject::UrlNotAllowed(
+                    "this route's upstreams do not transcribe from URLs (Workers AI takes the \
+                     audio itself); send the audio as the body"
+                        .into(),
+                ));
+            }
             Ok(Input::Url(Bytes::from(value.to_string())))
         }
         _ => {

@@ -76,6 +76,9 @@ kind = "listen"
 upstreams = ["cf"]
 default_model = "nova-3"
 models = ["nova-3"]
+[routes.rest]
+allow_url = true
+url_hosts = ["media.example.com"]
 
 [[routes]]
 name = "cf-speak"
@@ -247,7 +250,7 @@ async fn workers_ai_gets_the_model_in_its_path_and_its_envelope_is_removed() {
     assert_eq!(seen.query, "");
     assert_eq!(
         seen.json.clone().unwrap(),
-        serde_json::json!({"text": "Hi", "speaker": "thalia", "sample_rate": 24000.0, "encoding": "linear16"})
+        serde_json::json!({"text": "Hi", "speaker": "thalia", "sample_rate": 24000, "encoding": "linear16"})
     );
     let metrics = rig.app.metrics().await;
     let cost = metric_value(
@@ -348,6 +351,17 @@ async fn requests_the_route_does_not_take_are_refused_before_any_upstream() {
     }
     assert!(rig.good.seen().is_empty(), "{:?}", rig.good.seen());
     assert!(rig.bad.seen().is_empty());
+    // a route allowing URLs whose upstream (Workers AI) cannot fetch them says so
+    let body = r#"{"url":"https://media.example.com/a.wav"}"#;
+    let (_, _, answer) = post_bytes(addr, "/cf/v1/listen", &[AUTH, json_type], body).await;
+    let answer = json(&answer);
+    assert!(
+        answer["err_msg"]
+            .as_str()
+            .unwrap()
+            .contains("do not transcribe from URLs"),
+        "{answer}"
+    );
     // a URL on an allowed host goes through as sent
     let body = r#"{"url":"https://media.example.com/a.wav"}"#;
     let (status, _, _) = post_bytes(addr, "/v1/listen", &[AUTH, json_type], body).await;
