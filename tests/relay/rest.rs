@@ -24,6 +24,11 @@ request_body_timeout = "2s"
 id = "tester"
 sha256 = "{key}"
 
+[[client_keys]]
+id = "solo"
+sha256 = "{solo}"
+max_concurrent_sessions = 1
+
 [upstreams.dg]
 kind = "deepgram"
 base_url = "{good}"
@@ -107,8 +112,12 @@ default_model = "nova-3"
 models = ["nova-3"]
 "#,
         key = voxrelay::secret::KeyDigest::of(CLIENT_KEY).to_hex(),
+        solo = voxrelay::secret::KeyDigest::of(SOLO_KEY).to_hex(),
     )
 }
+
+/// A client allowed one request or session at a time.
+const SOLO_KEY: &str = "solo-client-key-31d0";
 
 struct Rig {
     app: TestApp,
@@ -676,4 +685,63 @@ async fn an_upstream_that_never_answers_gets_504_at_the_route_s_timeout() {
     let metrics = rig.app.metrics().await;
     let line = r#"voxrelay_rest_requests_total{outcome="timeout",route="slow",upstream="bad"} 1"#;
     assert!(metrics.contains(line), "{line} not in\n{metrics}");
+}
+
+#[tokio::test]
+async fn a_request_in_flight_holds_one_of_its_client_s_session_slots() {
+    let rig = rig().await;
+    let addr = rig.app.addr;
+    let solo = ("authorization", "Token solo-client-key-31d0");
+    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let body = http_body_util::StreamBody::new(
+        tokio_stream_of(chunks)
+            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
+    );
+    let upload = tokio::spawn(async move {
+        request(
+            addr,
+            "POST",
+            "/v1/listen",
+            &[solo, ("content-type", "audio/wav")],
+            body,
+        )
+        .await
+    });
+    feed.send(bytes::Bytes::from(vec![0u8; 3200]))
+        .await
+        .unwrap();
+    metric_eventually(
+        &rig.app,
+        r#"voxrelay_rest_requests_active{route="listen"} 1"#,
+    )
+    .await;
+    // a second request, and a WebSocket session, of the same client are over its cap
+    let (status, _, body) = post_bytes(
+        addr,
+        "/v1/speak",
+        &[solo, ("content-type", "application/json")],
+        r#"{"text":"hi"}"#,
+    )
+    .await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["err_code"], "TOO_MANY_REQUESTS");
+    let refused = refusal(
+        &rig.app.ws("/v1/listen"),
+        Some("token, solo-client-key-31d0"),
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    drop(feed);
+    let (status, _, _) = upload.await.unwrap();
+    assert_eq!(status, 200);
+    // the slot is free again
+    let (status, _, _) = post_bytes(
+        addr,
+        "/v1/speak",
+        &[solo, ("content-type", "application/json")],
+        r#"{"text":"hi"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
 }
