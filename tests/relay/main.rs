@@ -42,6 +42,7 @@ mod rejections;
 mod relaying;
 mod reload;
 mod resilience;
+mod rest_clients;
 mod rewriting;
 mod seed_client;
 mod shutdown;
