@@ -22,7 +22,7 @@ pub use crate::provider::UpstreamKind;
 pub(crate) use load::load_text;
 pub use load::{extract, figment, from_toml, load};
 pub use sections::{
-    ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ReloadConfig,
+    ClusterConfig, DemoConfig, LimitsConfig, MetricsConfig, PricesConfig, ReloadConfig, RestConfig,
     ServerTlsConfig, SimulatorConfig, TokenAlgorithm, TokenKeyConfig, TokensConfig,
 };
 pub use upstream::{AuthScheme, UpstreamConfig};
@@ -363,6 +363,9 @@ pub struct RouteConfig {
     /// seconds (e.g. 32000 for 16-bit PCM at 16 kHz); without it audio is timed by the clock.
     #[serde(default)]
     pub audio_bytes_per_second: Option<f64>,
+    /// `listen` and `speak` routes: their REST half (`POST` on the same path); on by default.
+    #[serde(default)]
+    pub rest: Option<RestConfig>,
 }
 
 fn default_keepalive_interval() -> Duration {

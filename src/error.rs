@@ -61,6 +61,12 @@ pub(crate) enum Reject {
     /// The request body is larger than the endpoint accepts.
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    /// A REST request's body is not what the endpoint takes.
+    #[error("{0}")]
+    BadBody(String),
+    /// A `{"url"}` body names a URL the route does not let the upstream fetch.
+    #[error("{0}")]
+    UrlNotAllowed(String),
     /// Redis does not answer and `cluster.failure_mode = "fail_closed"`.
     #[error("cluster-wide limits cannot be checked right now; retry shortly")]
     ClusterUnavailable,
@@ -117,9 +123,10 @@ impl Reject {
             Self::OriginNotAllowed | Self::ModelNotGranted(_) | Self::ProviderNotGranted => {
                 StatusCode::FORBIDDEN
             }
-            Self::BadGrant(_) | Self::UnknownModel(_) | Self::Unsupported(_) => {
+            Self::BadGrant(_) | Self::UnknownModel(_) | Self::Unsupported(_) | Self::BadBody(_) => {
                 StatusCode::BAD_REQUEST
             }
+            Self::UrlNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::Rewrite(_) => StatusCode::BAD_REQUEST,
@@ -151,6 +158,8 @@ impl Reject {
             Self::ModelNotGranted(_) => "model_not_granted",
             Self::ProviderNotGranted => "provider_not_granted",
             Self::BadGrant(_) => "bad_grant_request",
+            Self::BadBody(_) => "bad_body",
+            Self::UrlNotAllowed(_) => "url_not_allowed",
             Self::UnknownModel(_) => "unknown_model",
             Self::Unsupported(_) => "unsupported",
             Self::Auth(AuthError::Missing) => "missing_credentials",
@@ -188,7 +197,8 @@ impl Reject {
             Self::ClientRevoked => "CLIENT_REVOKED",
             Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             Self::ModelNotGranted(_) | Self::ProviderNotGranted => "INSUFFICIENT_PERMISSIONS",
-            Self::BadGrant(_) | Self::UnknownModel(_) => "BAD_REQUEST",
+            Self::BadGrant(_) | Self::UnknownModel(_) | Self::BadBody(_) => "BAD_REQUEST",
+            Self::UrlNotAllowed(_) => "URL_NOT_ALLOWED",
             Self::Unsupported(u) => u.code,
             Self::Auth(AuthError::Forbidden) => "INSUFFICIENT_PERMISSIONS",
             Self::Auth(_) => "INVALID_AUTH",

@@ -141,7 +141,7 @@ async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<B
 }
 
 /// True when reading stopped at the body size limit.
-fn is_length_limit(e: &axum::Error) -> bool {
+pub(crate) fn is_length_limit(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.is::<http_body_util::LengthLimitError>() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{MethodFilter, any, get, on, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -46,7 +46,20 @@ pub(crate) fn router(
             shared: shared.clone(),
             route: route.clone(),
         };
-        router = router.route(&route.path, any(handle).with_state(state));
+        let methods = match &route.rest {
+            // the REST half beside the upgrades: POST and its CORS preflight; any other
+            // method is the upgrade handler's JSON 405 as before
+            Some(_) => on(MethodFilter::GET, handle)
+                .fallback(handle)
+                .merge(
+                    post(crate::rest::handle)
+                        .options(crate::rest::options)
+                        .layer(crate::rest::cors::layer(route.clone())),
+                )
+                .with_state(state),
+            None => any(handle).with_state(state),
+        };
+        router = router.route(&route.path, methods);
     }
     router = router.merge(crate::provider::paths(&shared, routes));
     // spans carry method and path only: a query may hold a token

@@ -50,6 +50,7 @@ pub mod origin;
 mod provider;
 mod relay;
 mod reload;
+mod rest;
 mod revoke;
 pub mod rewrite;
 mod route;

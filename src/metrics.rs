@@ -53,6 +53,12 @@ pub struct Metrics {
     pub upstream_connect_seconds: HistogramVec,
     /// Session length by route.
     pub session_seconds: HistogramVec,
+    /// `voxrelay_rest_requests_total{route,upstream,outcome}`.
+    pub rest_requests_total: IntCounterVec,
+    /// `voxrelay_rest_request_duration_seconds{route}`.
+    pub rest_request_seconds: HistogramVec,
+    /// `voxrelay_rest_requests_active{route}`.
+    pub rest_requests_active: IntGaugeVec,
     /// Relayed messages by route and direction.
     pub messages_total: IntCounterVec,
     /// Relayed payload bytes by route and direction.
@@ -187,6 +193,22 @@ impl Metrics {
                 "voxrelay_session_duration_seconds",
                 "Length of relayed sessions.",
                 &SESSION_BUCKETS,
+                &["route"],
+            ),
+            rest_requests_total: b.counters(
+                "voxrelay_rest_requests_total",
+                "REST requests (POST on listen and speak routes) that reached an upstream, by outcome (ok, upstream_error, too_large, client_aborted, timeout, failed).",
+                &["route", "upstream", "outcome"],
+            ),
+            rest_request_seconds: b.histograms(
+                "voxrelay_rest_request_duration_seconds",
+                "Length of REST requests that reached an upstream, upload and answer included.",
+                &SESSION_BUCKETS,
+                &["route"],
+            ),
+            rest_requests_active: b.gauges(
+                "voxrelay_rest_requests_active",
+                "REST requests in flight (admitted, answer not yet fully sent).",
                 &["route"],
             ),
             messages_total: b.counters("voxrelay_messages_total", "Data messages relayed.", &["route", "direction"]),

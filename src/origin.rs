@@ -46,6 +46,11 @@ pub fn presented(headers: &HeaderMap) -> Presented {
             Presented::Absent
         };
     };
+    presented_value(value)
+}
+
+/// The origin one `Origin` value presents.
+pub fn presented_value(value: &axum::http::HeaderValue) -> Presented {
     // `to_str` fails on anything but visible ASCII, so no Unicode look-alikes get through
     match value.to_str() {
         Ok(v) if v.trim().eq_ignore_ascii_case("null") => Presented::Null,

@@ -144,6 +144,9 @@ pub(crate) struct Provider {
     /// Prefix this provider's SDKs require on a short-lived credential (`ek_…` for browser use);
     /// voxrelay tokens minted on its own paths carry it, and authentication removes it.
     pub(crate) token_prefix: Option<&'static str>,
+    /// How its REST endpoints are called (`POST` on `listen` and `speak` routes), when
+    /// voxrelay relays them.
+    pub(crate) rest: Option<&'static crate::rest::RestApi>,
 }
 
 /// A provider's list prices for a model (as sent upstream), if it knows the model.

@@ -37,6 +37,8 @@ pub(crate) struct Route {
     /// Bytes per second of the clients' binary audio, when the config fixes it (generic
     /// routes); over what the query says.
     pub audio_bytes_per_second: Option<f64>,
+    /// Its REST half (`POST` on its path), when it serves one.
+    pub rest: Option<crate::rest::RestRoute>,
 }
 
 impl Route {

@@ -1,12 +1,13 @@
 //! One client session, in phases: check the handshake, authenticate, rewrite, connect the
 //! upstream, complete the upgrade, relay, record the outcome.
 
-mod connect;
+pub(crate) mod connect;
 mod later;
 mod run;
 pub(crate) mod upgrade;
 
 use connect::{Request, connect_upstream};
+pub(crate) use run::USAGE_TARGET;
 use run::run;
 use upgrade::{ClientIo, ClientUpgrade, UpgradeRejection};
 
@@ -132,7 +133,7 @@ pub(crate) async fn serve(
 }
 
 /// Logs and counts a refused session (before or after the upgrade).
-fn count_refusal(state: &RouteState, reject: &Reject) {
+pub(crate) fn count_refusal(state: &RouteState, reject: &Reject) {
     let reason = reject.reason();
     info!(
         reason,
@@ -314,15 +315,7 @@ fn authenticate(
             .map(|p| (*p).to_owned())
     };
     if !route.require_auth {
-        let access = Access {
-            client_id: ANONYMOUS.to_owned(),
-            models: None,
-            max_session: None,
-            max_concurrent: None,
-            providers: None,
-            jti: None,
-        };
-        return Ok((first_offered(), Some(access)));
+        return Ok((first_offered(), Some(anonymous())));
     }
     let api = crate::provider::client_api(route.kind);
     let credential = match crate::auth::credential(headers) {
@@ -345,8 +338,20 @@ fn authenticate(
     Ok((credential.echo, Some(access)))
 }
 
+/// What a client may do on a route without authentication ([`ANONYMOUS`]).
+pub(crate) fn anonymous() -> Access {
+    Access {
+        client_id: ANONYMOUS.to_owned(),
+        models: None,
+        max_session: None,
+        max_concurrent: None,
+        providers: None,
+        jti: None,
+    }
+}
+
 /// A token that lists models allows only those (the route's allowlist still applies).
-fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
+pub(crate) fn check_model_granted(access: &Access, model: &str) -> Result<(), Reject> {
     match &access.models {
         Some(granted) if !Pattern::any_matches_model(granted, model) => {
             Err(Reject::ModelNotGranted(model.chars().take(64).collect()))

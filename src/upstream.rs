@@ -139,17 +139,22 @@ impl Upstream {
             .unwrap_or(self.prices)
     }
 
-    /// The upstream URL for a route kind, the route's path captures and an already-rewritten
-    /// query.
-    pub(crate) fn url(&self, kind: RouteKind, captures: &[(&str, &str)], query: &str) -> String {
-        let path = (self.provider.path)(kind);
-        let endpoint = match (
+    /// The endpoint, with the built-in simulator's address in place of [`SIMULATOR_BASE`].
+    pub(crate) fn resolved_endpoint(&self) -> String {
+        match (
             self.endpoint.strip_prefix(SIMULATOR_BASE),
             self.simulator.get(),
         ) {
             (Some(rest), Some(base)) => format!("{base}{rest}"),
             _ => self.endpoint.clone(),
-        };
+        }
+    }
+
+    /// The upstream URL for a route kind, the route's path captures and an already-rewritten
+    /// query.
+    pub(crate) fn url(&self, kind: RouteKind, captures: &[(&str, &str)], query: &str) -> String {
+        let path = (self.provider.path)(kind);
+        let endpoint = self.resolved_endpoint();
         let url = crate::route::fill(&format!("{endpoint}{path}"), captures);
         match &self.credential_query {
             None => format!("{url}?{query}"),
@@ -170,18 +175,14 @@ impl Upstream {
         }
     }
 
-    /// The handshake request: URL, the client headers `api` forwards, extra headers,
+    /// Sets on `headers` the client headers `api` forwards, the extra headers and the
     /// credential.
-    pub(crate) fn request(
+    pub(crate) fn apply_headers(
         &self,
-        url: &str,
+        headers: &mut HeaderMap,
         client_headers: &HeaderMap,
         api: &ClientApi,
-    ) -> Result<Request, UpstreamError> {
-        let mut req = url
-            .into_client_request()
-            .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
-        let headers = req.headers_mut();
+    ) -> Result<(), UpstreamError> {
         for &name in api.forwarded_headers {
             if let Some(v) = client_headers.get(name) {
                 headers.insert(name, v.clone());
@@ -200,6 +201,21 @@ impl Upstream {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
+        Ok(())
+    }
+
+    /// The handshake request: URL, the client headers `api` forwards, extra headers,
+    /// credential.
+    pub(crate) fn request(
+        &self,
+        url: &str,
+        client_headers: &HeaderMap,
+        api: &ClientApi,
+    ) -> Result<Request, UpstreamError> {
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| UpstreamError::Unreachable(format!("bad upstream url: {e}")))?;
+        self.apply_headers(req.headers_mut(), client_headers, api)?;
         Ok(req)
     }
 }
@@ -229,6 +245,11 @@ impl UpstreamConnector {
     /// The configured deadline for one whole connect.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The TLS setup upstream connections use.
+    pub(crate) fn tls(&self) -> &Arc<ClientConfig> {
+        &self.tls
     }
 
     /// Opens the upstream WebSocket: DNS, TCP, TLS and handshake within `timeout`.

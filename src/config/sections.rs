@@ -65,6 +65,9 @@ pub struct PricesConfig {
     /// `/v2/listen` (Flux) price per audio minute, USD.
     #[serde(default)]
     pub flux_usd_per_minute: f64,
+    /// Prerecorded speech-to-text (`POST /v1/listen`) price per audio minute and channel, USD.
+    #[serde(default)]
+    pub prerecorded_usd_per_minute: f64,
     /// Text-to-speech price per 1,000 characters, USD: `/v1/speak` (Aura), ElevenLabs and
     /// Cartesia text-to-speech.
     #[serde(default)]
@@ -108,6 +111,7 @@ impl PricesConfig {
     pub const UNKNOWN: Self = Self {
         listen_usd_per_minute: 0.0,
         flux_usd_per_minute: 0.0,
+        prerecorded_usd_per_minute: 0.0,
         speak_usd_per_1k_chars: 0.0,
         text_input_usd_per_1m_tokens: 0.0,
         cached_text_input_usd_per_1m_tokens: 0.0,
@@ -122,10 +126,11 @@ impl PricesConfig {
     };
 
     /// Every price, for checks that apply to all of them.
-    pub fn all(&self) -> [f64; 13] {
+    pub fn all(&self) -> [f64; 14] {
         [
             self.listen_usd_per_minute,
             self.flux_usd_per_minute,
+            self.prerecorded_usd_per_minute,
             self.speak_usd_per_1k_chars,
             self.text_input_usd_per_1m_tokens,
             self.cached_text_input_usd_per_1m_tokens,
@@ -138,6 +143,38 @@ impl PricesConfig {
             self.transcription_usd_per_minute,
             self.session_usd_per_minute,
         ]
+    }
+}
+
+/// `[routes.rest]`: the REST half of a `listen` or `speak` route (`POST` on its path:
+/// prerecorded transcription, one-shot speech).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// Whether `POST` (and its CORS preflight) is served on the route's path.
+    pub enabled: bool,
+    /// Largest audio upload, in bytes; larger ones get 413 (announced or not).
+    pub max_body_bytes: u64,
+    /// Longest a whole request may take, upload and answer included (504 after it, or the
+    /// streamed answer cut).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Whether `{"url": …}` bodies (the upstream fetches the audio) are accepted.
+    pub allow_url: bool,
+    /// Hosts a `{"url": …}` body may name: `media.example.com`, `*.example.com` (any
+    /// subdomain), or `*` (any host). Required when `allow_url` is on.
+    pub url_hosts: Vec<String>,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_body_bytes: 256 * 1024 * 1024,
+            timeout: Duration::from_secs(600),
+            allow_url: false,
+            url_hosts: Vec::new(),
+        }
     }
 }
 

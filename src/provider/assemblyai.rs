@@ -56,6 +56,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: None,
     default_headers: &[],
     token_prefix: None,
+    rest: None,
 };
 
 /// Universal Streaming v3 as clients speak it on `assemblyai` routes.

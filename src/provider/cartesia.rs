@@ -63,6 +63,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: None,
     default_headers: &[(VERSION_HEADER, DEFAULT_VERSION)],
     token_prefix: None,
+    rest: None,
 };
 
 /// What every Cartesia route shares; the route kinds differ in the model parameter.

@@ -3,6 +3,7 @@
 //! credential in `cf-aig-authorization`), and the same path shape and credential forms offered
 //! to clients written against the gateway.
 
+mod rest;
 mod serving;
 mod workers_ai;
 
@@ -41,10 +42,12 @@ pub const ALIASES: [(&str, &str); 10] = [
 ];
 
 /// Cloudflare Workers AI's published WebSocket prices: Nova-3 $0.0092 and Flux $0.0077 per
-/// audio minute, Aura-2 $0.03 per 1,000 characters (Workers AI model catalog).
+/// audio minute, Aura-2 $0.03 per 1,000 characters; Nova-3 by REST (batch) $0.0052 per audio
+/// minute (Workers AI model catalog).
 pub(crate) const PRICES: PricesConfig = PricesConfig {
     listen_usd_per_minute: 0.0092,
     flux_usd_per_minute: 0.0077,
+    prerecorded_usd_per_minute: 0.0052,
     speak_usd_per_1k_chars: 0.03,
     ..PricesConfig::UNKNOWN
 };
@@ -69,6 +72,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: Some(serving::serving),
     default_headers: &[],
     token_prefix: None,
+    rest: Some(&rest::REST),
 };
 
 /// Cloudflare's browser form: the subprotocol `cf-aig-authorization.<T>` (prefix in any case),

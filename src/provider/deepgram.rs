@@ -33,11 +33,13 @@ pub const ALIASES: [(&str, &str); 9] = [
 /// Deepgram's published pay-as-you-go list prices for streaming: Nova-3 (monolingual)
 /// $0.0048 and Flux (English) $0.0065 per audio minute, Aura-2 $0.030 per 1,000 characters
 /// (deepgram.com/pricing as transcribed in public price datasets verified 2026-07-19 and
-/// 2026-08-01; the page itself could not be read first-hand). Self-hosted Deepgram and
-/// contract prices: set `[upstreams.<name>.prices]`.
+/// 2026-08-01; the page itself could not be read first-hand); prerecorded Nova-3 (`POST
+/// /v1/listen`) $0.0043 per audio minute and channel (the same datasets). Self-hosted Deepgram
+/// and contract prices: set `[upstreams.<name>.prices]`.
 pub(crate) const PRICES: PricesConfig = PricesConfig {
     listen_usd_per_minute: 0.0048,
     flux_usd_per_minute: 0.0065,
+    prerecorded_usd_per_minute: 0.0043,
     speak_usd_per_1k_chars: 0.03,
     ..PricesConfig::UNKNOWN
 };
@@ -63,6 +65,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: None,
     default_headers: &[],
     token_prefix: None,
+    rest: Some(&REST),
 };
 
 /// Deepgram's API as clients speak it.
@@ -207,3 +210,20 @@ fn path(kind: RouteKind) -> &'static str {
         _ => "",
     }
 }
+
+/// Deepgram's REST calls: `POST <endpoint>/v1/listen?<query>` with the audio (or `{"url"}`)
+/// as sent, `POST <endpoint>/v1/speak?<query>` with `{"text"}`; answers and errors are
+/// already in Deepgram's shape.
+pub(crate) static REST: crate::rest::RestApi = crate::rest::RestApi {
+    request: |endpoint, path, query, text| {
+        let url = if query.is_empty() {
+            format!("{endpoint}{path}")
+        } else {
+            format!("{endpoint}{path}?{query}")
+        };
+        (url, text.map(|t| json!({ "text": t })))
+    },
+    bearer_too: false,
+    result: Ok,
+    error: |_| None,
+};

@@ -59,6 +59,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: None,
     default_headers: &[],
     token_prefix: None,
+    rest: None,
 };
 
 /// Message fields carrying a credential on text-to-speech: `xi-api-key` (stream-input's

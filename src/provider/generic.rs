@@ -37,6 +37,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: None,
     default_headers: &[],
     token_prefix: None,
+    rest: None,
 };
 
 /// What clients of a generic route get: a plain JSON error, no keep-alive, credentials in any

@@ -51,6 +51,7 @@ pub(crate) static PROVIDER: Provider = Provider {
     own_path_routes: Some(secrets::own_path_routes),
     default_headers: &[],
     token_prefix: Some(secrets::TOKEN_PREFIX),
+    rest: None,
 };
 
 /// OpenAI's Realtime API as clients speak it on `realtime` routes.

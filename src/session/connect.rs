@@ -37,42 +37,11 @@ pub(super) async fn connect_upstream(
     let Request {
         query, providers, ..
     } = request;
-    let granted: Vec<&Arc<Upstream>> = route
-        .upstreams
-        .iter()
-        .filter(|u| providers.is_none_or(|p| p.iter().any(|k| *k == u.kind)))
-        .collect();
-    if granted.is_empty() {
-        return Err(Reject::ProviderNotGranted);
-    }
-    let mapped: Vec<MappedModel> = granted
-        .iter()
-        .map(|u| query.mapped(&u.aliases, &route.policy))
-        .collect::<Result<_, _>>()?;
+    let candidates = candidates(shared, route, query, providers)?;
     let deadline = Instant::now() + shared.connector.timeout();
     let metrics = &shared.metrics;
-    let now = Instant::now();
-    let all: Vec<(&Arc<Upstream>, &MappedModel)> = granted.iter().copied().zip(&mapped).collect();
-    let mut candidates: Vec<(&Arc<Upstream>, &MappedModel)> = all
-        .iter()
-        .copied()
-        .filter(|(u, _)| u.breaker.allows(now))
-        .collect();
-    if candidates.is_empty() {
-        candidates = all.clone();
-    }
-    for skipped in granted
-        .iter()
-        .filter(|u| !candidates.iter().any(|(c, _)| Arc::ptr_eq(c, u)))
-    {
-        debug!(upstream = %skipped.name, "circuit open; skipped");
-        metrics
-            .upstream_attempts_total
-            .with_label_values(&[&skipped.name, "skipped"])
-            .inc();
-    }
     let mut last = UpstreamError::Timeout;
-    for (upstream, mapped) in candidates {
+    for (upstream, mapped) in &candidates {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             break;
@@ -103,6 +72,90 @@ pub(super) async fn connect_upstream(
         }
     }
     Err(last.into())
+}
+
+/// The upstreams a request on `route` may go to, in order, each with the model mapped for it:
+/// those the credential is granted whose breaker lets a request through (all granted ones
+/// when every breaker is open; the skipped ones counted). The model is mapped for every
+/// granted upstream first, so a request one of them cannot take is refused (400) whichever
+/// upstream would have served it.
+pub(crate) fn candidates(
+    shared: &Shared,
+    route: &Route,
+    query: &ClientQuery<'_>,
+    providers: Option<&[String]>,
+) -> Result<Vec<(Arc<Upstream>, MappedModel)>, Reject> {
+    let granted: Vec<&Arc<Upstream>> = route
+        .upstreams
+        .iter()
+        .filter(|u| providers.is_none_or(|p| p.iter().any(|k| *k == u.kind)))
+        .collect();
+    if granted.is_empty() {
+        return Err(Reject::ProviderNotGranted);
+    }
+    let mapped: Vec<MappedModel> = granted
+        .iter()
+        .map(|u| query.mapped(&u.aliases, &route.policy))
+        .collect::<Result<_, _>>()?;
+    let now = Instant::now();
+    let all: Vec<(Arc<Upstream>, MappedModel, bool)> = granted
+        .iter()
+        .zip(mapped)
+        .map(|(u, m)| ((*u).clone(), m, u.breaker.allows(now)))
+        .collect();
+    if !all.iter().any(|(_, _, allowed)| *allowed) {
+        return Ok(all.into_iter().map(|(u, m, _)| (u, m)).collect());
+    }
+    let (candidates, skipped): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, _, a)| *a);
+    for (skipped, _, _) in skipped {
+        debug!(upstream = %skipped.name, "circuit open; skipped");
+        shared
+            .metrics
+            .upstream_attempts_total
+            .with_label_values(&[&skipped.name, "skipped"])
+            .inc();
+    }
+    Ok(candidates.into_iter().map(|(u, m, _)| (u, m)).collect())
+}
+
+/// Counts one attempt on `upstream` that took `seconds` and answered `result` (its status
+/// class, or why it failed), and keeps its breaker: network errors, timeouts and 5xx count
+/// against it, anything else closes it.
+pub(crate) fn record_attempt(
+    shared: &Shared,
+    upstream: &Upstream,
+    seconds: f64,
+    result: Result<&str, &UpstreamError>,
+) {
+    let metrics = &shared.metrics;
+    crate::usage::guard::observe(
+        &metrics
+            .upstream_connect_seconds
+            .with_label_values(&[&upstream.name]),
+        seconds,
+    );
+    let outcome = result.err().map_or("ok", UpstreamError::outcome);
+    metrics
+        .upstream_attempts_total
+        .with_label_values(&[&upstream.name, outcome])
+        .inc();
+    let class = result.unwrap_or_else(|e| e.status_class());
+    metrics
+        .upstream_handshakes_total
+        .with_label_values(&[&upstream.name, class])
+        .inc();
+    let circuit = metrics.circuit_open.with_label_values(&[&upstream.name]);
+    match result {
+        Err(e) if e.is_retryable() => {
+            if upstream.breaker.record_failure(Instant::now()) {
+                circuit.set(1);
+            }
+        }
+        _ => {
+            upstream.breaker.record_success();
+            circuit.set(0);
+        }
+    }
 }
 
 /// What the client asked for: its query, the route's path captures, its headers.
@@ -147,35 +200,10 @@ async fn attempt_upstream(
     let started = Instant::now();
     let connected = (shared.connector.connect(request, timeout).await)
         .map_err(|e| crate::upstream::refusal::scrub(e, upstream));
-    let metrics = &shared.metrics;
     let seconds = started.elapsed().as_secs_f64();
-    crate::usage::guard::observe(
-        &metrics
-            .upstream_connect_seconds
-            .with_label_values(&[&upstream.name]),
-        seconds,
-    );
-    let outcome = connected
-        .as_ref()
-        .err()
-        .map_or("ok", UpstreamError::outcome);
-    metrics
-        .upstream_attempts_total
-        .with_label_values(&[&upstream.name, outcome])
-        .inc();
-    let class = connected
-        .as_ref()
-        .err()
-        .map_or("101", UpstreamError::status_class);
-    metrics
-        .upstream_handshakes_total
-        .with_label_values(&[&upstream.name, class])
-        .inc();
-    let circuit = metrics.circuit_open.with_label_values(&[&upstream.name]);
+    record_attempt(shared, upstream, seconds, connected.as_ref().map(|_| "101"));
     match connected {
         Ok((socket, response)) => {
-            upstream.breaker.record_success();
-            circuit.set(0);
             debug!(upstream = %upstream.name, model = %mapped.model, "upstream connected");
             Ok((
                 socket,
@@ -184,14 +212,6 @@ async fn attempt_upstream(
         }
         Err(e) => {
             warn!(upstream = %upstream.name, error = %e, "upstream connect failed");
-            if e.is_retryable() {
-                if upstream.breaker.record_failure(Instant::now()) {
-                    circuit.set(1);
-                }
-            } else {
-                upstream.breaker.record_success();
-                circuit.set(0);
-            }
             Err(e)
         }
     }

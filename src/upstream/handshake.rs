@@ -104,7 +104,7 @@ fn context(e: io::Error, doing: std::fmt::Arguments<'_>) -> Error {
 }
 
 /// TCP to `host:port` without Nagle, then TLS with SNI `host` for `wss`.
-async fn connect(
+pub(crate) async fn connect(
     host: &str,
     port: u16,
     mode: Mode,

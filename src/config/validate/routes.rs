@@ -108,6 +108,7 @@ pub(super) fn routes(
             }
         }
         generic_settings(r, &at, errors);
+        let rest = crate::rest::RestRoute::of(r, &at, errors);
         let models: Vec<Pattern> = r.models.iter().map(|m| Pattern::new(m)).collect();
         if !models.iter().any(|p| p.matches(&r.default_model)) {
             errors.push(format!(
@@ -147,6 +148,7 @@ pub(super) fn routes(
                 },
                 workers_ai: serves_own_paths[i],
                 audio_bytes_per_second: r.audio_bytes_per_second,
+                rest,
             }));
         }
     }

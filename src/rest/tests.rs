@@ -1,0 +1,90 @@
+use super::*;
+use figment::providers::Format;
+
+#[test]
+fn audio_seconds_are_the_duration_times_the_channels() {
+    assert_eq!(
+        audio_seconds(br#"{"metadata":{"duration":1.5,"channels":2}}"#),
+        3.0
+    );
+    assert_eq!(audio_seconds(br#"{"metadata":{"duration":2.25}}"#), 2.25);
+    assert_eq!(audio_seconds(br#"{"metadata":{"duration":-1}}"#), 0.0);
+    assert_eq!(audio_seconds(br#"{"results":{}}"#), 0.0);
+    assert_eq!(audio_seconds(b"not json"), 0.0);
+}
+
+fn route(kind: &str, rest: &str) -> (Option<RestRoute>, Vec<String>) {
+    let toml = format!(
+        r#"name = "r"
+path = "/p"
+kind = "{kind}"
+upstreams = ["u"]
+default_model = "m"
+models = ["m"]
+{rest}"#
+    );
+    let r: RouteConfig = figment::Figment::from(figment::providers::Toml::string(&toml))
+        .extract()
+        .unwrap();
+    let mut errors = Vec::new();
+    (RestRoute::of(&r, "routes[0]", &mut errors), errors)
+}
+
+#[test]
+fn listen_and_speak_routes_have_a_rest_half_unless_turned_off() {
+    let (rest, errors) = route("listen", "");
+    let rest = rest.unwrap();
+    assert!(errors.is_empty());
+    assert_eq!(rest.max_body_bytes, 256 * 1024 * 1024);
+    assert!(rest.url_hosts.is_none());
+    assert!(route("speak", "").0.is_some());
+    assert!(route("flux", "").0.is_none());
+    assert!(route("listen", "[rest]\nenabled = false").0.is_none());
+    let (rest, errors) = route(
+        "listen",
+        "[rest]\nallow_url = true\nurl_hosts = [\"media.example.com\"]\nmax_body_bytes = 10",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let rest = rest.unwrap();
+    assert_eq!(rest.max_body_bytes, 10);
+    assert_eq!(rest.url_hosts.unwrap().len(), 1);
+}
+
+#[test]
+fn bad_rest_settings_are_reported() {
+    let cases = [
+        (
+            "flux",
+            "[rest]\nenabled = true",
+            "only listen and speak routes",
+        ),
+        (
+            "listen",
+            "[rest]\nallow_url = true",
+            "rest.url_hosts: name the hosts",
+        ),
+        (
+            "speak",
+            "[rest]\nallow_url = true\nurl_hosts = [\"*\"]",
+            "only listen routes",
+        ),
+        (
+            "listen",
+            "[rest]\nmax_body_bytes = 0",
+            "rest.max_body_bytes",
+        ),
+        ("listen", "[rest]\ntimeout = \"0s\"", "rest.timeout"),
+        (
+            "listen",
+            "[rest]\nurl_hosts = [\"a b\"]",
+            "rest.url_hosts[0]",
+        ),
+    ];
+    for (kind, rest, expected) in cases {
+        let (_, errors) = route(kind, rest);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{kind} {rest}: {errors:?}"
+        );
+    }
+}
