@@ -21,7 +21,8 @@ const DASHBOARD_MUST_CHART: [&str; 7] = [
 ];
 
 /// Families the alert rules must watch.
-const ALERTS_MUST_WATCH: [&str; 6] = [
+const ALERTS_MUST_WATCH: [&str; 7] = [
+    "voxrelay_rest_requests_total",
     "voxrelay_upstream_attempts_total",
     "voxrelay_upstream_circuit_open",
     "voxrelay_handshake_rejections_total",
@@ -51,6 +52,7 @@ impl Known {
             .with_label_values(&["x"])
             .observe(0.0);
         m.session_seconds.with_label_values(&["x"]).observe(0.0);
+        m.rest_request_seconds.with_label_values(&["x"]).observe(0.0);
         m.first_response_seconds
             .with_label_values(&["x"])
             .observe(0.0);
@@ -60,7 +62,7 @@ impl Known {
             .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" histogram"))
             .map(str::to_owned)
             .collect();
-        assert_eq!(histograms.len(), 3, "{histograms:?}");
+        assert_eq!(histograms.len(), 4, "{histograms:?}");
         assert!(histograms.is_subset(&names), "{histograms:?}");
         Self { names, histograms }
     }
