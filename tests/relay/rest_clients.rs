@@ -137,6 +137,17 @@ async fn run(app: &TestApp, program: &Path, args: &[&str]) -> serde_json::Value 
     serde_json::from_str(last).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}"))
 }
 
+/// Waits until the relay has counted exactly `listen` and `speak` REST requests that ended `ok`
+/// (each script's calls, once each: the SDKs' retries are off, so a duplicate would show).
+async fn assert_relayed(app: &TestApp, listen: u32, speak: u32) {
+    for (route, n) in [("listen", listen), ("speak", speak)] {
+        let needle = format!(
+            "voxrelay_rest_requests_total{{outcome=\"ok\",route=\"{route}\",upstream=\"up\"}} {n}\n"
+        );
+        metric_eventually(app, &needle).await;
+    }
+}
+
 /// A prerecorded result: a non-empty transcript and, when given, a duration within 50 ms.
 fn assert_prerecorded(r: &serde_json::Value, duration: Option<f64>, report: &serde_json::Value) {
     let transcript = r["transcript"].as_str().unwrap_or_default();
@@ -181,6 +192,8 @@ async fn python_sdk(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
+    // bytes, chunked bytes, a URL; two speeches; the refusals never reached an upstream
+    assert_relayed(&app, 3, 2).await;
 }
 
 #[tokio::test]
@@ -220,6 +233,7 @@ async fn node_sdk_run(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
+    assert_relayed(&app, 2, 1).await;
 }
 
 #[tokio::test]
@@ -243,6 +257,7 @@ async fn livekit(kind: Kind) {
         !report["stt_text"].as_str().unwrap().trim().is_empty(),
         "{report}"
     );
+    assert_relayed(&app, 1, 1).await;
 }
 
 #[tokio::test]
@@ -298,6 +313,8 @@ async fn browser(kind: Kind) {
             .all(|r| r["status"].is_null() && r["cors_error"].is_string()),
         "{report}"
     );
+    // only the allowed page's two calls were relayed
+    assert_relayed(&app, 1, 1).await;
 }
 
 #[tokio::test]
