@@ -4,6 +4,14 @@
 //! (`/v3/ws`), Cartesia (`/tts/websocket`, `/stt/websocket`, `/stt/turns/websocket`) and a
 //! Speechmatics-shaped endpoint (`/v2`, for the generic kind).
 //!
+//! It also serves the REST half of Deepgram's API (module `rest`): `POST /v1/listen` (prerecorded
+//! transcription of a streamed audio body or a `{"url"}`), `POST /v1/speak` (one-shot speech, streamed
+//! silence as MP3, WAV or raw linear16/mulaw/alaw), and the same through Cloudflare Workers AI's REST
+//! shape, `POST /v1/<account>/<gateway>/workers-ai/@cf/deepgram/<model>` (`nova-*` transcribes, `aura-*`
+//! speaks, answers in Cloudflare's `{"result","success","errors","messages"}` envelope). A `model` of
+//! `fail-<status>` (e.g. `fail-503`, `fail-400`) makes a REST request fail with that status in the
+//! provider's error shape without its body being read. Other methods and paths behave as before.
+//!
 //! The simulator speaks the wire protocols described in `shared/protocol.md` closely enough for the
 //! official SDKs: same handshake headers, message shapes, close codes and idle behaviour. Transcripts
 //! are made up from a fixed sentence and synthesized audio is silence. It records nothing secret:
@@ -17,6 +25,7 @@ mod gate;
 mod handshake;
 mod listen;
 mod openai;
+mod rest;
 mod session;
 mod speak;
 mod speechmatics;
@@ -31,9 +40,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -72,6 +82,8 @@ pub struct SimulatorConfig {
     /// On `/v3/ws` (AssemblyAI) the raw `Authorization: <k>` and no `token` query; otherwise upgrade then close 1008.
     /// on `/v1/realtime` `Authorization: Bearer <k>` or subprotocol `openai-insecure-api-key.<k>`; on Cartesia paths
     /// `Authorization: Bearer <k>` plus `Cartesia-Version`, and no query credential); otherwise 401 (400 for no version).
+    /// The REST endpoints take it as the Deepgram handshake does, except Cloudflare's `workers-ai/<model>` path
+    /// (`Authorization: Bearer <k>` or `cf-aig-authorization: <k>` / `Bearer <k>`); otherwise 401.
     pub api_key: Option<String>,
 }
 
@@ -175,13 +187,21 @@ impl Simulator {
     }
 }
 
-/// Every request: decide, authenticate, upgrade; always answer with `dg-request-id` (OpenAI paths: `x-request-id`).
+/// Every request: a POST to a Deepgram REST path goes to [`rest`]; anything else is a handshake to decide,
+/// authenticate and upgrade, always answered with `dg-request-id` (OpenAI paths: `x-request-id`).
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    body: Body,
 ) -> Response {
+    if method == Method::POST
+        && let Some(endpoint) = rest::endpoint(&uri)
+    {
+        return rest::handle(&shared, endpoint, &uri, &headers, body).await;
+    }
     if openai::serves(&uri) {
         return openai::handle(&shared, &uri, &headers, upgrade);
     }

@@ -68,7 +68,7 @@ pub(super) fn bearer_credentials(headers: &HeaderMap) -> impl Iterator<Item = &s
 }
 
 /// The credential of `Bearer <k>` (scheme in any case).
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, credential) = value.trim().split_once(char::is_whitespace)?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -13,9 +13,9 @@ pub(super) const REQUEST_ID_HEADER: &str = "dg-request-id";
 /// Header repeating the error message of a failed upgrade.
 const ERROR_HEADER: &str = "dg-error";
 /// Cloudflare AI Gateway's credential header.
-const CF_AUTH_HEADER: &str = "cf-aig-authorization";
+pub(super) const CF_AUTH_HEADER: &str = "cf-aig-authorization";
 /// Prefix of Deepgram models on Cloudflare Workers AI.
-const CF_MODEL_PREFIX: &str = "@cf/deepgram/";
+pub(super) const CF_MODEL_PREFIX: &str = "@cf/deepgram/";
 
 /// Which Deepgram API a session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use super::session::{Closing, Protocol, Step};
 use super::wire::{MODEL_UUID, MODEL_VERSION, Params, Word, WordCycle, millis, now_rfc3339};
 
 /// Model assumed when the query names none.
-const DEFAULT_MODEL: &str = "nova-3";
+pub(super) const DEFAULT_MODEL: &str = "nova-3";
 /// Sample rate assumed when the query names none.
-const DEFAULT_SAMPLE_RATE: u32 = 16_000;
+pub(super) const DEFAULT_SAMPLE_RATE: u32 = 16_000;
 /// Fake speaking rate of the transcripts.
 const WORDS_PER_SECOND: f64 = 2.0;
 /// Deepgram's verbatim NET-0001 close reason.
@@ -105,19 +105,7 @@ impl Listen {
         let start = self.seconds(self.transcribed);
         let duration = self.seconds(bytes);
         self.transcribed += bytes;
-        let count = (duration * WORDS_PER_SECOND).round() as usize;
-        let slot = if count == 0 {
-            0.0
-        } else {
-            duration / count as f64
-        };
-        let words = (0..count)
-            .map(|i| {
-                let begin = start + slot * (i as f64 + 0.1);
-                let end = start + slot * (i as f64 + 0.9);
-                (self.words.next_word(), millis(begin), millis(end))
-            })
-            .collect();
+        let words = timed_words(&mut self.words, start, duration);
         Segment {
             start,
             duration,
@@ -165,7 +153,7 @@ impl Listen {
 
     /// `model_info` as Deepgram reports it.
     fn model_info(&self) -> Value {
-        json!({"name": format!("general-{}", self.model), "version": MODEL_VERSION, "arch": self.model})
+        model_info(&self.model)
     }
 
     /// The end-of-session summary.
@@ -193,6 +181,33 @@ impl Listen {
         step.push(self.metadata());
         step.then_close(Closing::Status(close_code::NORMAL, ""))
     }
+}
+
+/// Words spread evenly over `duration` seconds from `start`, at the fake speaking rate, with absolute
+/// `(start, end)` times in milliseconds precision.
+pub(super) fn timed_words(
+    words: &mut WordCycle,
+    start: f64,
+    duration: f64,
+) -> Vec<(Word, f64, f64)> {
+    let count = (duration * WORDS_PER_SECOND).round() as usize;
+    let slot = if count == 0 {
+        0.0
+    } else {
+        duration / count as f64
+    };
+    (0..count)
+        .map(|i| {
+            let begin = start + slot * (i as f64 + 0.1);
+            let end = start + slot * (i as f64 + 0.9);
+            (words.next_word(), millis(begin), millis(end))
+        })
+        .collect()
+}
+
+/// `model_info` of `model` as Deepgram reports it.
+pub(super) fn model_info(model: &str) -> Value {
+    json!({"name": format!("general-{model}"), "version": MODEL_VERSION, "arch": model})
 }
 
 impl Protocol for Listen {

@@ -9,13 +9,13 @@ use super::session::{Closing, Outgoing, Protocol, Step};
 use super::wire::{MODEL_UUID, MODEL_VERSION, Params};
 
 /// Model assumed when the query names none.
-const DEFAULT_MODEL: &str = "aura-asteria-en";
+pub(super) const DEFAULT_MODEL: &str = "aura-asteria-en";
 /// Sample rate assumed when the query names none.
 const DEFAULT_SAMPLE_RATE: u32 = 24_000;
 /// Audio produced per character of text, in milliseconds.
-const MILLIS_PER_CHAR: u64 = 60;
+pub(super) const MILLIS_PER_CHAR: u64 = 60;
 /// Deepgram's limit on one `Speak` text, in characters.
-const MAX_SPEAK_CHARS: usize = 2000;
+pub(super) const MAX_SPEAK_CHARS: usize = 2000;
 /// Close reason for a `Speak` text over the limit.
 const TOO_BIG_REASON: &str = "BIG-0000";
 /// Close reason for a binary frame from the client.
@@ -45,11 +45,7 @@ impl Speak {
     /// A session for the given query.
     pub(super) fn new(params: &Params, request_id: Uuid) -> Self {
         let encoding = params.get("encoding").unwrap_or("linear16");
-        let (width, silence) = match encoding {
-            "mulaw" => (1, 0xFF),
-            "alaw" => (1, 0xD5),
-            _ => (2, 0x00),
-        };
+        let (width, silence) = sample_format(encoding);
         let samples_per_char =
             u64::from(params.sample_rate(DEFAULT_SAMPLE_RATE)) * MILLIS_PER_CHAR / 1000;
         Self {
@@ -100,6 +96,16 @@ impl Speak {
         let step = Step::json(json!({"type": "Cleared", "sequence_id": self.clears}));
         self.clears += 1;
         step
+    }
+}
+
+/// Bytes per sample and the byte value of silence for a raw `encoding` (anything but mulaw and alaw is
+/// treated as linear16).
+pub(super) fn sample_format(encoding: &str) -> (u64, u8) {
+    match encoding {
+        "mulaw" => (1, 0xFF),
+        "alaw" => (1, 0xD5),
+        _ => (2, 0x00),
     }
 }
 

@@ -8,6 +8,7 @@ mod listen;
 mod openai;
 mod openai_errors;
 mod openai_flow;
+mod rest;
 mod speak;
 mod speechmatics;
 mod upgrade;

@@ -52,7 +52,9 @@ impl Known {
             .with_label_values(&["x"])
             .observe(0.0);
         m.session_seconds.with_label_values(&["x"]).observe(0.0);
-        m.rest_request_seconds.with_label_values(&["x"]).observe(0.0);
+        m.rest_request_seconds
+            .with_label_values(&["x"])
+            .observe(0.0);
         m.first_response_seconds
             .with_label_values(&["x"])
             .observe(0.0);

@@ -2,6 +2,7 @@
 //! what reached it: credential injection, query rewriting, both upstream kinds, refusals,
 //! size limits, CORS, fallback, error scrubbing and metering.
 
+use futures_util::StreamExt;
 use http_body_util::Full;
 use serde_json::Value;
 
@@ -534,4 +535,67 @@ async fn an_upload_falls_back_only_before_it_starts_and_upstream_errors_are_scru
     let body = json(&body);
     assert_eq!(body["err_code"], "5006");
     assert_eq!(body["err_msg"], "bad input");
+}
+
+#[tokio::test]
+async fn an_upload_under_way_when_shutdown_starts_is_answered_and_new_ones_are_refused() {
+    let mut rig = rig().await;
+    let addr = rig.app.addr;
+    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let body = http_body_util::StreamBody::new(
+        tokio_stream_of(chunks)
+            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
+    );
+    let upload = tokio::spawn(async move {
+        request(
+            addr,
+            "POST",
+            "/v1/listen",
+            &[AUTH, ("content-type", "audio/wav")],
+            body,
+        )
+        .await
+    });
+    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
+        .await
+        .unwrap();
+    // the request is in flight once voxrelay counts it
+    metric_eventually(
+        &rig.app,
+        r#"voxrelay_rest_requests_active{route="listen"} 1"#,
+    )
+    .await;
+    let stopped = rig.app.begin_shutdown();
+    let draining = async {
+        let mut every = tokio::time::interval(std::time::Duration::from_millis(10));
+        while http_get(addr, "/readyz", &[]).await.0 != 503 {
+            every.tick().await;
+        }
+    };
+    tokio::time::timeout(WAIT, draining)
+        .await
+        .expect("draining starts");
+    let (status, _, body) = post_bytes(
+        addr,
+        "/v1/listen",
+        &[AUTH, ("content-type", "audio/wav")],
+        vec![0u8; 10],
+    )
+    .await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
+        .await
+        .unwrap();
+    drop(feed);
+    let (status, _, body) = upload.await.unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["metadata"]["duration"], 1.0);
+    stopped.await.unwrap().unwrap();
+}
+
+/// The chunks sent on `rx`, as a stream.
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> impl futures_util::Stream<Item = bytes::Bytes> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
