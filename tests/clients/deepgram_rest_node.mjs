@@ -6,8 +6,10 @@
 //     `Content-Type: application/json`, `{"url": …}`;
 //   - client.speak.v1.audio.generate({ text, model: "aura-2-thalia-en" }).withRawResponse(): POST
 //     /v1/speak, `{"text": …}`, the audio and the `dg-*` response headers;
+//   - transcribeFile again with a token from the relay's grant endpoint (`accessToken`, sent as
+//     `Authorization: Bearer <token>`);
 //   - refusals the SDK throws as DeepgramError: a URL on a host the route does not list, a wrong key.
-// Every request carries `Authorization: Token <key>` (the SDK's own header). Prints one JSON line
+// Every other request carries `Authorization: Token <key>` (the SDK's own header). Prints one JSON line
 // summarising what arrived; exits non-zero when anything expected is missing.
 //
 //   node tests/clients/deepgram_rest_node.mjs --relay 127.0.0.1:8080 --key voxrelay-demo-key \
@@ -116,6 +118,13 @@ async function main() {
       dg_char_count: h.get("dg-char-count"),
     };
   });
+  await step("grant", async () => {
+    // a short-lived token from the relay's grant endpoint, then the upload with it
+    // (`Authorization: Bearer <token>`)
+    const grant = await client.auth.v1.tokens.grant({ ttl_seconds: 60 });
+    const withToken = new DeepgramClient({ accessToken: grant.access_token, environment, maxRetries: 0 });
+    report.bearer_file = summary(await withToken.listen.v1.media.transcribeFile(audio, { model: "nova-3" }));
+  });
   await step("refusals", async () => {
     report.url_other_host_status = await statusOf(
       client.listen.v1.media.transcribeUrl({ url: "https://not-listed.invalid/audio.wav", model: "nova-3" }),
@@ -136,6 +145,7 @@ async function main() {
     failures.length === 0 &&
     prerecorded(report.file, SECONDS) &&
     prerecorded(report.url, null) &&
+    prerecorded(report.bearer_file, SECONDS) &&
     report.speak?.audio_bytes > 0 &&
     Boolean(report.speak?.dg_model_name) &&
     report.url_other_host_status === 403 &&

@@ -9,9 +9,11 @@ only the base URL (`DeepgramClientEnvironment(base="http://<relay>", …)`).
 - `client.speak.v1.audio.generate(text=…, model="aura-2-thalia-en")`: POST /v1/speak,
   `{"text": …}`, the audio streamed back (and once more through `with_raw_response` for the
   `dg-*` response headers);
+- `transcribe_file` again with a token from the relay's grant endpoint (`access_token=`, sent as
+  `Authorization: bearer <token>`);
 - refusals the SDK raises as `ApiError`: a URL on a host the route does not list, a wrong key.
 
-Every request carries `Authorization: Token <key>` (the SDK's own header). Prints one JSON line
+Every other request carries `Authorization: Token <key>` (the SDK's own header). Prints one JSON line
 summarising what arrived; exits non-zero when anything expected is missing.
 
     .venv-clients/bin/python tests/clients/deepgram_rest_python.py --relay 127.0.0.1:8080 \
@@ -147,6 +149,16 @@ def main():
             "dg_char_count": headers.get("dg-char-count"),
         }
 
+    def with_grant():
+        # a short-lived token from the relay's grant endpoint (POST /v1/auth/grant), then the
+        # upload with it: the SDK sends `Authorization: bearer <token>`
+        grant = client.auth.v1.tokens.grant(ttl_seconds=60)
+        with_token = DeepgramClient(
+            access_token=grant.access_token, environment=env, max_retries=0, timeout=30
+        )
+        response = with_token.listen.v1.media.transcribe_file(request=audio, model="nova-3")
+        report["bearer_file"] = summary(response)
+
     def refusals():
         report["url_other_host_status"] = status_of(
             lambda: client.listen.v1.media.transcribe_url(
@@ -162,6 +174,7 @@ def main():
     step("transcribe_file_chunked", transcribe_file_chunked)
     step("transcribe_url", transcribe_url)
     step("speak", speak)
+    step("with_grant", with_grant)
     step("refusals", refusals)
     if failures:
         report["failures"] = failures
@@ -181,6 +194,7 @@ def main():
         and prerecorded_ok(report.get("file"), SECONDS)
         and prerecorded_ok(report.get("file_chunked"), SECONDS)
         and prerecorded_ok(report.get("url"), None)
+        and prerecorded_ok(report.get("bearer_file"), SECONDS)
         and report.get("speak_audio_bytes", 0) > 0
         and report["speak_raw"]["audio_bytes"] > 0
         and report["speak_raw"]["dg_model_name"]

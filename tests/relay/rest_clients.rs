@@ -177,6 +177,8 @@ async fn python_sdk(kind: Kind) {
     assert_prerecorded(&report["file_chunked"], Some(1.5), &report);
     assert_eq!(report["url"]["type"], "ListenV1Response", "{report}");
     assert_prerecorded(&report["url"], None, &report);
+    // with a granted token (`Authorization: bearer <jwt>`)
+    assert_prerecorded(&report["bearer_file"], Some(1.5), &report);
     assert!(
         report["speak_audio_bytes"].as_u64().unwrap() > 0,
         "{report}"
@@ -192,8 +194,9 @@ async fn python_sdk(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
-    // bytes, chunked bytes, a URL; two speeches; the refusals never reached an upstream
-    assert_relayed(&app, 3, 2).await;
+    // bytes, chunked bytes, a URL, bytes with a token; two speeches; the refusals never
+    // reached an upstream
+    assert_relayed(&app, 4, 2).await;
 }
 
 #[tokio::test]
@@ -222,6 +225,7 @@ async fn node_sdk_run(kind: Kind) {
     assert_eq!(report["file"]["status"], 200, "{report}");
     assert_prerecorded(&report["file"], Some(1.5), &report);
     assert_prerecorded(&report["url"], None, &report);
+    assert_prerecorded(&report["bearer_file"], Some(1.5), &report);
     let speak = &report["speak"];
     assert_eq!(speak["status"], 200, "{report}");
     assert!(speak["audio_bytes"].as_u64().unwrap() > 0, "{report}");
@@ -233,7 +237,7 @@ async fn node_sdk_run(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
-    assert_relayed(&app, 2, 1).await;
+    assert_relayed(&app, 3, 1).await;
 }
 
 #[tokio::test]
