@@ -121,6 +121,7 @@ async function main() {
     typeof allowed.listen.transcript === "string" &&
     allowed.listen.transcript.length > 0 &&
     Math.abs(allowed.listen.duration - 1.5) < 0.05 &&
+    Boolean(allowed.listen.dg_request_id) && // exposed to the page (Access-Control-Expose-Headers)
     allowed.speak.status === 200 &&
     allowed.speak.audio_bytes > 0 &&
     preflighted(allowed, "/v1/listen") &&

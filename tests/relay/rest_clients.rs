@@ -287,6 +287,13 @@ async fn browser(kind: Kind) {
     let allowed = &report["allowed"];
     assert_eq!(allowed["listen"]["status"], 200, "{report}");
     assert_prerecorded(&allowed["listen"], Some(1.5), &report);
+    // an exposed header: the page can read dg-request-id
+    assert!(
+        allowed["listen"]["dg_request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{report}"
+    );
     assert_eq!(allowed["speak"]["status"], 200, "{report}");
     assert!(
         allowed["speak"]["audio_bytes"].as_u64().unwrap() > 0,
