@@ -133,6 +133,8 @@ pub(crate) struct RestApi {
     /// Whether the credential also goes in `Authorization: Bearer` (besides the provider's own
     /// header).
     pub(crate) bearer_too: bool,
+    /// Whether it transcribes `{"url"}` bodies (fetching the audio itself).
+    pub(crate) url_bodies: bool,
     /// A transcription's answer in Deepgram's shape, from the upstream's 2xx body.
     pub(crate) result: fn(Bytes) -> Result<Bytes, String>,
     /// An upstream error body's (code, message), when the API's errors are not Deepgram's.
@@ -214,7 +216,12 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
         headers,
     } = request;
     let (shared, route) = (&state.shared, &state.route);
-    let Some(rest) = route.rest.as_ref() else {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    // a WebSocket upgrade attempted with POST is a wrong upgrade, not a REST call
+    let Some(rest) = route.rest.as_ref().filter(|_| !upgrade) else {
         return Err(Reject::MethodNotAllowed);
     };
     if shared.draining.is_cancelled() {
@@ -367,6 +374,13 @@ async fn read_input(
                 ));
             };
             url::check(target, hosts)?;
+            if !route.upstreams.iter().any(|u| upstream::fetches_urls(u)) {
+                return Err(Reject::UrlNotAllowed(
+                    "this route's upstreams do not transcribe from URLs (Workers AI takes the \
+                     audio itself); send the audio as the body"
+                        .into(),
+                ));
+            }
             Ok(Input::Url(Bytes::from(value.to_string())))
         }
         _ => {
@@ -376,11 +390,9 @@ async fn read_input(
             if declared == Some(0) {
                 return Err(Reject::BadBody("the body holds no audio".into()));
             }
-            Ok(Input::Audio(Upload::new(
-                body,
-                declared,
-                rest.max_body_bytes,
-            )))
+            let gap = shared.server.request_body_timeout;
+            let upload = Upload::new(body, declared, rest.max_body_bytes, gap);
+            Ok(Input::Audio(upload))
         }
     }
 }

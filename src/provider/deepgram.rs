@@ -224,6 +224,7 @@ pub(crate) static REST: crate::rest::RestApi = crate::rest::RestApi {
         (url, text.map(|t| json!({ "text": t })))
     },
     bearer_too: false,
+    url_bodies: true,
     result: Ok,
     error: |_| None,
 };

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -34,6 +34,7 @@ pub(super) struct UploadState {
     bytes: AtomicU64,
     too_large: AtomicBool,
     broken: AtomicBool,
+    stalled: AtomicBool,
 }
 
 impl UploadState {
@@ -48,6 +49,8 @@ impl UploadState {
             Some(Reject::BodyTooLarge(
                 usize::try_from(max).unwrap_or(usize::MAX),
             ))
+        } else if self.stalled.load(Ordering::Relaxed) {
+            Some(Reject::BodyTimeout)
         } else if self.broken.load(Ordering::Relaxed) {
             Some(Reject::BadBody(
                 "the upload broke off before its end".into(),
@@ -59,24 +62,37 @@ impl UploadState {
 }
 
 /// The client's audio on its way upstream: each chunk passed on as it arrives, counted, and
-/// the stream failed once it goes over the limit (so the upstream request is abandoned).
+/// the stream failed once it goes over the limit or the client sends nothing for `gap` while
+/// voxrelay waits for it (so the upstream request is abandoned).
 pub(super) struct Upload {
     inner: axum::body::Body,
     declared: Option<u64>,
     max: u64,
     seen: u64,
     state: Arc<UploadState>,
+    gap: Duration,
+    /// Runs only while voxrelay waits for the client (not while the upstream is slow to take
+    /// what it has).
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Upload {
-    /// `body`, announced as `declared` bytes (if it was), allowed up to `max`.
-    pub(super) fn new(body: axum::body::Body, declared: Option<u64>, max: u64) -> Self {
+    /// `body`, announced as `declared` bytes (if it was), allowed up to `max`, with at most
+    /// `gap` between its chunks.
+    pub(super) fn new(
+        body: axum::body::Body,
+        declared: Option<u64>,
+        max: u64,
+        gap: Duration,
+    ) -> Self {
         Self {
             inner: body,
             declared,
             max,
             seen: 0,
             state: Arc::default(),
+            gap,
+            waiting: None,
         }
     }
 
@@ -95,7 +111,18 @@ impl HttpBody for Upload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if polled.is_pending() {
+            let gap = this.gap;
+            let waiting = (this.waiting).get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+            if waiting.as_mut().poll(cx).is_ready() {
+                this.state.stalled.store(true, Ordering::Relaxed);
+                return Poll::Ready(Some(Err("the upload stalled".into())));
+            }
+            return Poll::Pending;
+        }
+        this.waiting = None;
+        match ready!(polled) {
             None => Poll::Ready(None),
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
@@ -244,7 +271,7 @@ impl Finish {
     pub(super) fn fail(&mut self, reject: &Reject) {
         let outcome = match reject {
             Reject::BodyTooLarge(_) => "too_large",
-            Reject::BadBody(_) => "client_aborted",
+            Reject::BadBody(_) | Reject::BodyTimeout => "client_aborted",
             Reject::Upstream(UpstreamError::Timeout) => "timeout",
             Reject::Upstream(UpstreamError::Rejected { .. }) => "upstream_error",
             _ => "failed",

@@ -95,11 +95,21 @@ pub(super) async fn exchange(call: Call<'_>, payload: Payload) -> Result<Exchang
         Payload::Json(json) => (None, Some(Replayable::Json(json))),
         Payload::Text(text) => (None, Some(Replayable::Text(text))),
     };
+    let url_body = matches!(replayable, Some(Replayable::Json(_)));
+    if url_body && !candidates.iter().any(|(u, _)| fetches_urls(u)) {
+        return Err(Reject::UrlNotAllowed(
+            "this route's upstreams do not transcribe from URLs; send the audio as the body".into(),
+        )
+        .into());
+    }
     let mut last = Failure::from(Reject::Upstream(UpstreamError::Timeout));
     for (upstream, mapped) in &candidates {
         let Some(api) = upstream.provider.rest else {
             continue;
         };
+        if url_body && !api.url_bodies {
+            continue;
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             break;
@@ -188,6 +198,11 @@ pub(super) async fn exchange(call: Call<'_>, payload: Payload) -> Result<Exchang
         }
     }
     Err(last)
+}
+
+/// Whether `upstream` transcribes `{"url"}` bodies.
+pub(super) fn fetches_urls(upstream: &Upstream) -> bool {
+    upstream.provider.rest.is_some_and(|api| api.url_bodies)
 }
 
 /// A body that can be sent to another upstream.

@@ -18,6 +18,7 @@ fn rest_config(good: &str, bad: &str) -> String {
 [server]
 listen = "127.0.0.1:0"
 upstream_connect_timeout = "2s"
+request_body_timeout = "2s"
 
 [[client_keys]]
 id = "tester"
@@ -75,6 +76,9 @@ kind = "listen"
 upstreams = ["cf"]
 default_model = "nova-3"
 models = ["nova-3"]
+[routes.rest]
+allow_url = true
+url_hosts = ["media.example.com"]
 
 [[routes]]
 name = "cf-speak"
@@ -246,7 +250,7 @@ async fn workers_ai_gets_the_model_in_its_path_and_its_envelope_is_removed() {
     assert_eq!(seen.query, "");
     assert_eq!(
         seen.json.clone().unwrap(),
-        serde_json::json!({"text": "Hi", "speaker": "thalia", "sample_rate": 24000.0, "encoding": "linear16"})
+        serde_json::json!({"text": "Hi", "speaker": "thalia", "sample_rate": 24000, "encoding": "linear16"})
     );
     let metrics = rig.app.metrics().await;
     let cost = metric_value(
@@ -347,6 +351,17 @@ async fn requests_the_route_does_not_take_are_refused_before_any_upstream() {
     }
     assert!(rig.good.seen().is_empty(), "{:?}", rig.good.seen());
     assert!(rig.bad.seen().is_empty());
+    // a route allowing URLs whose upstream (Workers AI) cannot fetch them says so
+    let body = r#"{"url":"https://media.example.com/a.wav"}"#;
+    let (_, _, answer) = post_bytes(addr, "/cf/v1/listen", &[AUTH, json_type], body).await;
+    let answer = json(&answer);
+    assert!(
+        answer["err_msg"]
+            .as_str()
+            .unwrap()
+            .contains("do not transcribe from URLs"),
+        "{answer}"
+    );
     // a URL on an allowed host goes through as sent
     let body = r#"{"url":"https://media.example.com/a.wav"}"#;
     let (status, _, _) = post_bytes(addr, "/v1/listen", &[AUTH, json_type], body).await;
@@ -598,4 +613,37 @@ fn tokio_stream_of(
     mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> impl futures_util::Stream<Item = bytes::Bytes> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_answered_408_and_frees_its_slot() {
+    let rig = rig().await;
+    let addr = rig.app.addr;
+    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let body = http_body_util::StreamBody::new(
+        tokio_stream_of(chunks)
+            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
+    );
+    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
+        .await
+        .unwrap();
+    // the client sends one chunk, then nothing (the channel stays open)
+    let (status, _, body) = request(
+        addr,
+        "POST",
+        "/v1/listen",
+        &[AUTH, ("content-type", "audio/wav")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["err_code"], "REQUEST_TIMEOUT");
+    drop(feed);
+    let metrics = rig.app.metrics().await;
+    for line in [
+        r#"voxrelay_rest_requests_total{outcome="client_aborted",route="listen",upstream="dg"} 1"#,
+        r#"voxrelay_rest_requests_active{route="listen"} 0"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
 }

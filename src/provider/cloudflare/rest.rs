@@ -19,6 +19,8 @@ pub(crate) static REST: RestApi = RestApi {
     // Workers AI reads `Authorization: Bearer`; an authenticated gateway also reads
     // `cf-aig-authorization` (the upstream's credential header)
     bearer_too: true,
+    // nova-3's input is the audio itself: it has no URL field
+    url_bodies: false,
     result,
     error,
 };
@@ -44,10 +46,11 @@ fn request(
         }
         rest.push(pair);
         let key = decode(k);
-        let json = match value.parse::<f64>() {
-            Ok(n) if NUMERIC.contains(&key.as_str()) => serde_json::json!(n),
-            _ => Value::String(value),
-        };
+        let number = NUMERIC
+            .contains(&key.as_str())
+            .then(|| number(&value))
+            .flatten();
+        let json = number.unwrap_or(Value::String(value));
         params.insert(key, json);
     }
     let url = format!("{endpoint}/{model}");
@@ -59,6 +62,15 @@ fn request(
         None if rest.is_empty() => (url, None),
         None => (format!("{url}?{}", rest.join("&")), None),
     }
+}
+
+/// A number as JSON: an integer where it is one (`24000`, not `24000.0`).
+fn number(value: &str) -> Option<Value> {
+    if let Ok(n) = value.parse::<i64>() {
+        return Some(n.into());
+    }
+    let n = value.parse::<f64>().ok()?;
+    serde_json::Number::from_f64(n).map(Value::Number)
 }
 
 fn decode(s: &str) -> String {
@@ -122,7 +134,7 @@ mod tests {
         assert_eq!(url, "https://gw/v1/a/g/workers-ai/@cf/deepgram/aura-2-en");
         assert_eq!(
             body.unwrap(),
-            serde_json::json!({"text": "Hello", "speaker": "thalia", "sample_rate": 24000.0, "encoding": "linear16"})
+            serde_json::json!({"text": "Hello", "speaker": "thalia", "sample_rate": 24000, "encoding": "linear16"})
         );
     }
 
