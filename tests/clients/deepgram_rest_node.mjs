@@ -3,7 +3,8 @@
 //   - client.listen.v1.media.transcribeFile(<wav Buffer>, { model: "nova-3" }): POST /v1/listen,
 //     `Content-Type: application/octet-stream`, the bytes as the body;
 //   - client.listen.v1.media.transcribeUrl({ url, model: "nova-3" }): POST /v1/listen,
-//     `Content-Type: application/json`, `{"url": …}`;
+//     `Content-Type: application/json`, `{"url": …}` (with --url-refused, for routes whose upstreams
+//     take no URLs, such as Workers AI, it must throw a 403 DeepgramError instead);
 //   - client.speak.v1.audio.generate({ text, model: "aura-2-thalia-en" }).withRawResponse(): POST
 //     /v1/speak, `{"text": …}`, the audio and the `dg-*` response headers;
 //   - transcribeFile again with a token from the relay's grant endpoint (`accessToken`, sent as
@@ -67,6 +68,7 @@ async function main() {
       relay: { type: "string" },
       key: { type: "string" },
       "url-host": { type: "string", default: "media.example.com" },
+      "url-refused": { type: "boolean", default: false },
     },
   });
   if (!args.relay || !args.key) throw new Error("--relay host:port and --key are required");
@@ -97,11 +99,12 @@ async function main() {
     report.file = { status: rawResponse.status, ...summary(data) };
   });
   await step("transcribeUrl", async () => {
-    const body = await client.listen.v1.media.transcribeUrl({
+    const call = client.listen.v1.media.transcribeUrl({
       url: `https://${args["url-host"]}/audio/hello.wav`,
       model: "nova-3",
     });
-    report.url = summary(body);
+    if (args["url-refused"]) report.url_status = await statusOf(call);
+    else report.url = summary(await call);
   });
   await step("speak", async () => {
     const { data, rawResponse } = await client.speak.v1.audio
@@ -144,7 +147,7 @@ async function main() {
   const ok =
     failures.length === 0 &&
     prerecorded(report.file, SECONDS) &&
-    prerecorded(report.url, null) &&
+    (args["url-refused"] ? report.url_status === 403 : prerecorded(report.url, null)) &&
     prerecorded(report.bearer_file, SECONDS) &&
     report.speak?.audio_bytes > 0 &&
     Boolean(report.speak?.dg_model_name) &&

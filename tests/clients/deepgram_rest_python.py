@@ -5,7 +5,8 @@ only the base URL (`DeepgramClientEnvironment(base="http://<relay>", …)`).
   POST /v1/listen, `Content-Type: application/octet-stream`, the bytes as the body;
   the same with an iterator of chunks (sent `Transfer-Encoding: chunked`, no length);
 - `client.listen.v1.media.transcribe_url(url=…, model="nova-3")`: POST /v1/listen,
-  `Content-Type: application/json`, `{"url": …}`;
+  `Content-Type: application/json`, `{"url": …}` (with `--url-refused`, for routes whose upstreams
+  take no URLs, such as Workers AI, the SDK must raise a 403 `ApiError` instead);
 - `client.speak.v1.audio.generate(text=…, model="aura-2-thalia-en")`: POST /v1/speak,
   `{"text": …}`, the audio streamed back (and once more through `with_raw_response` for the
   `dg-*` response headers);
@@ -85,6 +86,11 @@ def main():
         help="a host the route's rest.url_hosts lists (the relay never fetches it)",
     )
     parser.add_argument(
+        "--url-refused",
+        action="store_true",
+        help="the route's upstreams take no URLs (Workers AI): transcribe_url must get 403",
+    )
+    parser.add_argument(
         "--tls", action="store_true", help="https:// (trust the relay's CA with SSL_CERT_FILE)"
     )
     args = parser.parse_args()
@@ -122,10 +128,15 @@ def main():
         report["file_chunked"] = summary(response)
 
     def transcribe_url():
-        response = client.listen.v1.media.transcribe_url(
-            url=f"https://{args.url_host}/audio/hello.wav", model="nova-3"
-        )
-        report["url"] = summary(response)
+        def call():
+            return client.listen.v1.media.transcribe_url(
+                url=f"https://{args.url_host}/audio/hello.wav", model="nova-3"
+            )
+
+        if args.url_refused:
+            report["url_status"] = status_of(call)
+        else:
+            report["url"] = summary(call())
 
     def speak():
         audio_bytes = 0
@@ -193,7 +204,11 @@ def main():
         not failures
         and prerecorded_ok(report.get("file"), SECONDS)
         and prerecorded_ok(report.get("file_chunked"), SECONDS)
-        and prerecorded_ok(report.get("url"), None)
+        and (
+            report.get("url_status") == 403
+            if args.url_refused
+            else prerecorded_ok(report.get("url"), None)
+        )
         and prerecorded_ok(report.get("bearer_file"), SECONDS)
         and report.get("speak_audio_bytes", 0) > 0
         and report["speak_raw"]["audio_bytes"] > 0

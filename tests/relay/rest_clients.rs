@@ -162,21 +162,45 @@ fn assert_prerecorded(r: &serde_json::Value, duration: Option<f64>, report: &ser
     }
 }
 
+/// The `{"url"}` arguments: Workers AI takes the audio itself, so a route whose only upstream is
+/// Cloudflare refuses URLs (403 `URL_NOT_ALLOWED`) and the scripts must see that refusal.
+fn url_args(kind: Kind) -> Vec<&'static str> {
+    match kind {
+        Kind::Deepgram => vec!["--url-host", URL_HOST],
+        Kind::Cloudflare => vec!["--url-host", URL_HOST, "--url-refused"],
+    }
+}
+
+/// The `{"url"}` result: a transcript from a Deepgram upstream, 403 where only Workers AI serves.
+fn assert_url(kind: Kind, report: &serde_json::Value) {
+    match kind {
+        Kind::Deepgram => assert_prerecorded(&report["url"], None, report),
+        Kind::Cloudflare => assert_eq!(report["url_status"], 403, "{report}"),
+    }
+}
+
+/// REST requests a script's `{"url"}` call adds to the `ok` count.
+fn url_ok(kind: Kind) -> u32 {
+    match kind {
+        Kind::Deepgram => 1,
+        Kind::Cloudflare => 0,
+    }
+}
+
 async fn python_sdk(kind: Kind) {
     let app = relay(kind).await;
     let script = repo("tests/clients/deepgram_rest_python.py");
-    let report = run(
-        &app,
-        &python(),
-        &[script.to_str().unwrap(), "--url-host", URL_HOST],
-    )
-    .await;
+    let mut args = vec![script.to_str().unwrap()];
+    args.extend(url_args(kind));
+    let report = run(&app, &python(), &args).await;
     assert_eq!(report["file"]["type"], "ListenV1Response", "{report}");
     assert_prerecorded(&report["file"], Some(1.5), &report);
     // the same audio as a chunked upload (no Content-Length)
     assert_prerecorded(&report["file_chunked"], Some(1.5), &report);
-    assert_eq!(report["url"]["type"], "ListenV1Response", "{report}");
-    assert_prerecorded(&report["url"], None, &report);
+    if matches!(kind, Kind::Deepgram) {
+        assert_eq!(report["url"]["type"], "ListenV1Response", "{report}");
+    }
+    assert_url(kind, &report);
     // with a granted token (`Authorization: bearer <jwt>`)
     assert_prerecorded(&report["bearer_file"], Some(1.5), &report);
     assert!(
@@ -194,9 +218,9 @@ async fn python_sdk(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
-    // bytes, chunked bytes, a URL, bytes with a token; two speeches; the refusals never
+    // bytes, chunked bytes, (a URL,) bytes with a token; two speeches; the refusals never
     // reached an upstream
-    assert_relayed(&app, 4, 2).await;
+    assert_relayed(&app, 3 + url_ok(kind), 2).await;
 }
 
 #[tokio::test]
@@ -212,19 +236,13 @@ async fn rest_python_deepgram_sdk_transcribes_file_and_url_and_speaks_via_a_clou
 async fn node_sdk_run(kind: Kind) {
     node_sdk();
     let app = relay(kind).await;
-    let report = run(
-        &app,
-        Path::new("node"),
-        &[
-            "tests/clients/deepgram_rest_node.mjs",
-            "--url-host",
-            URL_HOST,
-        ],
-    )
-    .await;
+    let mut args = vec!["tests/clients/deepgram_rest_node.mjs"];
+    args.extend(url_args(kind));
+    let report = run(&app, Path::new("node"), &args).await;
     assert_eq!(report["file"]["status"], 200, "{report}");
     assert_prerecorded(&report["file"], Some(1.5), &report);
-    assert_prerecorded(&report["url"], None, &report);
+    assert_url(kind, &report);
+    // with a granted token (`Authorization: Bearer <jwt>`)
     assert_prerecorded(&report["bearer_file"], Some(1.5), &report);
     let speak = &report["speak"];
     assert_eq!(speak["status"], 200, "{report}");
@@ -237,7 +255,7 @@ async fn node_sdk_run(kind: Kind) {
     );
     assert_eq!(report["url_other_host_status"], 403, "{report}");
     assert_eq!(report["wrong_key_status"], 401, "{report}");
-    assert_relayed(&app, 3, 1).await;
+    assert_relayed(&app, 2 + url_ok(kind), 1).await;
 }
 
 #[tokio::test]
