@@ -185,7 +185,7 @@ impl Metrics {
             ),
             upstream_connect_seconds: b.histograms(
                 "voxrelay_upstream_connect_duration_seconds",
-                "Time to open the upstream WebSocket, successful or not.",
+                "Time to open the upstream WebSocket (or a REST call's connection), successful or not.",
                 &CONNECT_BUCKETS,
                 &["upstream"],
             ),

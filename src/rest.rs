@@ -291,6 +291,7 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
         _permit: permit,
         _tracked: tracked,
     };
+    let trying = std::sync::Mutex::new(None);
     let call = upstream::Call {
         shared,
         route,
@@ -298,6 +299,7 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
         query: &query,
         providers: access.providers.as_deref(),
         headers,
+        trying: &trying,
     };
     let deadline = tokio::time::Instant::now() + rest.timeout;
     let exchanged = tokio::time::timeout_at(deadline, upstream::exchange(call, payload)).await;
@@ -310,7 +312,10 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
             let reject = client_side.unwrap_or(failure.reject);
             return Ok(finish.refuse(reject));
         }
-        Err(_) => return Ok(finish.refuse(Reject::Upstream(UpstreamError::Timeout))),
+        Err(_) => {
+            finish.upstream = trying.into_inner().ok().flatten();
+            return Ok(finish.refuse(Reject::Upstream(UpstreamError::Timeout)));
+        }
     };
     finish.upstream = Some(exchange.upstream.clone());
     tracing::Span::current().record("upstream", exchange.upstream.name.as_str());

@@ -50,6 +50,8 @@ pub(super) struct Call<'a> {
     pub(super) query: &'a ClientQuery<'a>,
     pub(super) providers: Option<&'a [String]>,
     pub(super) headers: &'a HeaderMap,
+    /// The upstream being tried, readable should the call be cut short (its deadline).
+    pub(super) trying: &'a std::sync::Mutex<Option<Arc<Upstream>>>,
 }
 
 /// An upstream's 2xx answer, its body still to be read.
@@ -109,6 +111,9 @@ pub(super) async fn exchange(call: Call<'_>, payload: Payload) -> Result<Exchang
         };
         if url_body && !api.url_bodies {
             continue;
+        }
+        if let Ok(mut trying) = call.trying.lock() {
+            *trying = Some(upstream.clone());
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {

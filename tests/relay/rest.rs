@@ -89,6 +89,16 @@ default_model = "aura-2-thalia-en"
 models = ["aura-2-*-en"]
 
 [[routes]]
+name = "slow"
+path = "/slow/v1/listen"
+kind = "listen"
+upstreams = ["bad"]
+default_model = "nova-3"
+models = ["nova-3"]
+[routes.rest]
+timeout = "1s"
+
+[[routes]]
 name = "fallback"
 path = "/fb/v1/listen"
 kind = "listen"
@@ -646,4 +656,23 @@ async fn an_upload_that_stalls_is_answered_408_and_frees_its_slot() {
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
     }
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_gets_504_at_the_route_s_timeout() {
+    let rig = rig().await;
+    rig.bad.answer(Answer::Hang);
+    let (status, _, body) = post_bytes(
+        rig.app.addr,
+        "/slow/v1/listen",
+        &[AUTH, ("content-type", "audio/wav")],
+        vec![0u8; 3200],
+    )
+    .await;
+    assert_eq!(status, 504, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["err_code"], "UPSTREAM_TIMEOUT");
+    assert_eq!(rig.bad.seen()[0].bytes, 3200);
+    let metrics = rig.app.metrics().await;
+    let line = r#"voxrelay_rest_requests_total{outcome="timeout",route="slow",upstream="bad"} 1"#;
+    assert!(metrics.contains(line), "{line} not in\n{metrics}");
 }

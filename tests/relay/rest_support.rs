@@ -41,6 +41,8 @@ pub enum Answer {
     Status(u16, String),
     /// This status at once, without reading the body.
     StatusUnread(u16),
+    /// Nothing, ever, after reading the body.
+    Hang,
 }
 
 #[derive(Clone)]
@@ -151,6 +153,7 @@ async fn listen(State(fake): State<Fake>, uri: Uri, headers: HeaderMap, body: Bo
         Answer::Status(status, body) => {
             (StatusCode::from_u16(status).unwrap(), body).into_response()
         }
+        Answer::Hang => std::future::pending().await,
         _ => {
             let mut resp = axum::Json(result(seen.bytes)).into_response();
             resp.headers_mut()
@@ -174,6 +177,7 @@ async fn speak(State(fake): State<Fake>, uri: Uri, headers: HeaderMap, body: Bod
             (StatusCode::from_u16(status).unwrap(), body).into_response()
         }
         Answer::StatusUnread(status) => StatusCode::from_u16(status).unwrap().into_response(),
+        Answer::Hang => std::future::pending().await,
         Answer::Normal => {
             let chars = seen
                 .json
