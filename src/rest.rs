@@ -503,6 +503,7 @@ fn audio_seconds(body: &[u8]) -> f64 {
 fn speech(exchange: Exchange, finish: Finish, deadline: tokio::time::Instant) -> Response {
     let (parts, incoming) = exchange.response.into_parts();
     let request_id = finish.request_id.clone();
+    let characters = finish.characters;
     let mut resp = Response::new(Body::new(body::Metered::new(incoming, finish, deadline)));
     *resp.status_mut() = parts.status;
     let headers = resp.headers_mut();
@@ -510,6 +511,10 @@ fn speech(exchange: Exchange, finish: Finish, deadline: tokio::time::Instant) ->
         if let Some(v) = parts.headers.get(name) {
             headers.insert(name, v.clone());
         }
+    }
+    // Workers AI sends no character count: voxrelay's own (the count it bills)
+    if !headers.contains_key("dg-char-count") {
+        headers.insert("dg-char-count", HeaderValue::from(characters));
     }
     copy_request_id(&parts.headers, headers, &request_id);
     resp

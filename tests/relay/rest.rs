@@ -246,7 +246,7 @@ async fn workers_ai_gets_the_model_in_its_path_and_its_envelope_is_removed() {
     );
     assert_eq!(seen.headers["content-type"], "audio/webm");
 
-    let (status, _, body) = post_bytes(
+    let (status, headers, body) = post_bytes(
         rig.app.addr,
         "/cf/v1/speak?model=aura-2-thalia-en&sample_rate=24000&encoding=linear16",
         &[AUTH, ("content-type", "application/json")],
@@ -255,6 +255,7 @@ async fn workers_ai_gets_the_model_in_its_path_and_its_envelope_is_removed() {
     .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body.len(), 5000);
+    assert_eq!(headers["dg-char-count"], "2");
     let seen = &rig.good.seen()[1];
     assert_eq!(seen.path, "/v1/acct/gw/workers-ai/@cf/deepgram/aura-2-en");
     assert_eq!(seen.query, "");
