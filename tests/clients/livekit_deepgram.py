@@ -117,9 +117,9 @@ async def run_flux(addr, key, session, report):
 
 
 async def probe_rest_tts(addr, key, session, report):
-    """`TTS.synthesize()` is Deepgram's REST TTS (POST /v1/speak). voxrelay relays WebSockets
-    only, so this is recorded, not required; LiveKit agents use `stream()` (the TTS declares
-    streaming capability)."""
+    """`TTS.synthesize()` is Deepgram's REST TTS (POST /v1/speak): recorded here, not required
+    (LiveKit agents use `stream()`, the TTS declares streaming capability);
+    livekit_deepgram_rest.py requires it."""
     tts = deepgram.TTS(
         api_key=key, base_url=f"http://{addr}/v1/speak", http_session=session
     )
@@ -129,7 +129,7 @@ async def probe_rest_tts(addr, key, session, report):
             async for ev in chunked:
                 audio += len(ev.frame.data.tobytes())
         report["rest_tts_synthesize"] = f"ok: {audio} bytes"
-    except Exception as exc:  # expected against a WebSocket-only relay
+    except Exception as exc:  # a relay without REST (or with it off on the route)
         status = getattr(exc, "status_code", None)
         report["rest_tts_synthesize"] = (
             f"unsupported: {type(exc).__name__}" + (f" {status}" if status else "")

@@ -43,6 +43,7 @@ mod relaying;
 mod reload;
 mod resilience;
 mod rest;
+mod rest_clients;
 mod rest_memory;
 mod rest_support;
 mod rewriting;
