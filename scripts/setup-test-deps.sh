@@ -16,6 +16,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 fi
+# Node.js and npm for the JS SDK tests (this machine image has Node 20; Debian's packages otherwise)
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+fi
 # npm ci when node_modules is missing or older than the lock file
 if [ ! -f tests/clients/node_modules/.package-lock.json ] \
     || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then

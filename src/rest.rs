@@ -321,7 +321,7 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
     tracing::Span::current().record("upstream", exchange.upstream.name.as_str());
     finish.model = exchange.model.clone();
     Ok(match route.kind {
-        RouteKind::Speak => speech(exchange, finish, deadline),
+        RouteKind::Speak => speech(exchange, finish, &query.model, deadline),
         _ => transcription(exchange, finish, deadline).await,
     })
 }
@@ -500,7 +500,13 @@ fn audio_seconds(body: &[u8]) -> f64 {
 }
 
 /// Speech: the upstream's audio streamed to the client as it arrives, with its headers.
-fn speech(exchange: Exchange, finish: Finish, deadline: tokio::time::Instant) -> Response {
+/// `asked` is the model as the client named it.
+fn speech(
+    exchange: Exchange,
+    finish: Finish,
+    asked: &str,
+    deadline: tokio::time::Instant,
+) -> Response {
     let (parts, incoming) = exchange.response.into_parts();
     let request_id = finish.request_id.clone();
     let characters = finish.characters;
@@ -512,9 +518,14 @@ fn speech(exchange: Exchange, finish: Finish, deadline: tokio::time::Instant) ->
             headers.insert(name, v.clone());
         }
     }
-    // Workers AI sends no character count: voxrelay's own (the count it bills)
+    // Workers AI sends neither: the character count voxrelay bills, the model the client named
     if !headers.contains_key("dg-char-count") {
         headers.insert("dg-char-count", HeaderValue::from(characters));
+    }
+    if !headers.contains_key("dg-model-name")
+        && let Ok(model) = HeaderValue::from_str(asked)
+    {
+        headers.insert("dg-model-name", model);
     }
     copy_request_id(&parts.headers, headers, &request_id);
     resp

@@ -265,6 +265,7 @@ async fn workers_ai_gets_the_model_in_its_path_and_its_envelope_is_removed() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body.len(), 5000);
     assert_eq!(headers["dg-char-count"], "2");
+    assert_eq!(headers["dg-model-name"], "aura-2-thalia-en");
     let seen = &rig.good.seen()[1];
     assert_eq!(seen.path, "/v1/acct/gw/workers-ai/@cf/deepgram/aura-2-en");
     assert_eq!(seen.query, "");
