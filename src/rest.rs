@@ -43,6 +43,7 @@ use crate::route::Route;
 use crate::session::RouteState;
 use crate::state::Shared;
 use crate::upstream::UpstreamError;
+use crate::usage::format::AudioFormat;
 use body::{Finish, Upload};
 use upstream::{Exchange, Payload};
 
@@ -322,7 +323,11 @@ async fn serve(state: &RouteState, request: Request<'_>, body: Body) -> Result<R
     finish.model = exchange.model.clone();
     Ok(match route.kind {
         RouteKind::Speak => speech(exchange, finish, &query.model, deadline),
-        _ => transcription(exchange, finish, deadline).await,
+        _ => {
+            let format = AudioFormat::read(&query, &route.policy).ok();
+            let raw_rate = format.and_then(|f| f.rate(route.kind));
+            transcription(exchange, finish, raw_rate, deadline).await
+        }
     })
 }
 
@@ -425,9 +430,11 @@ async fn read_json(shared: &Shared, declared: Option<u64>, body: Body) -> Result
 
 /// A transcription's answer: read whole (bounded), metered by its `metadata.duration` times
 /// its channels, sent in Deepgram's shape.
+/// `raw_rate`: the upload's bytes per second when the query names a raw format.
 async fn transcription(
     exchange: Exchange,
     mut finish: Finish,
+    raw_rate: Option<f64>,
     deadline: tokio::time::Instant,
 ) -> Response {
     let Exchange {
@@ -459,7 +466,8 @@ async fn transcription(
             return finish.refuse(unreadable("the upstream's answer could not be read"));
         }
     };
-    finish.audio_seconds = audio_seconds(&body);
+    let uploaded = (finish.upload.as_ref().map(|u| u.bytes())).zip(raw_rate);
+    finish.audio_seconds = audio_seconds(&body, uploaded);
     finish.bytes_out = body.len() as u64;
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = parts.status;
@@ -473,30 +481,68 @@ async fn transcription(
     resp
 }
 
-/// Audio seconds a prerecorded result bills: `metadata.duration` times `metadata.channels`.
-fn audio_seconds(body: &[u8]) -> f64 {
+/// Audio seconds a prerecorded result bills: its `metadata.duration` times
+/// `metadata.channels`. A result without them (Workers AI documents only `results`) is metered
+/// from the upload instead: its bytes at the query's raw format (`encoding`, `sample_rate`,
+/// `channels`), else the end of the last word transcribed in each channel.
+fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
     #[derive(serde::Deserialize)]
-    struct Result {
+    struct Answer {
         metadata: Option<Metadata>,
+        results: Option<Results>,
     }
     #[derive(serde::Deserialize)]
     struct Metadata {
         duration: Option<f64>,
         channels: Option<u32>,
     }
-    match serde_json::from_slice::<Result>(body) {
-        Ok(Result {
-            metadata:
-                Some(Metadata {
-                    duration: Some(d),
-                    channels,
-                }),
-        }) if d.is_finite() && d >= 0.0 => d * f64::from(channels.unwrap_or(1).max(1)),
-        _ => {
-            tracing::warn!("the transcription has no metadata.duration; metered as 0 s");
-            0.0
-        }
+    #[derive(serde::Deserialize)]
+    struct Results {
+        #[serde(default)]
+        channels: Vec<Channel>,
     }
+    #[derive(serde::Deserialize)]
+    struct Channel {
+        #[serde(default)]
+        alternatives: Vec<Alternative>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Alternative {
+        #[serde(default)]
+        words: Vec<Word>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Word {
+        end: Option<f64>,
+    }
+    let answer = serde_json::from_slice::<Answer>(body).ok();
+    let usable = |d: f64| d.is_finite() && d >= 0.0;
+    if let Some(Metadata {
+        duration: Some(d),
+        channels,
+    }) = answer.as_ref().and_then(|a| a.metadata.as_ref())
+        && usable(*d)
+    {
+        return d * f64::from(channels.unwrap_or(1).max(1));
+    }
+    if let Some((bytes, rate)) = uploaded
+        && rate > 0.0
+    {
+        return bytes as f64 / rate;
+    }
+    let last_words = answer
+        .and_then(|a| a.results)
+        .map(|r| {
+            (r.channels.iter())
+                .filter_map(|c| c.alternatives.first()?.words.last()?.end)
+                .filter(|e| usable(*e))
+                .sum::<f64>()
+        })
+        .unwrap_or(0.0);
+    if last_words == 0.0 {
+        tracing::warn!("the transcription has no duration and no words; metered as 0 s");
+    }
+    last_words
 }
 
 /// Speech: the upstream's audio streamed to the client as it arrives, with its headers.

@@ -3,14 +3,29 @@ use figment::providers::Format;
 
 #[test]
 fn audio_seconds_are_the_duration_times_the_channels() {
+    let metered = |body: &[u8]| audio_seconds(body, None);
     assert_eq!(
-        audio_seconds(br#"{"metadata":{"duration":1.5,"channels":2}}"#),
+        metered(br#"{"metadata":{"duration":1.5,"channels":2}}"#),
         3.0
     );
-    assert_eq!(audio_seconds(br#"{"metadata":{"duration":2.25}}"#), 2.25);
-    assert_eq!(audio_seconds(br#"{"metadata":{"duration":-1}}"#), 0.0);
-    assert_eq!(audio_seconds(br#"{"results":{}}"#), 0.0);
-    assert_eq!(audio_seconds(b"not json"), 0.0);
+    assert_eq!(metered(br#"{"metadata":{"duration":2.25}}"#), 2.25);
+    assert_eq!(metered(br#"{"results":{}}"#), 0.0);
+    assert_eq!(metered(b"not json"), 0.0);
+    // the duration wins over the upload's own measure
+    let both = br#"{"metadata":{"duration":2.0}}"#;
+    assert_eq!(audio_seconds(both, Some((32_000, 32_000.0))), 2.0);
+}
+
+#[test]
+fn a_result_without_a_duration_is_metered_from_the_upload_or_its_words() {
+    // no metadata (Workers AI documents only `results`): the upload at its raw format
+    let words = br#"{"results":{"channels":[
+        {"alternatives":[{"words":[{"end":0.5},{"end":1.25}]}]},
+        {"alternatives":[{"words":[{"end":0.75}]}]}]}}"#;
+    assert_eq!(audio_seconds(words, Some((64_000, 32_000.0))), 2.0);
+    // no raw format: the last word of each channel
+    assert_eq!(audio_seconds(words, None), 2.0);
+    assert_eq!(audio_seconds(br#"{"metadata":{"duration":-1}}"#, None), 0.0);
 }
 
 fn route(kind: &str, rest: &str) -> (Option<RestRoute>, Vec<String>) {
