@@ -343,7 +343,7 @@ for (const c of clients) {
 EOF
 
 # Handshakes voxrelay refused during the run, both relays (expected: the Node test's wrong key →
-# 401 unauthorized on listen, once per Node run; LiveKit's REST synthesize() probe → 405 on speak;
+# 401 unauthorized on listen, once per Node run (LiveKit's REST synthesize() is served: no refusal);
 # the OpenAI Node and Python tests' wrong key → 401 on realtime, once each).
 logs=("$WORK/voxrelay.log")
 [ ! -f "$WORK/voxrelay-tls.log" ] || logs+=("$WORK/voxrelay-tls.log")
