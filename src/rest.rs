@@ -468,6 +468,7 @@ async fn transcription(
     };
     let uploaded = (finish.upload.as_ref().map(|u| u.bytes())).zip(raw_rate);
     finish.audio_seconds = audio_seconds(&body, uploaded);
+    let body = with_metadata(body, &finish.request_id, finish.audio_seconds);
     finish.bytes_out = body.len() as u64;
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = parts.status;
@@ -543,6 +544,33 @@ fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
         tracing::warn!("the transcription has no duration and no words; metered as 0 s");
     }
     last_words
+}
+
+/// `body` with a `metadata` object when it has none (Workers AI documents only `results`), so
+/// Deepgram's clients find the fields they read there (`request_id`, `duration`, `channels`):
+/// voxrelay's request id and the audio seconds it metered, spread over the channels. A body that
+/// has one, or is no JSON object, is passed as is.
+fn with_metadata(body: Bytes, request_id: &str, audio_seconds: f64) -> Bytes {
+    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    if answer.contains_key("metadata") {
+        return body;
+    }
+    let channels = answer
+        .get("results")
+        .and_then(|r| r.get("channels"))
+        .and_then(Value::as_array)
+        .map_or(1, |c| c.len().max(1));
+    let metadata = serde_json::json!({
+        "request_id": request_id,
+        "duration": audio_seconds / channels as f64,
+        "channels": channels,
+        "models": [],
+        "model_info": {},
+    });
+    answer.insert("metadata".into(), metadata);
+    Bytes::from(Value::Object(answer).to_string())
 }
 
 /// Speech: the upstream's audio streamed to the client as it arrives, with its headers.

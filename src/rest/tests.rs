@@ -103,3 +103,19 @@ fn bad_rest_settings_are_reported() {
         );
     }
 }
+
+#[test]
+fn a_result_without_metadata_gets_one_and_others_pass_as_is() {
+    let bare = Bytes::from_static(
+        br#"{"results":{"channels":[{"alternatives":[]},{"alternatives":[]}]}}"#,
+    );
+    let out: Value = serde_json::from_slice(&with_metadata(bare, "req-1", 3.0)).unwrap();
+    assert_eq!(out["metadata"]["request_id"], "req-1");
+    assert_eq!(out["metadata"]["duration"], 1.5);
+    assert_eq!(out["metadata"]["channels"], 2);
+    assert!(out["results"]["channels"].is_array());
+    let full = Bytes::from_static(br#"{"metadata":{"duration":2.0},  "results":{}}"#);
+    assert_eq!(with_metadata(full.clone(), "x", 9.0), full);
+    let odd = Bytes::from_static(b"[1,2]");
+    assert_eq!(with_metadata(odd.clone(), "x", 9.0), odd);
+}
