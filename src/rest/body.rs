@@ -43,6 +43,13 @@ impl UploadState {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Whether the upload failed on the client's side (over the limit, stalled, broken off).
+    pub(super) fn client_failed(&self) -> bool {
+        [&self.too_large, &self.stalled, &self.broken]
+            .iter()
+            .any(|f| f.load(Ordering::Relaxed))
+    }
+
     /// The client's side of a failed request: the upload went over `max` bytes, or broke off.
     pub(super) fn refusal(&self, max: u64) -> Option<Reject> {
         if self.too_large.load(Ordering::Relaxed) {

@@ -97,6 +97,7 @@ pub(super) async fn exchange(call: Call<'_>, payload: Payload) -> Result<Exchang
         Payload::Json(json) => (None, Some(Replayable::Json(json))),
         Payload::Text(text) => (None, Some(Replayable::Text(text))),
     };
+    let upload_state = upload.as_ref().map(Upload::state);
     let url_body = matches!(replayable, Some(Replayable::Json(_)));
     if url_body && !candidates.iter().any(|(u, _)| fetches_urls(u)) {
         return Err(Reject::UrlNotAllowed(
@@ -168,6 +169,12 @@ pub(super) async fn exchange(call: Call<'_>, payload: Payload) -> Result<Exchang
             Ok(response) => response,
             Err(e) => {
                 let e = UpstreamError::Unreachable(format!("the exchange broke off: {e}"));
+                if upload_state.as_ref().is_some_and(|u| u.client_failed()) {
+                    // the client's upload failed (too large, stalled, broken off): no fault of
+                    // the upstream's, so nothing counts against it
+                    last = failed(e);
+                    break;
+                }
                 record_attempt(shared, upstream, connect_seconds, Err(&e));
                 warn!(upstream = %upstream.name, error = %e, "upstream request failed");
                 last = failed(e);

@@ -436,6 +436,12 @@ async fn uploads_over_the_limit_get_413_announced_or_not() {
     )
     .await;
     assert!(metrics.contains(r#"voxrelay_rest_requests_active{route="listen"} 0"#));
+    // the client's fault counts nothing against the upstream (its breaker stays closed)
+    assert!(
+        !metrics
+            .contains(r#"voxrelay_upstream_attempts_total{outcome="unreachable",upstream="dg"}"#),
+        "{metrics}"
+    );
     // one just under the limit, streamed, goes through whole
     let (status, _, body) = request(
         addr,
