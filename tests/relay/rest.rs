@@ -583,30 +583,7 @@ async fn an_upload_falls_back_only_before_it_starts_and_upstream_errors_are_scru
 async fn an_upload_under_way_when_shutdown_starts_is_answered_and_new_ones_are_refused() {
     let mut rig = rig().await;
     let addr = rig.app.addr;
-    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
-    let body = http_body_util::StreamBody::new(
-        tokio_stream_of(chunks)
-            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
-    );
-    let upload = tokio::spawn(async move {
-        request(
-            addr,
-            "POST",
-            "/v1/listen",
-            &[AUTH, ("content-type", "audio/wav")],
-            body,
-        )
-        .await
-    });
-    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
-        .await
-        .unwrap();
-    // the request is in flight once voxrelay counts it
-    metric_eventually(
-        &rig.app,
-        r#"voxrelay_rest_requests_active{route="listen"} 1"#,
-    )
-    .await;
+    let (feed, upload) = held_upload(&rig, AUTH, 16_000).await;
     let stopped = rig.app.begin_shutdown();
     let draining = async {
         let mut every = tokio::time::interval(std::time::Duration::from_millis(10));
@@ -642,27 +619,43 @@ fn tokio_stream_of(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-#[tokio::test]
-async fn an_upload_that_stalls_is_answered_408_and_frees_its_slot() {
-    let rig = rig().await;
+/// What an upload's request comes back with.
+type Answered = tokio::task::JoinHandle<(hyper::StatusCode, hyper::HeaderMap, bytes::Bytes)>;
+
+/// An upload to `/v1/listen` with `auth`, fed chunk by chunk, its first chunk of `first` bytes
+/// sent and the request counted in flight: the sender of its further chunks (dropping it ends
+/// the body) and the request's answer.
+async fn held_upload(
+    rig: &Rig,
+    auth: (&'static str, &'static str),
+    first: usize,
+) -> (tokio::sync::mpsc::Sender<bytes::Bytes>, Answered) {
     let addr = rig.app.addr;
     let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
     let body = http_body_util::StreamBody::new(
         tokio_stream_of(chunks)
             .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
     );
-    feed.send(bytes::Bytes::from(vec![0u8; 16_000]))
+    let headers = [auth, ("content-type", "audio/wav")];
+    let upload =
+        tokio::spawn(async move { request(addr, "POST", "/v1/listen", &headers, body).await });
+    feed.send(bytes::Bytes::from(vec![0u8; first]))
         .await
         .unwrap();
-    // the client sends one chunk, then nothing (the channel stays open)
-    let (status, _, body) = request(
-        addr,
-        "POST",
-        "/v1/listen",
-        &[AUTH, ("content-type", "audio/wav")],
-        body,
+    metric_eventually(
+        &rig.app,
+        r#"voxrelay_rest_requests_active{route="listen"} 1"#,
     )
     .await;
+    (feed, upload)
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_answered_408_and_frees_its_slot() {
+    let rig = rig().await;
+    // the client sends one chunk, then nothing (the channel stays open)
+    let (feed, upload) = held_upload(&rig, AUTH, 16_000).await;
+    let (status, _, body) = upload.await.unwrap();
     assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["err_code"], "REQUEST_TIMEOUT");
     drop(feed);
@@ -699,29 +692,7 @@ async fn a_request_in_flight_holds_one_of_its_client_s_session_slots() {
     let rig = rig().await;
     let addr = rig.app.addr;
     let solo = ("authorization", "Token solo-client-key-31d0");
-    let (feed, chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
-    let body = http_body_util::StreamBody::new(
-        tokio_stream_of(chunks)
-            .map(|b| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b))),
-    );
-    let upload = tokio::spawn(async move {
-        request(
-            addr,
-            "POST",
-            "/v1/listen",
-            &[solo, ("content-type", "audio/wav")],
-            body,
-        )
-        .await
-    });
-    feed.send(bytes::Bytes::from(vec![0u8; 3200]))
-        .await
-        .unwrap();
-    metric_eventually(
-        &rig.app,
-        r#"voxrelay_rest_requests_active{route="listen"} 1"#,
-    )
-    .await;
+    let (feed, upload) = held_upload(&rig, solo, 3200).await;
     // a second request, and a WebSocket session, of the same client are over its cap
     let (status, _, body) = post_bytes(
         addr,
