@@ -176,7 +176,8 @@ pub struct ClientQuery<'q> {
     send_model: bool,
 }
 
-fn decode(raw: &str) -> Cow<'_, str> {
+/// A query key or value decoded (`+` as space, then percent-decoding, lossy UTF-8).
+pub(crate) fn decode(raw: &str) -> Cow<'_, str> {
     if !raw.contains(['+', '%']) {
         return Cow::Borrowed(raw);
     }

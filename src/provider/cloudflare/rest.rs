@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::rest::RestApi;
+use crate::rewrite::decode;
 
 /// The registry's REST entry for Cloudflare.
 pub(crate) static REST: RestApi = RestApi {
@@ -39,13 +40,12 @@ fn request(
     let mut params = Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(v);
-        if decode(k) == "model" {
+        let (key, value) = (decode(k).into_owned(), decode(v).into_owned());
+        if key == "model" {
             model = value;
             continue;
         }
         rest.push(pair);
-        let key = decode(k);
         let number = NUMERIC
             .contains(&key.as_str())
             .then(|| number(&value))
@@ -71,12 +71,6 @@ fn number(value: &str) -> Option<Value> {
     }
     let n = value.parse::<f64>().ok()?;
     serde_json::Number::from_f64(n).map(Value::Number)
-}
-
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// The `result` of Workers AI's envelope, as is.
