@@ -467,8 +467,14 @@ async fn transcription(
         }
     };
     let uploaded = (finish.upload.as_ref().map(|u| u.bytes())).zip(raw_rate);
-    finish.audio_seconds = audio_seconds(&body, uploaded);
-    let body = with_metadata(body, &finish.request_id, finish.audio_seconds);
+    let (seconds, has_metadata) = audio_seconds(&body, uploaded);
+    finish.audio_seconds = seconds;
+    // the result is read whole once more only when it lacks `metadata`
+    let body = if has_metadata {
+        body
+    } else {
+        with_metadata(body, &finish.request_id, seconds)
+    };
     finish.bytes_out = body.len() as u64;
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = parts.status;
@@ -485,8 +491,9 @@ async fn transcription(
 /// Audio seconds a prerecorded result bills: its `metadata.duration` times
 /// `metadata.channels`. A result without them (Workers AI documents only `results`) is metered
 /// from the upload instead: its bytes at the query's raw format (`encoding`, `sample_rate`,
-/// `channels`), else the end of the last word transcribed in each channel.
-fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
+/// `channels`), else the end of the last word transcribed in each channel. Also says whether
+/// the result has a `metadata` object.
+fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> (f64, bool) {
     #[derive(serde::Deserialize)]
     struct Answer {
         metadata: Option<Metadata>,
@@ -517,6 +524,7 @@ fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
         end: Option<f64>,
     }
     let answer = serde_json::from_slice::<Answer>(body).ok();
+    let has_metadata = answer.as_ref().is_some_and(|a| a.metadata.is_some());
     let usable = |d: f64| d.is_finite() && d >= 0.0;
     if let Some(Metadata {
         duration: Some(d),
@@ -524,12 +532,12 @@ fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
     }) = answer.as_ref().and_then(|a| a.metadata.as_ref())
         && usable(*d)
     {
-        return d * f64::from(channels.unwrap_or(1).max(1));
+        return (d * f64::from(channels.unwrap_or(1).max(1)), has_metadata);
     }
     if let Some((bytes, rate)) = uploaded
         && rate > 0.0
     {
-        return bytes as f64 / rate;
+        return (bytes as f64 / rate, has_metadata);
     }
     let last_words = answer
         .and_then(|a| a.results)
@@ -543,7 +551,7 @@ fn audio_seconds(body: &[u8], uploaded: Option<(u64, f64)>) -> f64 {
     if last_words == 0.0 {
         tracing::warn!("the transcription has no duration and no words; metered as 0 s");
     }
-    last_words
+    (last_words, has_metadata)
 }
 
 /// `body` with a `metadata` object when it has none (Workers AI documents only `results`), so

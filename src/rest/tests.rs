@@ -3,7 +3,7 @@ use figment::providers::Format;
 
 #[test]
 fn audio_seconds_are_the_duration_times_the_channels() {
-    let metered = |body: &[u8]| audio_seconds(body, None);
+    let metered = |body: &[u8]| audio_seconds(body, None).0;
     assert_eq!(
         metered(br#"{"metadata":{"duration":1.5,"channels":2}}"#),
         3.0
@@ -13,7 +13,7 @@ fn audio_seconds_are_the_duration_times_the_channels() {
     assert_eq!(metered(b"not json"), 0.0);
     // the duration wins over the upload's own measure
     let both = br#"{"metadata":{"duration":2.0}}"#;
-    assert_eq!(audio_seconds(both, Some((32_000, 32_000.0))), 2.0);
+    assert_eq!(audio_seconds(both, Some((32_000, 32_000.0))), (2.0, true));
 }
 
 #[test]
@@ -22,10 +22,13 @@ fn a_result_without_a_duration_is_metered_from_the_upload_or_its_words() {
     let words = br#"{"results":{"channels":[
         {"alternatives":[{"words":[{"end":0.5},{"end":1.25}]}]},
         {"alternatives":[{"words":[{"end":0.75}]}]}]}}"#;
-    assert_eq!(audio_seconds(words, Some((64_000, 32_000.0))), 2.0);
+    assert_eq!(audio_seconds(words, Some((64_000, 32_000.0))), (2.0, false));
     // no raw format: the last word of each channel
-    assert_eq!(audio_seconds(words, None), 2.0);
-    assert_eq!(audio_seconds(br#"{"metadata":{"duration":-1}}"#, None), 0.0);
+    assert_eq!(audio_seconds(words, None), (2.0, false));
+    assert_eq!(
+        audio_seconds(br#"{"metadata":{"duration":-1}}"#, None),
+        (0.0, true)
+    );
 }
 
 fn route(kind: &str, rest: &str) -> (Option<RestRoute>, Vec<String>) {
