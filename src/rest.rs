@@ -38,6 +38,7 @@ use tracing::{Instrument, info_span};
 use crate::auth::Access;
 use crate::config::{RouteConfig, RouteKind};
 use crate::error::Reject;
+use crate::provider::{CLIENT_API, deepgram};
 use crate::rewrite::{ClientQuery, RewriteError};
 use crate::route::Route;
 use crate::session::RouteState;
@@ -180,7 +181,7 @@ pub(crate) async fn handle(
             Ok(resp) => resp,
             Err(reject) => {
                 crate::session::count_refusal(&state, &reject);
-                reject.into_response_in(&crate::provider::CLIENT_API, &request_id)
+                reject.into_response_in(&CLIENT_API, &request_id)
             }
         }
     }
@@ -595,39 +596,34 @@ fn speech(
     let mut resp = Response::new(Body::new(body::Metered::new(incoming, finish, deadline)));
     *resp.status_mut() = parts.status;
     let headers = resp.headers_mut();
-    for name in SPEECH_HEADERS {
+    let passed = [
+        header::CONTENT_TYPE.as_str(),
+        header::CONTENT_LENGTH.as_str(),
+    ];
+    for name in passed.into_iter().chain(deepgram::SPEECH_HEADERS) {
         if let Some(v) = parts.headers.get(name) {
             headers.insert(name, v.clone());
         }
     }
     // Workers AI sends neither: the character count voxrelay bills, the model the client named
-    if !headers.contains_key("dg-char-count") {
-        headers.insert("dg-char-count", HeaderValue::from(characters));
+    if !headers.contains_key(deepgram::CHAR_COUNT_HEADER) {
+        headers.insert(deepgram::CHAR_COUNT_HEADER, HeaderValue::from(characters));
     }
-    if !headers.contains_key("dg-model-name")
+    if !headers.contains_key(deepgram::MODEL_NAME_HEADER)
         && let Ok(model) = HeaderValue::from_str(asked)
     {
-        headers.insert("dg-model-name", model);
+        headers.insert(deepgram::MODEL_NAME_HEADER, model);
     }
     copy_request_id(&parts.headers, headers, &request_id);
     resp
 }
 
-/// The speech answer's headers passed on.
-const SPEECH_HEADERS: [&str; 5] = [
-    "content-type",
-    "content-length",
-    "dg-model-name",
-    "dg-model-uuid",
-    "dg-char-count",
-];
-
-/// `dg-request-id`: the upstream's, else voxrelay's own.
+/// The request id (`dg-request-id`): the upstream's, else voxrelay's own.
 fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap, request_id: &str) {
-    let id =
-        (from.get("dg-request-id").cloned()).or_else(|| HeaderValue::from_str(request_id).ok());
+    let name = CLIENT_API.request_id_header;
+    let id = (from.get(name).cloned()).or_else(|| HeaderValue::from_str(request_id).ok());
     if let Some(id) = id {
-        to.insert("dg-request-id", id);
+        to.insert(name, id);
     }
 }
 

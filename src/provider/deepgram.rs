@@ -211,6 +211,14 @@ fn path(kind: RouteKind) -> &'static str {
     }
 }
 
+/// The model that spoke, on a `/v1/speak` REST answer.
+pub(crate) const MODEL_NAME_HEADER: &str = "dg-model-name";
+/// The characters billed, on a `/v1/speak` REST answer.
+pub(crate) const CHAR_COUNT_HEADER: &str = "dg-char-count";
+/// The headers of a `/v1/speak` REST answer relayed to the client (besides its request id).
+pub(crate) const SPEECH_HEADERS: [&str; 3] =
+    [MODEL_NAME_HEADER, "dg-model-uuid", CHAR_COUNT_HEADER];
+
 /// Deepgram's REST calls: `POST <endpoint>/v1/listen?<query>` with the audio (or `{"url"}`)
 /// as sent, `POST <endpoint>/v1/speak?<query>` with `{"text"}`; answers and errors are
 /// already in Deepgram's shape.

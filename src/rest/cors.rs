@@ -20,15 +20,16 @@ use crate::route::Route;
 /// How long a browser may cache a preflight's answer.
 const MAX_AGE: Duration = Duration::from_secs(600);
 
-/// Answer headers scripts may read.
-const EXPOSED: [&str; 6] = [
-    "dg-request-id",
-    "dg-model-name",
-    "dg-model-uuid",
-    "dg-char-count",
-    "dg-error",
-    "retry-after",
-];
+/// Answer headers scripts may read: the request id, the speech answer's, the error message,
+/// `retry-after`.
+fn exposed() -> Vec<HeaderName> {
+    let api = &crate::provider::CLIENT_API;
+    let names = std::iter::once(api.request_id_header)
+        .chain(crate::provider::deepgram::SPEECH_HEADERS)
+        .chain(api.error_header)
+        .chain(["retry-after"]);
+    names.map(HeaderName::from_static).collect()
+}
 
 /// The CORS layer for `route`'s REST methods.
 pub(crate) fn layer(route: Arc<Route>) -> CorsLayer {
@@ -41,6 +42,6 @@ pub(crate) fn layer(route: Arc<Route>) -> CorsLayer {
         .allow_origin(AllowOrigin::predicate(allowed))
         .allow_methods([Method::POST])
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers(EXPOSED.map(HeaderName::from_static))
+        .expose_headers(exposed())
         .max_age(MAX_AGE)
 }

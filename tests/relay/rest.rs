@@ -504,7 +504,10 @@ async fn cors_answers_allowed_origins_only() {
     assert_eq!(status, 200);
     assert_eq!(headers["access-control-allow-origin"], ORIGIN);
     let exposed = headers["access-control-expose-headers"].to_str().unwrap();
-    assert!(exposed.contains("dg-request-id"), "{exposed}");
+    assert_eq!(
+        exposed,
+        "dg-request-id,dg-model-name,dg-model-uuid,dg-char-count,dg-error,retry-after"
+    );
     // the WebSocket path is unchanged: other methods still get the JSON 405
     let (status, _, body) = request(
         addr,
